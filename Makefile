@@ -1,0 +1,46 @@
+# Roster's developer commands. `make run` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: run test check bench bench-quick install dev lock clean
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -r requirements.lock
+	$(PIP) install --no-deps -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.lock
+	$(PIP) install -r requirements-dev.lock
+	touch $@
+
+install: $(VENV)/.installed  ## runtime dependencies only
+
+dev: $(VENV)/.dev-installed  ## runtime and development dependencies
+
+run: install  ## start Roster on the embedded SQLite store (./roster.db)
+	$(VENV)/bin/roster serve
+
+test: dev  ## the whole suite, on SQLite and PostgreSQL
+	$(PY) -m pytest -n 2
+
+check: dev  ## format, lint, types, import layers
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+bench: dev  ## the full benchmark; writes bench/results.json
+	$(PY) -m bench --full --out bench/results.json
+
+bench-quick: dev  ## a 1-2 minute run, for its correctness cross-check
+	$(PY) -m bench --quick --out bench/quick.json
+
+lock:  ## re-resolve the lock files from pyproject.toml
+	$(PY) -m piptools compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+	$(PY) -m piptools compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links --extra dev -o requirements-dev.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,3 @@
+from roster.cli.main import app
+
+app(prog_name="roster")

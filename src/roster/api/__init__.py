@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): vendor-compatible write endpoints and the native read API."""

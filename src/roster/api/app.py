@@ -1,0 +1,22 @@
+"""The FastAPI application, built around one container (see ``roster.bootstrap``)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from roster import __version__
+from roster.api import batches, customers, errors, health, transition
+from roster.bootstrap import Container
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="Roster",
+        version=__version__,
+        summary="Customer data platform core: vendor-compatible imports with a per-element ledger.",
+    )
+    app.state.container = container
+    errors.install(app)
+    for module in (transition, batches, customers, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,35 @@
+"""``GET /v1/batches/{batch_id}`` and ``GET /v1/batches``: the ledger, read back."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from roster.api.deps import caller, container
+from roster.domain.workspaces import Workspace
+from roster.services import reads
+
+router = APIRouter(tags=["Batches"])
+Caller = Annotated[Workspace, Depends(caller)]
+
+
+@router.get("/v1/batches/{batch_id}", summary="A batch: status, counts, per-element errors")
+async def get_batch(batch_id: str, request: Request, workspace: Caller) -> dict[str, Any]:
+    return await run_in_threadpool(reads.batch_view, container(request).db, workspace, batch_id)
+
+
+@router.get("/v1/batches", summary="Recent batches of the workspace, newest first")
+async def list_batches(
+    request: Request,
+    workspace: Caller,
+    status: Literal["queued", "processing", "done", "failed"] | None = None,
+    kind: str | None = Query(None, max_length=40),
+    limit: int = Query(50, ge=1, le=1000),
+) -> dict[str, Any]:
+    db = container(request).db
+    rows = await run_in_threadpool(
+        lambda: reads.batch_list(db, workspace, status=status, kind=kind, limit=limit)
+    )
+    return {"batches": rows}

@@ -1,0 +1,88 @@
+"""The read API: a profile by ``customer_id``, ``uid`` or identifier; its events and activity."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from roster.api.deps import caller, container
+from roster.domain.errors import InvalidEnvelope
+from roster.domain.timestamps import InvalidTimestamp, parse_timestamp
+from roster.domain.workspaces import Workspace
+from roster.services import reads
+
+router = APIRouter(tags=["Customers"])
+Caller = Annotated[Workspace, Depends(caller)]
+
+
+@router.get("/v1/customers/{customer_id}", summary="A customer's profile")
+async def get_customer(customer_id: str, request: Request, workspace: Caller) -> dict[str, Any]:
+    db = container(request).db
+
+    def load() -> dict[str, Any]:
+        row = reads.find_customer(db, workspace, customer_id=customer_id)
+        return reads.profile_view(db, workspace, row)
+
+    return await run_in_threadpool(load)
+
+
+@router.get("/v1/customers", summary="Find a customer by uid or by an identifier (?email=)")
+async def find_customer(
+    request: Request, workspace: Caller, uid: int | None = Query(None, ge=1)
+) -> dict[str, Any]:
+    db = container(request).db
+    identifier = next(
+        ((n, v) for n, v in request.query_params.items() if n in workspace.identifiers), None
+    )
+    if uid is None and identifier is None:
+        names = ", ".join(["uid", *workspace.identifiers])
+        raise InvalidEnvelope(f"give one of: {names}", field="uid")
+
+    def load() -> dict[str, Any]:
+        row = reads.find_customer(db, workspace, uid=uid, identifier=identifier)
+        return reads.profile_view(db, workspace, row)
+
+    return await run_in_threadpool(load)
+
+
+def _time(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_timestamp(value)
+    except InvalidTimestamp as exc:
+        raise InvalidEnvelope(f"{name}: {exc}", field=name) from None
+
+
+@router.get("/v1/customers/{customer_id}/events", summary="All stored events, newest first")
+async def customer_events(
+    customer_id: str,
+    request: Request,
+    workspace: Caller,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = Query(100, ge=1, le=10_000),
+) -> dict[str, Any]:
+    db = container(request).db
+    lo, hi = _time(since, "since"), _time(until, "until")
+
+    def load() -> dict[str, Any]:
+        row = reads.find_customer(db, workspace, customer_id=customer_id)
+        return {"events": reads.event_list(db, row, since=lo, until=hi, limit=limit)}
+
+    return await run_in_threadpool(load)
+
+
+@router.get("/v1/customers/{customer_id}/activity", summary="Activity log: the last 30 days")
+async def customer_activity(
+    customer_id: str, request: Request, workspace: Caller, limit: int = Query(100, ge=1, le=10_000)
+) -> dict[str, Any]:
+    db = container(request).db
+
+    def load() -> dict[str, Any]:
+        row = reads.find_customer(db, workspace, customer_id=customer_id)
+        return {"events": reads.activity(db, row, limit=limit)}
+
+    return await run_in_threadpool(load)

@@ -1,0 +1,84 @@
+"""The one place where errors become HTTP responses.
+
+Bodies follow MoEngage's error envelope, with Roster's stable code, the field and the
+element index: ``{"status": "fail", "error": {"code", "type", "message", "field", "index"}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy.exc
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from roster.domain import errors as e
+
+log = structlog.get_logger("roster.api")
+
+STATUS: list[tuple[type[e.RosterError], int, str]] = [
+    (e.PayloadTooLarge, 413, "PayloadTooLarge"),
+    (e.UnsupportedMediaType, 415, "MediaTypeError"),
+    (e.MalformedBody, 400, "Malformed JSON"),
+    (e.InvalidEnvelope, 400, "ValidationError"),
+    (e.TooManyElements, 422, "ValidationError"),
+    (e.InvalidIdempotencyKey, 400, "ValidationError"),
+    (e.IdempotencyKeyReused, 422, "IdempotencyError"),
+    (e.RateLimited, 429, "RateLimitError"),
+    (e.AuthenticationFailed, 401, "Authentication required"),
+    (e.WorkspaceMismatch, 403, "AuthorizationError"),
+    (e.NotFound, 404, "NotFound"),
+    (e.Conflict, 409, "Conflict"),
+    (e.InvalidSetting, 422, "ValidationError"),
+    (e.RequestRejected, 400, "ValidationError"),
+]
+
+
+def fail_body(code: str, kind: str, message: str, field: str | None, index: int | None) -> Any:
+    error = {"code": code, "type": kind, "message": message, "field": field, "index": index}
+    return {"status": "fail", "error": error}
+
+
+def response_for(exc: e.RosterError) -> JSONResponse:
+    status, kind = next(((s, k) for cls, s, k in STATUS if isinstance(exc, cls)), (400, "Error"))
+    body = fail_body(exc.code, kind, exc.message, exc.field, exc.index)
+    headers: dict[str, str] = {}
+    if isinstance(exc, e.AuthenticationFailed):
+        headers["WWW-Authenticate"] = 'Basic realm="roster"'
+    if isinstance(exc, e.RateLimited):
+        headers.update(
+            {
+                "Retry-After": str(exc.retry_after),
+                "X-RateLimit-Limit": str(exc.limit),
+                "X-RateLimit-Remaining": str(exc.remaining),
+                "X-RateLimit-Reset": str(exc.reset_at),
+            }
+        )
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(e.RosterError)
+    async def _roster(_: Request, exc: e.RosterError) -> JSONResponse:
+        return response_for(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        field = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+        body = fail_body("invalid_parameter", "ValidationError", first.get("msg", "invalid"), field, None)
+        return JSONResponse(body, status_code=400)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        body = fail_body("http_error", "HTTPError", str(exc.detail), None, None)
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    async def _database(_: Request, exc: sqlalchemy.exc.OperationalError) -> JSONResponse:
+        log.error("api.database_unavailable", error=str(exc.orig))
+        body = fail_body("unavailable", "ServerError", "the database is unavailable", None, None)
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})

@@ -1,0 +1,30 @@
+"""``GET /healthz``: the process is up and its database answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from roster.api.deps import container
+from roster.store import batches
+
+router = APIRouter(tags=["Operations"])
+
+
+@router.get("/healthz", summary="Liveness and database check")
+async def healthz(request: Request) -> Any:
+    db = container(request).db
+
+    def check() -> dict[str, Any]:
+        with db.read() as conn:
+            conn.execute(sa.text("SELECT 1"))
+            return {"status": "ok", "database": db.dialect, "backlog": batches.backlog(conn)}
+
+    try:
+        return await run_in_threadpool(check)
+    except sa.exc.OperationalError:
+        return JSONResponse({"status": "unavailable"}, status_code=503, headers={"Retry-After": "5"})

@@ -1,0 +1,56 @@
+"""OpenAPI descriptions of the bodies the bulk endpoints read themselves (msgspec schemas)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from roster.formats.moengage import Action
+
+
+class _Customer(msgspec.Struct, tag_field="type", tag="customer"):
+    customer_id: str | None = None
+    attributes: dict[str, Any] | None = None
+    update_existing_only: bool = False
+
+
+class _Device(msgspec.Struct, tag_field="type", tag="device"):
+    customer_id: str
+    device_id: str
+    attributes: dict[str, Any]
+
+
+class _Event(msgspec.Struct, tag_field="type", tag="event"):
+    customer_id: str | None = None
+    device_id: str | None = None
+    user_identifiers: dict[str, Any] | None = None
+    actions: list[Action] | None = None
+
+
+class Transition(msgspec.Struct):
+    type: Literal["transition"]
+    elements: list[_Customer | _Device | _Event]
+
+
+def _request_body(struct: type[msgspec.Struct]) -> dict[str, Any]:
+    (schema,), components = msgspec.json.schema_components(
+        [struct], ref_template="#/components/schemas/{name}"
+    )
+    schema = {**schema, "$defs": components} if components else schema
+    return {"required": True, "content": {"application/json": {"schema": _inline(schema, components)}}}
+
+
+def _inline(schema: Any, components: dict[str, Any]) -> Any:
+    """Replace ``$ref``s by their definitions so the schema stands alone in the operation."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            return _inline(components[ref.rsplit("/", 1)[-1]], components)
+        return {k: _inline(v, components) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inline(v, components) for v in schema]
+    return schema
+
+
+TRANSITION_REQUEST = _request_body(Transition)

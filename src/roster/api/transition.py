@@ -1,0 +1,44 @@
+"""``POST /v1/transition/{workspace_id}``: MoEngage Bulk Import, accepted into the ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from roster.api import body as bodies
+from roster.api.deps import container, workspace_of
+from roster.api.schemas import TRANSITION_REQUEST
+from roster.formats.moengage import check_transition
+from roster.services.accept import Submission, accept, check_idempotency_key
+
+router = APIRouter(tags=["MoEngage"])
+ACCEPTED = "Your request has been accepted and will be processed soon."
+
+
+@router.post(
+    "/v1/transition/{workspace_id}",
+    summary="Bulk import customers, devices and events (MoEngage)",
+    openapi_extra={"requestBody": TRANSITION_REQUEST},
+    responses={400: {}, 401: {}, 403: {}, 413: {}, 415: {}, 422: {}, 429: {}},
+)
+async def transition(workspace_id: str, request: Request) -> dict[str, Any]:
+    c = container(request)
+    workspace = await workspace_of(request, workspace_id)
+    bodies.require_json(request)
+    key = check_idempotency_key(request.headers.get("idempotency-key"))
+    raw = await bodies.read_capped(request, c.settings.max_body_bytes)
+    payload = raw.removeprefix(b"\xef\xbb\xbf")
+    summary = check_transition(bodies.parse(payload))
+    sub = Submission(
+        kind="transition",
+        payload=payload,
+        elements=summary.elements,
+        users=summary.users,
+        events=summary.events,
+        idempotency_key=key,
+        forwarded_for=request.headers.get("x-forwarded-for"),
+    )
+    result = await run_in_threadpool(accept, c.db, workspace, sub)
+    return {"status": "success", "message": ACCEPTED, "batch_id": result.batch_id}

@@ -1,0 +1,217 @@
+"""``roster``: serve the API, run workers, upgrade the schema, manage workspaces."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from roster.bootstrap import bootstrap
+from roster.cli.runtime import WorkerPool, stop_on_signals
+from roster.domain.errors import RosterError
+from roster.domain.workspaces import Workspace
+from roster.services import workspace_admin
+from roster.settings import Settings
+from roster.store import migrations
+
+app = typer.Typer(
+    help="Roster: customer data platform core (MoEngage, Customer.io and Masivo compatible).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+ws_app = typer.Typer(help="Workspaces (tenants) and their API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ws_app, name="workspace")
+out = Console()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address [ROSTER_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port [ROSTER_PORT].")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker loops in this process [ROSTER_WORKERS].")
+    ] = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="API only; run `roster worker` elsewhere.")
+    ] = False,
+) -> None:
+    """Run the HTTP API (and, unless --no-worker, the workers) after upgrading the schema."""
+    from roster.api.app import create_app
+
+    settings = Settings()
+    container = bootstrap(settings, upgrade=True)
+    n = 0 if no_worker else (settings.workers if workers is None else workers)
+    pool = WorkerPool(container, n)
+    pool.start()
+    config = uvicorn.Config(
+        create_app(container),
+        host=host or settings.host,
+        port=settings.port if port is None else port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        pool.stop()
+        container.db.dispose()
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Worker loops in this process [ROSTER_WORKER_CONCURRENCY].")
+    ] = None,
+) -> None:
+    """Apply queued batches until SIGTERM (the batch in hand is finished first)."""
+    settings = Settings()
+    container = bootstrap(settings)
+    pool = WorkerPool(container, concurrency or settings.worker_concurrency)
+    stop_on_signals(pool)
+    pool.start()
+    while not pool.stop_flag.wait(0.5):
+        pass
+    pool.stop()
+    container.db.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every schema migration not yet applied."""
+    container = bootstrap()
+    migrations.upgrade(container.db)
+    out.print(f"schema at revision {migrations.current_revision(container.db)}")
+
+
+@ws_app.command("create")
+def ws_create(
+    name: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create a workspace and print its id and API key (the key is shown only once)."""
+    container = bootstrap(upgrade=True)
+    ws, key = _run(lambda: workspace_admin.create(
+        container.db, name, default_limits=container.settings.default_limits
+    ))
+    _print_workspace(ws, as_json, api_key=key)
+
+
+@ws_app.command("rotate-key")
+def ws_rotate(
+    workspace_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Issue a new API key; the old one stops working at once."""
+    container = bootstrap()
+    key = _run(lambda: workspace_admin.rotate_key(container.db, workspace_id))
+    if as_json:
+        typer.echo(json.dumps({"workspace_id": workspace_id, "api_key": key}))
+    else:
+        out.print(f"new API key for {workspace_id}: [bold]{key}[/bold] (shown once)")
+
+
+@ws_app.command("list")
+def ws_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """List workspaces."""
+    rows = workspace_admin.list_all(bootstrap().db)
+    if as_json:
+        typer.echo(json.dumps([_workspace_dict(w) for w in rows]))
+        return
+    table = Table("workspace_id", "name", "identity resolution", "limits")
+    for w in rows:
+        table.add_row(w.id, w.name, "on" if w.identity_resolution else "off", _limits_text(w))
+    out.print(table)
+
+
+@ws_app.command("show")
+def ws_show(
+    workspace_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show a workspace's settings."""
+    container = bootstrap()
+    _print_workspace(_run(lambda: workspace_admin.show(container.db, workspace_id)), as_json)
+
+
+@ws_app.command("set")
+def ws_set(
+    workspace_id: str,
+    identity_resolution: Annotated[
+        bool | None,
+        typer.Option("--identity-resolution/--no-identity-resolution", help="Turn it on or off."),
+    ] = None,
+    identifiers: Annotated[
+        str | None, typer.Option(help="Comma-separated identifier attributes, e.g. email,moe_mobile.")
+    ] = None,
+    limits: Annotated[
+        str | None, typer.Option(help="'vendor' (MoEngage's limits) or 'none' (unlimited).")
+    ] = None,
+    users_per_minute: Annotated[int | None, typer.Option(help="0 means unlimited.")] = None,
+    events_per_minute: Annotated[int | None, typer.Option(help="0 means unlimited.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Change a workspace's identity resolution, identifiers and rate limits."""
+    container = bootstrap()
+    names = None if identifiers is None else [n.strip() for n in identifiers.split(",") if n.strip()]
+    ws = _run(lambda: workspace_admin.configure(
+        container.db,
+        workspace_id,
+        identity_resolution=identity_resolution,
+        identifiers=names,
+        limits=limits,
+        users_per_minute=users_per_minute,
+        events_per_minute=events_per_minute,
+    ))
+    _print_workspace(ws, as_json)
+
+
+def _run[T](action: "Callable[[], T]") -> T:  # noqa: UP037
+    try:
+        return action()
+    except RosterError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _workspace_dict(ws: Workspace) -> dict[str, object]:
+    return {
+        "workspace_id": ws.id,
+        "name": ws.name,
+        "identity_resolution": ws.identity_resolution,
+        "identifiers": list(ws.identifiers),
+        "limits": {
+            "users_per_minute": ws.limits.users_per_minute,
+            "events_per_minute": ws.limits.events_per_minute,
+            "merges_per_minute": ws.limits.merges_per_minute,
+        },
+    }
+
+
+def _limits_text(ws: Workspace) -> str:
+    lim = ws.limits
+    if lim.unlimited:
+        return "unlimited"
+    return f"{lim.users_per_minute or '∞'} users/min, {lim.events_per_minute or '∞'} events/min"
+
+
+def _print_workspace(ws: Workspace, as_json: bool, api_key: str | None = None) -> None:
+    data = _workspace_dict(ws)
+    if api_key is not None:
+        data["api_key"] = api_key
+    if as_json:
+        typer.echo(json.dumps(data))
+        return
+    for k, v in data.items():
+        out.print(f"{k}: {v}")
+    if api_key is not None:
+        out.print("Keep the API key now: it is stored only as a hash and cannot be shown again.")

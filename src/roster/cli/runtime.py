@@ -1,0 +1,45 @@
+"""Running worker loops in threads and stopping them cleanly on SIGTERM / SIGINT."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+from roster.bootstrap import Container
+from roster.services.worker import Worker
+
+
+class WorkerPool:
+    """``n`` worker loops in threads of this process, sharing one stop flag."""
+
+    def __init__(self, container: Container, n: int) -> None:
+        self.stop_flag = threading.Event()
+        self.threads = [
+            threading.Thread(
+                target=Worker(container.db, container.settings).run,
+                args=(self.stop_flag,),
+                name=f"roster-worker-{i}",
+                daemon=True,
+            )
+            for i in range(n)
+        ]
+        self.grace = container.settings.shutdown_grace_seconds
+
+    def start(self) -> None:
+        for t in self.threads:
+            t.start()
+
+    def stop(self) -> None:
+        """Ask every loop to stop after the batch in hand, and wait up to the grace period."""
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(self.grace)
+
+
+def stop_on_signals(pool: WorkerPool) -> None:
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        pool.stop_flag.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

@@ -1,0 +1,77 @@
+"""What happened to each element of a batch: the ledger a user reads back.
+
+Every element ends ``applied``, ``skipped`` (with a reason, reported as a warning) or
+``failed`` (with a reason, reported as an error). Warnings may also accompany an applied
+element (a refused attribute, a stale update). Codes are stable strings, listed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+# Stable element-level codes.
+INVALID_PLATFORM = "invalid_platform"
+MISSING_FIELD = "missing_field"
+INVALID_FIELD = "invalid_field"
+UNKNOWN_CUSTOMER = "unknown_customer"
+STALE_ATTRIBUTE_SKIPPED = "stale_attribute_skipped"
+DUPLICATE_IGNORED = "duplicate_ignored"
+INVALID_TIMESTAMP = "invalid_timestamp"
+INVALID_ATTRIBUTE_NAME = "invalid_attribute_name"
+INVALID_ATTRIBUTE_VALUE = "invalid_attribute_value"
+VALUE_TOO_LONG = "value_too_long"
+SYSTEM_ATTRIBUTE = "system_attribute"
+INVALID_CUSTOMER_ID = "invalid_customer_id"
+IDENTIFIER_CONFLICT = "identifier_conflict"
+MERGED_CUSTOMER = "merged_customer"
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One error or warning about one element (``index`` is its position in the request)."""
+
+    severity: Severity
+    index: int | None
+    key: str | None
+    field: str | None
+    code: str
+    message: str
+
+
+@dataclass(slots=True)
+class Ledger:
+    """The outcome of every element of one batch, filled in while the batch is applied."""
+
+    total: int
+    applied: int = 0
+    skipped: int = 0
+    failed: int = 0
+    issues: list[Issue] = field(default_factory=list)
+
+    def mark_applied(self) -> None:
+        self.applied += 1
+
+    def fail(self, index: int, key: str | None, fld: str | None, code: str, msg: str) -> None:
+        """The element was not applied at all, because of ``code``."""
+        self.failed += 1
+        self.issues.append(Issue("error", index, key, fld, code, msg))
+
+    def skip(self, index: int, key: str | None, fld: str | None, code: str, msg: str) -> None:
+        """The element was deliberately not applied (a duplicate, an unknown customer, ...)."""
+        self.skipped += 1
+        self.issues.append(Issue("warning", index, key, fld, code, msg))
+
+    def warn(self, index: int, key: str | None, fld: str | None, code: str, msg: str) -> None:
+        """The element was applied, but part of it was refused or ignored."""
+        self.issues.append(Issue("warning", index, key, fld, code, msg))
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "warning"]

@@ -1,0 +1,1 @@
+"""Vendor wire formats: decoding requests into what the services apply."""

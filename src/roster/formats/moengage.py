@@ -1,0 +1,156 @@
+"""MoEngage Bulk Import (``POST /v1/transition/{workspace_id}``) wire format.
+
+Two steps, at two places:
+
+* at the door, ``check_transition`` checks the envelope of the strictly-parsed body (top-level
+  ``type``, a non-empty ``elements`` list of objects with a known ``type``) and counts users and
+  events for the rate limiter; anything wrong here refuses the request;
+* in the worker, ``decode_elements`` decodes each element on its own into a typed Struct, so a
+  bad element becomes an entry in the ledger and never stops the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from roster.domain.errors import InvalidEnvelope
+
+ELEMENT_TYPES = ("customer", "device", "event")
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionSummary:
+    """What the door learnt about a valid transition request."""
+
+    elements: int
+    users: int
+    events: int
+
+
+def check_transition(body: Any) -> TransitionSummary:
+    """Refuse a wrong envelope, naming the field and the rule; count what the request holds."""
+    if not isinstance(body, dict):
+        raise InvalidEnvelope("the body must be a JSON object", field="$")
+    if "type" not in body:
+        raise InvalidEnvelope("'type' is required and must be \"transition\"", field="type")
+    if body["type"] != "transition":
+        msg = f"'type' must be \"transition\" (case-sensitive), got {body['type']!r}"
+        raise InvalidEnvelope(msg, field="type")
+    elements = body.get("elements")
+    if not isinstance(elements, list):
+        raise InvalidEnvelope("'elements' is required and must be a list", field="elements")
+    if not elements:
+        raise InvalidEnvelope("'elements' must not be empty", field="elements")
+    users = events = 0
+    for index, element in enumerate(elements):
+        kind = _element_type(element, index)
+        if kind == "event":
+            actions = element.get("actions")
+            events += len(actions) if isinstance(actions, list) else 1
+        else:
+            users += 1
+    return TransitionSummary(len(elements), users, events)
+
+
+def _element_type(element: Any, index: int) -> str:
+    where = f"elements[{index}]"
+    if not isinstance(element, dict):
+        raise InvalidEnvelope(f"{where} must be an object", field=where, index=index)
+    kind = element.get("type")
+    if kind not in ELEMENT_TYPES:
+        msg = f"{where}.type must be one of customer, device, event (case-sensitive), got {kind!r}"
+        raise InvalidEnvelope(msg, field=f"{where}.type", index=index)
+    return str(kind)
+
+
+Ident = str | int
+
+
+class CustomerElement(msgspec.Struct):
+    customer_id: Ident | None = None
+    attributes: dict[str, Any] | None = None
+    platforms: list[Any] | None = None
+    update_existing_only: bool = False
+
+
+class DeviceElement(msgspec.Struct):
+    customer_id: Ident | None = None
+    device_id: Ident | None = None
+    attributes: dict[str, Any] | None = None
+
+
+class Action(msgspec.Struct):
+    action: str | None = None
+    attributes: dict[str, Any] | None = None
+    platform: Any = None
+    app_version: Any = None
+    user_time: Any = None
+    current_time: Any = None
+    user_timezone_offset: Any = None
+
+
+class EventElement(msgspec.Struct):
+    customer_id: Ident | None = None
+    device_id: Ident | None = None
+    user_identifiers: dict[str, Any] | None = None
+    actions: list[Action] | None = None
+
+
+Element = CustomerElement | DeviceElement | EventElement
+STRUCTS: dict[str, type[Element]] = {
+    "customer": CustomerElement,
+    "device": DeviceElement,
+    "event": EventElement,
+}
+
+
+class _Kind(msgspec.Struct):
+    type: str
+
+
+class _Envelope(msgspec.Struct):
+    elements: list[msgspec.Raw]
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """One element: its index in the request, and either the Struct or why it could not be read."""
+
+    index: int
+    kind: str
+    element: Element | None
+    error: str | None
+    field: str | None
+
+
+def decode_elements(payload: bytes) -> list[Decoded]:
+    """Decode each element of a stored (already door-checked) transition body on its own."""
+    envelope = msgspec.json.decode(payload, type=_Envelope)
+    return [_decode_one(i, raw) for i, raw in enumerate(envelope.elements)]
+
+
+def _decode_one(index: int, raw: msgspec.Raw) -> Decoded:
+    kind = msgspec.json.decode(raw, type=_Kind).type
+    try:
+        element = msgspec.json.decode(raw, type=STRUCTS[kind])
+    except msgspec.ValidationError as exc:
+        return Decoded(index, kind, None, str(exc), _path_of(str(exc)))
+    return Decoded(index, kind, element, None, None)
+
+
+def _path_of(message: str) -> str | None:
+    """msgspec ends its messages with `` - at `$.field[0]` ``; return ``field[0]``."""
+    _, sep, path = message.rpartition(" - at `$")
+    if not sep:
+        return None
+    return path.rstrip("`").lstrip(".") or None
+
+
+def ident(value: Ident | None) -> str | None:
+    """Customer and device ids may arrive as numbers; they are stored as strings."""
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)

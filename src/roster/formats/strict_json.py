@@ -1,0 +1,205 @@
+"""Strict I-JSON (RFC 7493) decoding of request bodies, refused at the door.
+
+``loads_strict`` turns a request body into Python values, or raises ``MalformedBody`` naming the
+rule broken and, where it is known, the JSON path of the offending value
+(``elements[3].attributes.name``). Refused: an empty body, bytes that are not UTF-8, invalid JSON
+or trailing data, duplicate keys, ``NaN``/``Infinity``, numbers that overflow a double, integers
+outside the signed 64-bit range, strings holding a NUL or a lone surrogate, and containers nested
+deeper than ``max_depth``. A leading UTF-8 byte-order mark is ignored.
+
+The decoder's hooks never raise: they leave a ``_Refused`` marker in the tree. A fast iterative
+check then looks for markers, excess depth and bad strings without tracking paths; only when it
+finds one does a second walk, keeping parent links, rebuild the offending value's path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from typing import Any, NamedTuple
+
+from roster.domain.errors import MalformedBody
+
+_BOM = b"\xef\xbb\xbf"
+_INT_MIN = -(2**63)
+_INT_MAX = 2**63 - 1
+_BAD_CHAR = re.compile("[\x00\ud800-\udfff]")
+# Decoded strict UTF-8 holds no surrogates and json refuses raw control characters, so a NUL or
+# a lone surrogate can only come from a \u escape: without one, no string needs checking.
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+class _Refused:
+    """Stands in the decoded tree for a value that breaks a rule, so its path can be named."""
+
+    __slots__ = ("key", "message")
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        self.message = message
+        self.key = key
+
+
+class _Frame(NamedTuple):
+    """A container met during the walk, with its depth and the way back to the root."""
+
+    value: Any
+    depth: int
+    parent: _Frame | None
+    key: str | int
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> Any:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    key = next(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+    return _Refused(f"duplicate key {key!r} (I-JSON forbids duplicate keys)", key)
+
+
+def _constant(name: str) -> Any:
+    return _Refused(f"{name} is not allowed (I-JSON numbers must be finite)")
+
+
+def _float(text: str) -> Any:
+    value = float(text)
+    if math.isfinite(value):
+        return value
+    return _Refused(f"number {_clip(text)} overflows a double (not finite)")
+
+
+def _int(text: str) -> Any:
+    if len(text) <= 20:  # "-9223372036854775808" is 20 characters long
+        value = int(text)
+        if _INT_MIN <= value <= _INT_MAX:
+            return value
+    return _Refused(f"integer {_clip(text)} is outside the signed 64-bit range")
+
+
+def loads_strict(body: bytes, *, max_depth: int = 32) -> object:
+    """Decode ``body`` as strict I-JSON, or raise ``MalformedBody`` naming the rule broken."""
+    text = _decode_utf8(body)
+    value = _parse(text, max_depth)
+    check_strings = _SUSPECT_ESCAPE.search(text) is not None
+    if not _is_clean(value, max_depth, check_strings=check_strings):
+        _raise_first_violation(value, max_depth, check_strings=check_strings)
+    return value
+
+
+def _decode_utf8(body: bytes) -> str:
+    if body.startswith(_BOM):
+        body = body[len(_BOM) :]
+    nul = body.find(b"\x00")
+    if nul >= 0:
+        raise MalformedBody(
+            f"body is not valid UTF-8 JSON: NUL byte at offset {nul} (UTF-16/32 is not accepted)"
+        )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedBody(f"body is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
+    if not text or text.isspace():
+        raise MalformedBody("request body is empty")
+    return text
+
+
+def _parse(text: str, max_depth: int) -> Any:
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_object_pairs,
+            parse_constant=_constant,
+            parse_float=_float,
+            parse_int=_int,
+        )
+    except json.JSONDecodeError as exc:
+        raise MalformedBody(
+            f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise MalformedBody(f"JSON nested deeper than {max_depth} levels") from None
+
+
+def _is_clean(root: Any, max_depth: int, *, check_strings: bool) -> bool:
+    """Fast breadth-first check, one level at a time, that keeps no paths."""
+    level: list[Any] = [[root]]  # a virtual container at depth 0 holds the root
+    depth = 0
+    while level:
+        if depth > max_depth:
+            return False
+        below: list[Any] = []
+        for node in level:
+            if check_strings and _has_bad_string(node):
+                return False
+            for child in node.values() if type(node) is dict else node:
+                kind = type(child)
+                if kind is dict or kind is list:
+                    below.append(child)
+                elif kind is _Refused:
+                    return False
+        level, depth = below, depth + 1
+    return True
+
+
+def _has_bad_string(node: dict[str, Any] | list[Any]) -> bool:
+    children = node.values() if type(node) is dict else node
+    strings = [child for child in children if type(child) is str]
+    if type(node) is dict:
+        strings.extend(node)
+    return _BAD_CHAR.search("".join(strings)) is not None
+
+
+def _raise_first_violation(root: Any, max_depth: int, *, check_strings: bool) -> None:
+    """Walk depth-first keeping parent links, and raise ``MalformedBody`` at the first violation."""
+    stack = [_Frame([root], 0, None, 0)]  # a virtual container at depth 0 holds the root
+    while stack:
+        frame = stack.pop()
+        pairs = frame.value.items() if type(frame.value) is dict else enumerate(frame.value)
+        for key, child in pairs:
+            if check_strings and isinstance(key, str):
+                _check_string(key, frame, key)
+            kind = type(child)
+            if (kind is dict or kind is list) and frame.depth == max_depth:
+                raise MalformedBody(
+                    f"JSON nested deeper than {max_depth} levels", field=_path(frame, key)
+                )
+            if kind is dict or kind is list:
+                stack.append(_Frame(child, frame.depth + 1, frame, key))
+            elif kind is _Refused:
+                raise MalformedBody(child.message, field=_path(frame, key, child.key))
+            elif kind is str and check_strings:
+                _check_string(child, frame, key)
+    raise MalformedBody("body breaks an I-JSON rule")  # pragma: no cover - _is_clean agrees
+
+
+def _check_string(text: str, frame: _Frame, key: str | int) -> None:
+    found = _BAD_CHAR.search(text)
+    if found is None:
+        return
+    char = found.group()
+    rule = "a NUL character" if char == "\x00" else "a lone surrogate"
+    message = f"string contains {rule} (U+{ord(char):04X}), which I-JSON forbids"
+    raise MalformedBody(message, field=_path(frame, key))
+
+
+def _path(frame: _Frame, key: str | int, *more: str | None) -> str | None:
+    """Rebuild ``a.b[3].c`` for ``key`` in ``frame`` from parent links, then add ``more``."""
+    keys: list[str | int] = [k for k in more if k is not None]
+    while frame.parent is not None:
+        keys.insert(0, key)  # the virtual root's own key leads nowhere, so it is left out
+        key, frame = frame.key, frame.parent
+    parts = [_step(k, first=i == 0) for i, k in enumerate(keys)]
+    return "".join(parts) or None
+
+
+def _step(key: str | int, *, first: bool) -> str:
+    if isinstance(key, int):
+        return f"[{key}]"
+    if key.isidentifier():
+        return key if first else f".{key}"
+    return f"[{json.dumps(key)}]"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"

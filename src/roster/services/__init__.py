@@ -1,0 +1,1 @@
+"""Use cases: accepting writes, applying batches, reading profiles, managing workspaces."""

@@ -1,0 +1,115 @@
+"""Accepting a write: idempotency, rate limits and the stored batch, in one transaction.
+
+The batch is acknowledged only after this transaction commits (STYLE example 3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy.exc
+
+from roster.domain.errors import IdempotencyKeyReused, InvalidIdempotencyKey, RateLimited
+from roster.domain.workspaces import Workspace
+from roster.store import batches, ratelimit, workspaces
+from roster.store.database import Database
+
+MAX_KEY_LENGTH = 255
+WINDOW_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A request that passed the door, ready to be stored as a batch."""
+
+    kind: str
+    payload: bytes
+    elements: int
+    users: int
+    events: int
+    idempotency_key: str | None = None
+    forwarded_for: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    batch_id: str
+    replayed: bool
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        msg = f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters"
+        raise InvalidIdempotencyKey(msg, field="Idempotency-Key")
+    return key
+
+
+def accept(db: Database, workspace: Workspace, sub: Submission) -> Accepted:
+    digest = hashlib.sha256(sub.payload).hexdigest()
+    try:
+        with db.write() as conn:
+            return _accept(conn, workspace, sub, digest)
+    except sqlalchemy.exc.IntegrityError:
+        if sub.idempotency_key is None:
+            raise
+        with db.write() as conn:  # a concurrent request with the same key won the race
+            return _accept(conn, workspace, sub, digest)
+
+
+def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest: str) -> Accepted:
+    if sub.idempotency_key is not None:
+        first = batches.find_idempotent(conn, ws.id, sub.idempotency_key)
+        if first is not None:
+            if first[1] != digest:
+                raise IdempotencyKeyReused(
+                    "this Idempotency-Key was first used with a different body",
+                    field="Idempotency-Key",
+                )
+            return Accepted(first[0], replayed=True)
+    now = int(time.time() * 1000)
+    _charge(conn, ws, sub, now)
+    workspaces.lock(conn, ws.id)
+    batch_id = str(uuid.uuid4())
+    batches.insert(
+        conn,
+        {
+            "id": batch_id,
+            "workspace_id": ws.id,
+            "kind": sub.kind,
+            "status": "queued",
+            "payload": sub.payload,
+            "payload_sha256": digest,
+            "idempotency_key": sub.idempotency_key,
+            "element_count": sub.elements,
+            "accepted_at": now,
+            "next_attempt_at": now,
+            "forwarded_for": (sub.forwarded_for or None) and sub.forwarded_for[:1000],
+        },
+    )
+    return Accepted(batch_id, replayed=False)
+
+
+def _charge(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, now: int) -> None:
+    limits = ws.limits
+    if limits.unlimited:
+        return
+    window = now - now % WINDOW_MS
+    users, events = ratelimit.charge(conn, ws.id, window, sub.users, sub.events)
+    for used, limit, what in (
+        (users, limits.users_per_minute, "users"),
+        (events, limits.events_per_minute, "events"),
+    ):
+        if limit is not None and used > limit:
+            reset = window + WINDOW_MS
+            raise RateLimited(
+                f"workspace is over its limit of {limit} {what} per minute",
+                limit=limit,
+                remaining=max(0, limit - (used - (sub.users if what == "users" else sub.events))),
+                reset_at=reset // 1000,
+                retry_after=max(1, -(-(reset - now) // 1000)),
+            )

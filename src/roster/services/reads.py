@@ -1,0 +1,159 @@
+"""What a user reads back: batches with their ledger, profiles, events, activity."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+
+from roster.domain.campaigns import ACTIVITY_WINDOW_MS
+from roster.domain.errors import NotFound
+from roster.domain.outcomes import Issue
+from roster.domain.timestamps import format_ms
+from roster.domain.workspaces import Workspace
+from roster.store import batches, devices, events, reads
+from roster.store.database import Database
+
+
+def _iso(ms: int | None) -> str | None:
+    return None if ms is None else format_ms(ms)
+
+
+def batch_view(db: Database, workspace: Workspace, batch_id: str) -> dict[str, Any]:
+    with db.read() as conn:
+        row = batches.get(conn, workspace.id, batch_id)
+        if row is None:
+            raise NotFound(f"batch {batch_id!r} not found", field="batch_id")
+        issues = batches.issues_of(conn, batch_id)
+        ahead = batches.ahead_of(conn, workspace.id, row["seq"]) if row["status"] == "queued" else 0
+    view = _summary(row)
+    view["ahead"] = ahead
+    view["errors"] = [_issue(i) for i in issues if i.severity == "error"]
+    view["warnings"] = [_issue(i) for i in issues if i.severity == "warning"]
+    return view
+
+
+def batch_list(
+    db: Database, workspace: Workspace, *, status: str | None, kind: str | None, limit: int
+) -> list[dict[str, Any]]:
+    with db.read() as conn:
+        rows = batches.list_recent(conn, workspace.id, status=status, kind=kind, limit=limit)
+    return [_summary(r) for r in rows]
+
+
+def _summary(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "batch_id": row["id"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "accepted_at": _iso(row["accepted_at"]),
+        "started_at": _iso(row["started_at"]),
+        "finished_at": _iso(row["finished_at"]),
+        "attempts": row["attempts"],
+        "last_error": row["last_error"],
+        "forwarded_for": row["forwarded_for"],
+        "counts": {
+            "total": row["element_count"],
+            "applied": row["applied"],
+            "skipped": row["skipped"],
+            "failed": row["failed"],
+        },
+    }
+
+
+def _issue(issue: Issue) -> dict[str, Any]:
+    return {
+        "index": issue.index,
+        "key": issue.key,
+        "field": issue.field,
+        "code": issue.code,
+        "message": issue.message,
+    }
+
+
+def find_customer(
+    db: Database, workspace: Workspace, *, customer_id: str | None = None,
+    uid: int | None = None, identifier: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """The raw customer row, found by exactly one of the three keys."""
+    with db.read() as conn:
+        if customer_id is not None:
+            row = reads.customer_by_id(conn, workspace.id, customer_id)
+        elif uid is not None:
+            row = reads.customer_by_uid(conn, workspace.id, uid)
+        elif identifier is not None:
+            row = reads.customer_by_identifier(conn, workspace.id, *identifier)
+        else:
+            row = None
+    if row is None:
+        raise NotFound("customer not found", field="customer_id")
+    return row
+
+
+def profile_view(db: Database, workspace: Workspace, row: dict[str, Any]) -> dict[str, Any]:
+    with db.read() as conn:
+        device_rows = devices.of_customer(conn, row["uid"])
+    attributes = msgspec.json.decode(row["attributes"])
+    times = msgspec.json.decode(row["attribute_times"])
+    device_views = [_device(d) for d in device_rows]
+    return {
+        "uid": row["uid"],
+        "customer_id": row["customer_id"],
+        "attributes": attributes,
+        "attribute_times": {k: format_ms(v) for k, v in times.items()},
+        "identifiers": {n: attributes[n] for n in workspace.identifiers if n in attributes},
+        "devices": device_views,
+        "reachable": any(d["push_id"] and not d["push_opted_out"] for d in device_views),
+        "migrated": bool(row["migrated"]),
+        "migrated_batch": row["migrated_batch"],
+        "merged_into": row["merged_into"],
+        "created_at": _iso(row["created_at"]),
+        "updated_at": _iso(row["updated_at"]),
+        "created_batch": row["created_batch"],
+    }
+
+
+def _device(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "device_id": d["device_id"],
+        "platform": d["platform"],
+        "push_id": d["push_id"],
+        "push_opted_out": bool(d["push_opted_out"]),
+        "attributes": msgspec.json.decode(d["attributes"]),
+        "created_at": _iso(d["created_at"]),
+        "updated_at": _iso(d["updated_at"]),
+    }
+
+
+def event_list(
+    db: Database, row: dict[str, Any], *, since: int | None, until: int | None, limit: int
+) -> list[dict[str, Any]]:
+    with db.read() as conn:
+        rows = events.of_customer(conn, row["uid"], since=since, until=until, limit=limit)
+    return [_event(e) for e in rows]
+
+
+def activity(db: Database, row: dict[str, Any], *, limit: int) -> list[dict[str, Any]]:
+    """The activity log: events of the last 30 days."""
+    since = int(time.time() * 1000) - ACTIVITY_WINDOW_MS
+    return event_list(db, row, since=since, until=None, limit=limit)
+
+
+def _event(e: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "event_id": e["id"],
+        "name": e["name"],
+        "occurred_at": format_ms(e["occurred_at"]),
+        "local_time": _iso(e["local_time"]),
+        "user_timezone_offset": e["tz_offset"],
+        "platform": e["platform"],
+        "app_version": e["app_version"],
+        "device_id": e["device_id"],
+        "attributes": msgspec.json.decode(e["attributes"]),
+        "received_at": format_ms(e["received_at"]),
+        "batch_id": e["batch_id"],
+        "can_trigger": bool(e["can_trigger"]),
+        "migrated": bool(e["migrated"]),
+        "first_recorded_for_uid": e["origin_uid"],
+    }

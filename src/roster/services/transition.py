@@ -1,0 +1,257 @@
+"""Applying a MoEngage transition batch: customers, then devices, then events.
+
+Each group is applied in request order. Every element gets exactly one outcome in the ledger;
+all database work is set-based (one load, a few bulk writes per group).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from roster.domain import outcomes as oc
+from roster.domain.attributes import clean_attributes, merge_last_write_wins
+from roster.domain.outcomes import Ledger
+from roster.domain.platforms import canonical_platform, is_opted_out
+from roster.domain.timestamps import InvalidTimestamp, format_ms, parse_timestamp
+from roster.domain.workspaces import Workspace
+from roster.formats.moengage import (
+    CustomerElement,
+    Decoded,
+    DeviceElement,
+    EventElement,
+    decode_elements,
+    ident,
+)
+from roster.services.event_rows import EventDraft, draft_actions, insert_drafts
+from roster.services.profile_book import ProfileBook, identifier_pairs
+from roster.store import devices as device_store
+from roster.store.batches import Claimed
+from roster.store.profiles import Profile
+
+MAX_ID_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    conn: Connection
+    workspace: Workspace
+    batch: Claimed
+    ledger: Ledger
+    book: ProfileBook
+    max_string: int
+
+
+def apply_transition(
+    conn: Connection, workspace: Workspace, batch: Claimed, *, max_string: int
+) -> Ledger:
+    decoded = decode_elements(batch.payload)
+    ledger = Ledger(total=len(decoded))
+    book = ProfileBook(conn, workspace, batch.accepted_at, batch.id)
+    ctx = Context(conn, workspace, batch, ledger, book, max_string)
+    readable = [d for d in decoded if _readable(d, ledger)]
+    book.preload(*_named_customers(workspace, readable))
+    for d in readable:
+        if isinstance(d.element, CustomerElement):
+            _apply_customer(ctx, d.index, d.element)
+    _apply_devices(ctx, [(d.index, d.element) for d in readable if isinstance(d.element, DeviceElement)])
+    drafts: list[EventDraft] = []
+    for d in readable:
+        if isinstance(d.element, EventElement):
+            drafts.extend(_event_drafts(ctx, d.index, d.element))
+    book.flush()
+    insert_drafts(conn, workspace.id, batch, drafts)
+    return ledger
+
+
+def _readable(d: Decoded, ledger: Ledger) -> bool:
+    if d.element is None:
+        ledger.fail(d.index, None, d.field, oc.INVALID_FIELD, d.error or "unreadable element")
+        return False
+    return True
+
+
+def _named_customers(
+    workspace: Workspace, decoded: list[Decoded]
+) -> tuple[set[str], set[tuple[str, str]]]:
+    ids: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
+    for d in decoded:
+        element: Any = d.element
+        if (cid := ident(element.customer_id)) is not None:
+            ids.add(cid)
+        if workspace.identity_resolution:
+            if isinstance(element, CustomerElement):
+                pairs.update(identifier_pairs(workspace, element.attributes or {}))
+            if isinstance(element, EventElement):
+                pairs.update(identifier_pairs(workspace, element.user_identifiers or {}))
+    return ids, pairs
+
+
+def _check_id(ctx: Context, index: int, value: str | None, name: str) -> str | None:
+    """A usable id, or ``None`` after failing the element with the reason."""
+    if value is None:
+        ctx.ledger.fail(index, None, name, oc.MISSING_FIELD, f"'{name}' is required")
+        return None
+    if not value.strip() or len(value) > MAX_ID_LENGTH:
+        msg = f"'{name}' must be 1-{MAX_ID_LENGTH} characters and not blank"
+        ctx.ledger.fail(index, value[:MAX_ID_LENGTH], name, oc.INVALID_CUSTOMER_ID, msg)
+        return None
+    return value
+
+
+def _apply_customer(ctx: Context, index: int, el: CustomerElement) -> None:
+    raw = dict(el.attributes or {})
+    if el.platforms is not None:
+        raw["platforms"] = el.platforms
+    cid = ident(el.customer_id)
+    ir = ctx.workspace.identity_resolution
+    if cid is None and ir and identifier_pairs(ctx.workspace, raw):
+        profile = ctx.book.find(raw)
+    else:
+        if (cid := _check_id(ctx, index, cid, "customer_id")) is None:
+            return
+        profile = ctx.book.get(cid)
+    key = cid or _first_identifier(ctx.workspace, raw)
+    source_ms = _source_time(ctx, index, key, raw.get("_timestamp"))
+    if source_ms is None:
+        return
+    if profile is None and (el.update_existing_only or raw.get("_update") is True):
+        msg = "customer does not exist and update_existing_only is set: nothing created"
+        ctx.ledger.skip(index, key, "customer_id", oc.UNKNOWN_CUSTOMER, msg)
+        return
+    profile = profile or ctx.book.create(cid)
+    _set_attributes(ctx, index, key, profile, raw, source_ms, prefix="attributes")
+    ctx.ledger.mark_applied()
+
+
+def _first_identifier(workspace: Workspace, values: dict[str, Any]) -> str | None:
+    pairs = identifier_pairs(workspace, values)
+    return pairs[0][1] if pairs else None
+
+
+def _source_time(ctx: Context, index: int, key: str | None, value: Any) -> int | None:
+    if value is None:
+        return ctx.batch.accepted_at
+    try:
+        return parse_timestamp(value)
+    except InvalidTimestamp as exc:
+        ctx.ledger.fail(index, key, "attributes._timestamp", oc.INVALID_TIMESTAMP, str(exc))
+        return None
+
+
+def _set_attributes(
+    ctx: Context,
+    index: int,
+    key: str | None,
+    profile: Profile,
+    raw: dict[str, Any],
+    source_ms: int,
+    *,
+    prefix: str,
+) -> None:
+    clean = clean_attributes(raw, max_string=ctx.max_string, prefix=prefix)
+    for p in clean.problems:
+        ctx.ledger.warn(index, key, p.field, p.code, p.message)
+    result = merge_last_write_wins(profile.attributes, profile.times, clean.values, source_ms)
+    for name, stored in result.stale:
+        msg = (
+            f"update written at {format_ms(source_ms)} is older than the stored value "
+            f"written at {format_ms(stored)}"
+        )
+        ctx.ledger.warn(index, key, f"{prefix}.{name}", oc.STALE_ATTRIBUTE_SKIPPED, msg)
+    if result.changed:
+        profile.dirty = True
+        ctx.book.index_identifiers(profile)
+
+
+def _apply_devices(ctx: Context, elements: list[tuple[int, Any]]) -> None:
+    ids = {i for _, el in elements if (i := ident(el.device_id)) is not None}
+    known = device_store.load(ctx.conn, ctx.workspace.id, ids)
+    touched: dict[str, device_store.Device] = {}
+    pending: list[tuple[device_store.Device, Profile]] = []
+    for index, el in elements:
+        found = _device(ctx, index, el, known)
+        if found is not None:
+            touched[found[0].device_id] = found[0]
+            pending.append(found)
+    ctx.book.flush()  # devices need the uid of customers created by this batch
+    for device, profile in pending:
+        assert profile.uid is not None
+        device.uid = profile.uid
+    device_store.save(ctx.conn, ctx.workspace.id, touched.values(), ctx.batch.accepted_at)
+
+
+def _device(
+    ctx: Context, index: int, el: DeviceElement, known: dict[str, device_store.Device]
+) -> tuple[device_store.Device, Profile] | None:
+    cid = _check_id(ctx, index, ident(el.customer_id), "customer_id")
+    did = cid and _check_id(ctx, index, ident(el.device_id), "device_id")
+    if cid is None or did is None:
+        return None
+    attrs = el.attributes
+    if attrs is None:
+        ctx.ledger.fail(index, did, "attributes", oc.MISSING_FIELD, "'attributes' is required")
+        return None
+    platform = canonical_platform(attrs.get("platform"))
+    if platform is None:
+        msg = f"{attrs.get('platform')!r} is not a platform (ANDROID, iOS, web, TV)"
+        ctx.ledger.fail(index, did, "attributes.platform", oc.INVALID_PLATFORM, msg)
+        return None
+    push_id = attrs.get("push_id")
+    if not isinstance(push_id, str) or not push_id.strip():
+        msg = "'attributes.push_id' is required and must be a non-empty string"
+        ctx.ledger.fail(index, did, "attributes.push_id", oc.MISSING_FIELD, msg)
+        return None
+    profile = ctx.book.get(cid)
+    if profile is None:
+        msg = f"customer {cid!r} does not exist: devices attach to existing customers only"
+        ctx.ledger.fail(index, did, "customer_id", oc.UNKNOWN_CUSTOMER, msg)
+        return None
+    rest = {k: v for k, v in attrs.items() if k not in ("platform", "push_id")}
+    clean = clean_attributes(rest, max_string=ctx.max_string, prefix="attributes")
+    for p in clean.problems:
+        ctx.ledger.warn(index, did, p.field, p.code, p.message)
+    device = known.get(did) or device_store.Device(did, 0, platform, push_id, False)
+    device.platform, device.push_id = platform, push_id
+    device.attributes = {**device.attributes, **clean.values}
+    device.push_opted_out = is_opted_out(device.attributes.get("moe_push_opted"))
+    known[did] = device
+    ctx.ledger.mark_applied()
+    return device, profile
+
+
+def _event_drafts(ctx: Context, index: int, el: EventElement) -> list[EventDraft]:
+    key = ident(el.customer_id) or _first_identifier(ctx.workspace, el.user_identifiers or {})
+    drafts = draft_actions(ctx.ledger, index, key, el.actions, ctx.batch.accepted_at)
+    if drafts is None:
+        return []
+    profile = _event_customer(ctx, index, el)
+    if profile is None:
+        return []
+    device_id = ident(el.device_id)
+    for draft in drafts:
+        draft.profile = profile
+        draft.device_id = device_id
+    ctx.ledger.mark_applied()
+    return drafts
+
+
+def _event_customer(ctx: Context, index: int, el: EventElement) -> Profile | None:
+    """The event's customer: found by id or identifiers, or created (MoEngage creates it)."""
+    cid = ident(el.customer_id)
+    idents = el.user_identifiers or {}
+    ws = ctx.workspace
+    if cid is None and ws.identity_resolution and identifier_pairs(ws, idents):
+        profile = ctx.book.find(idents)
+        if profile is None:
+            profile = ctx.book.create(None)
+            key = _first_identifier(ws, idents)
+            at = ctx.batch.accepted_at
+            _set_attributes(ctx, index, key, profile, dict(idents), at, prefix="user_identifiers")
+        return profile
+    if (cid := _check_id(ctx, index, cid, "customer_id")) is None:
+        return None
+    return ctx.book.get(cid) or ctx.book.create(cid)

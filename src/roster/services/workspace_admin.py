@@ -1,0 +1,82 @@
+"""Creating workspaces, rotating their keys and changing their settings (CLI and API)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from roster.domain.credentials import hash_key, new_api_key, new_workspace_id
+from roster.domain.errors import InvalidSetting, NotFound
+from roster.domain.workspaces import Limits, Workspace, limits_preset
+from roster.store import workspaces
+from roster.store.database import Database
+
+
+def create(db: Database, name: str, *, default_limits: str) -> tuple[Workspace, str]:
+    """A new workspace and its API key (the only time the key is shown)."""
+    if not name.strip() or len(name) > 200:
+        raise InvalidSetting("workspace name must be 1-200 characters", field="name")
+    now = int(time.time() * 1000)
+    ws = Workspace(new_workspace_id(), name, now, now, limits=limits_preset(default_limits))
+    key = new_api_key()
+    with db.write() as conn:
+        workspaces.insert(conn, ws, hash_key(key))
+    return ws, key
+
+
+def rotate_key(db: Database, workspace_id: str) -> str:
+    key = new_api_key()
+    with db.write() as conn:
+        if not workspaces.set_key(conn, workspace_id, hash_key(key), int(time.time() * 1000)):
+            raise NotFound(f"workspace {workspace_id!r} not found", field="workspace_id")
+    return key
+
+
+def show(db: Database, workspace_id: str) -> Workspace:
+    with db.read() as conn:
+        ws = workspaces.get(conn, workspace_id)
+    if ws is None:
+        raise NotFound(f"workspace {workspace_id!r} not found", field="workspace_id")
+    return ws
+
+
+def list_all(db: Database) -> list[Workspace]:
+    with db.read() as conn:
+        return workspaces.list_all(conn)
+
+
+def configure(
+    db: Database,
+    workspace_id: str,
+    *,
+    identity_resolution: bool | None = None,
+    identifiers: list[str] | None = None,
+    limits: str | None = None,
+    users_per_minute: int | None = None,
+    events_per_minute: int | None = None,
+) -> Workspace:
+    """Change the given settings and keep the others."""
+    with db.write() as conn:
+        ws = workspaces.get(conn, workspace_id)
+        if ws is None:
+            raise NotFound(f"workspace {workspace_id!r} not found", field="workspace_id")
+        if identity_resolution is not None:
+            ws = replace(ws, identity_resolution=identity_resolution)
+        if identifiers is not None:
+            ws = ws.with_identifiers(identifiers)
+        if limits is not None:
+            ws = replace(ws, limits=limits_preset(limits))
+        ws = replace(ws, limits=_override(ws.limits, users_per_minute, events_per_minute))
+        workspaces.save_settings(conn, ws)
+    return ws
+
+
+def _override(limits: Limits, users: int | None, events: int | None) -> Limits:
+    for value, name in ((users, "users_per_minute"), (events, "events_per_minute")):
+        if value is not None and value < 0:
+            raise InvalidSetting(f"{name} must be 0 (unlimited) or more", field=name)
+    return replace(
+        limits,
+        users_per_minute=limits.users_per_minute if users is None else (users or None),
+        events_per_minute=limits.events_per_minute if events is None else (events or None),
+    )

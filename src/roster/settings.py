@@ -1,0 +1,69 @@
+"""Settings, read from the environment (``ROSTER_*``) once, by the composition root.
+
+Every field here is documented in ``docs/settings.md``; a test fails when one is missing.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Roster's process settings. Workspace settings live in the database, not here."""
+
+    model_config = SettingsConfigDict(env_prefix="ROSTER_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./roster.db", description="SQLAlchemy-style URL of the store."
+    )
+    host: str = Field("127.0.0.1", description="Address `roster serve` listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `roster serve` listens on.")
+    workers: int = Field(
+        1, ge=0, le=64, description="Worker loops `roster serve` runs in its own process."
+    )
+    worker_concurrency: int = Field(
+        1, ge=1, le=64, description="Worker loops one `roster worker` process runs."
+    )
+    lease_seconds: float = Field(
+        30.0, gt=0, description="How long a claimed batch stays reserved without a heartbeat."
+    )
+    heartbeat_seconds: float = Field(
+        5.0, gt=0, description="How often a worker renews the lease of the batch in hand."
+    )
+    poll_seconds: float = Field(
+        0.2, gt=0, description="How long an idle worker sleeps before looking for work again."
+    )
+    max_attempts: int = Field(
+        5, ge=1, description="Attempts at applying a batch before it is marked `failed`."
+    )
+    retry_base_seconds: float = Field(
+        1.0, ge=0, description="First retry delay; it doubles with every further attempt."
+    )
+    retry_max_seconds: float = Field(300.0, ge=0, description="Longest delay between retries.")
+    shutdown_grace_seconds: float = Field(
+        20.0, ge=0, description="How long SIGTERM waits for the batch in hand to finish."
+    )
+    default_limits: Literal["none", "vendor"] = Field(
+        "none", description="Rate limits given to new workspaces: `none` or the vendors' values."
+    )
+    max_body_bytes: int = Field(
+        102_400, gt=0, description="Largest transition request body (100 KB)."
+    )
+    max_string_length: int = Field(
+        512, gt=0, description="Longest attribute string value kept; longer ones are refused."
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        "FULL", description="SQLite `PRAGMA synchronous`; FULL survives power loss."
+    )
+    db_pool_size: int = Field(
+        10, ge=1, description="Database connections each process keeps (PostgreSQL)."
+    )
+    log_level: str = Field("info", description="Lowest level of log event written.")
+    log_json: bool = Field(True, description="Write logs as JSON lines (false: console style).")
+    fault_point: str | None = Field(
+        None,
+        description="Testing only: a named crash point where the process kills itself.",
+    )

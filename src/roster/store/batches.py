@@ -1,0 +1,233 @@
+"""The batches table as ledger and queue (STYLE example 4).
+
+A worker claims the oldest ready batch of a workspace that has no earlier unfinished batch
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's single writer under ``BEGIN IMMEDIATE``),
+holds a lease it renews, and commits the batch's effects together with its ``done`` mark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from roster.domain.outcomes import Issue, Ledger
+from roster.store.schema import batch_issues as it
+from roster.store.schema import batches as t
+
+UNFINISHED = ("queued", "processing")
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A batch a worker holds the lease of."""
+
+    seq: int
+    id: str
+    workspace_id: str
+    kind: str
+    payload: bytes
+    accepted_at: int
+    attempts: int
+
+
+def insert(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(sa.insert(t).values(**row))
+
+
+def find_idempotent(conn: Connection, workspace_id: str, key: str) -> tuple[str, str] | None:
+    """``(batch_id, payload_sha256)`` of the batch first accepted with this key, if any."""
+    row = conn.execute(
+        sa.select(t.c.id, t.c.payload_sha256).where(
+            t.c.workspace_id == workspace_id, t.c.idempotency_key == key
+        )
+    ).first()
+    return (row.id, row.payload_sha256) if row else None
+
+
+def get(conn: Connection, workspace_id: str, batch_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        sa.select(*_summary_columns()).where(t.c.id == batch_id, t.c.workspace_id == workspace_id)
+    ).mappings()
+    found = row.first()
+    return dict(found) if found else None
+
+
+def list_recent(
+    conn: Connection, workspace_id: str, *, status: str | None, kind: str | None, limit: int
+) -> list[dict[str, Any]]:
+    query = sa.select(*_summary_columns()).where(t.c.workspace_id == workspace_id)
+    if status:
+        query = query.where(t.c.status == status)
+    if kind:
+        query = query.where(t.c.kind == kind)
+    rows = conn.execute(query.order_by(t.c.seq.desc()).limit(limit)).mappings()
+    return [dict(r) for r in rows]
+
+
+def ahead_of(conn: Connection, workspace_id: str, seq: int) -> int:
+    """How many unfinished batches of the workspace were accepted before this one."""
+    query = sa.select(sa.func.count()).where(
+        t.c.workspace_id == workspace_id, t.c.status.in_(UNFINISHED), t.c.seq < seq
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def issues_of(conn: Connection, batch_id: str) -> list[Issue]:
+    rows = conn.execute(sa.select(it).where(it.c.batch_id == batch_id).order_by(it.c.ordinal))
+    return [
+        Issue(r.severity, r.element_index, r.key, r.field, r.code, r.message) for r in rows
+    ]
+
+
+def claim_next(conn: Connection, owner: str, now: int, lease_ms: int) -> Claimed | None:
+    """Take the lease of the next batch that may run now, or return ``None``."""
+    row = conn.execute(_claim_query(now)).first()
+    if row is None:
+        return None
+    conn.execute(
+        sa.update(t)
+        .where(t.c.seq == row.seq)
+        .values(
+            status="processing",
+            lease_owner=owner,
+            lease_expires_at=now + lease_ms,
+            attempts=t.c.attempts + 1,
+            started_at=sa.func.coalesce(t.c.started_at, now),
+        )
+    )
+    return Claimed(
+        row.seq, row.id, row.workspace_id, row.kind, row.payload, row.accepted_at, row.attempts + 1
+    )
+
+
+def _claim_query(now: int) -> sa.Select[Any]:
+    earlier = t.alias("earlier")
+    has_earlier = (
+        sa.select(earlier.c.seq)
+        .where(
+            earlier.c.workspace_id == t.c.workspace_id,
+            earlier.c.status.in_(UNFINISHED),
+            earlier.c.seq < t.c.seq,
+        )
+        .exists()
+    )
+    ready = sa.or_(
+        sa.and_(t.c.status == "queued", t.c.next_attempt_at <= now),
+        sa.and_(t.c.status == "processing", t.c.lease_expires_at < now),
+    )
+    return (
+        sa.select(t.c.seq, t.c.id, t.c.workspace_id, t.c.kind, t.c.payload, t.c.accepted_at)
+        .add_columns(t.c.attempts)
+        .where(t.c.status.in_(UNFINISHED), ready, ~has_earlier)
+        .order_by(t.c.seq)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=t)
+    )
+
+
+def renew(conn: Connection, batch_id: str, owner: str, until: int) -> bool:
+    result = conn.execute(
+        sa.update(t)
+        .where(t.c.id == batch_id, t.c.lease_owner == owner, t.c.status == "processing")
+        .values(lease_expires_at=until)
+    )
+    return result.rowcount == 1
+
+
+def hold(conn: Connection, batch_id: str, owner: str) -> bool:
+    """Lock the batch for applying; ``False`` if this worker no longer holds its lease."""
+    row = conn.execute(
+        sa.select(t.c.seq)
+        .where(t.c.id == batch_id, t.c.lease_owner == owner, t.c.status == "processing")
+        .with_for_update()
+    ).first()
+    return row is not None
+
+
+def finish(conn: Connection, batch_id: str, ledger: Ledger, now: int) -> None:
+    """Write the ledger and mark the batch done (in the transaction that applied it)."""
+    if ledger.issues:
+        conn.execute(sa.insert(it), [_issue_row(batch_id, n, i) for n, i in enumerate(ledger.issues)])
+    conn.execute(
+        sa.update(t)
+        .where(t.c.id == batch_id)
+        .values(
+            status="done",
+            finished_at=now,
+            applied=ledger.applied,
+            skipped=ledger.skipped,
+            failed=ledger.failed,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=None,
+        )
+    )
+
+
+def _issue_row(batch_id: str, ordinal: int, issue: Issue) -> dict[str, Any]:
+    return {
+        "batch_id": batch_id,
+        "ordinal": ordinal,
+        "severity": issue.severity,
+        "element_index": issue.index,
+        "key": issue.key,
+        "field": issue.field,
+        "code": issue.code,
+        "message": issue.message,
+    }
+
+
+def give_up_or_retry(
+    conn: Connection, batch_id: str, owner: str | None, error: str, now: int, retry_at: int | None
+) -> None:
+    """After a failed attempt: queue it again at ``retry_at``, or mark it ``failed`` for good."""
+    query = sa.update(t).where(t.c.id == batch_id, t.c.status == "processing")
+    if owner is not None:
+        query = query.where(t.c.lease_owner == owner)
+    values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None, "last_error": error}
+    if retry_at is None:
+        values.update(status="failed", finished_at=now)
+    else:
+        values.update(status="queued", next_attempt_at=retry_at)
+    conn.execute(query.values(**values))
+
+
+def release(conn: Connection, batch_id: str, owner: str) -> None:
+    """Give a batch back untouched (graceful shutdown): the attempt does not count."""
+    conn.execute(
+        sa.update(t)
+        .where(t.c.id == batch_id, t.c.lease_owner == owner, t.c.status == "processing")
+        .values(
+            status="queued", lease_owner=None, lease_expires_at=None, attempts=t.c.attempts - 1
+        )
+    )
+
+
+def backlog(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(
+        sa.select(t.c.status, sa.func.count()).where(t.c.status.in_(UNFINISHED)).group_by(t.c.status)
+    )
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def _summary_columns() -> list[sa.ColumnElement[Any]]:
+    return [
+        t.c.seq,
+        t.c.id,
+        t.c.workspace_id,
+        t.c.kind,
+        t.c.status,
+        t.c.element_count,
+        t.c.accepted_at,
+        t.c.started_at,
+        t.c.finished_at,
+        t.c.attempts,
+        t.c.last_error,
+        t.c.applied,
+        t.c.skipped,
+        t.c.failed,
+        t.c.forwarded_for,
+    ]

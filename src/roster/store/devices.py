@@ -1,0 +1,91 @@
+"""Devices: a push address per device, attached to one customer."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from roster.store.schema import devices as t
+
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(eq=False, slots=True)
+class Device:
+    device_id: str
+    uid: int
+    platform: str
+    push_id: str
+    push_opted_out: bool
+    attributes: dict[str, Any] = field(default_factory=dict)
+    exists: bool = False
+
+
+def load(conn: Connection, workspace_id: str, device_ids: Collection[str]) -> dict[str, Device]:
+    if not device_ids:
+        return {}
+    query = sa.select(t).where(t.c.workspace_id == workspace_id, t.c.device_id.in_(list(device_ids)))
+    return {
+        r.device_id: Device(
+            r.device_id,
+            int(r.uid),
+            r.platform,
+            r.push_id,
+            bool(r.push_opted_out),
+            msgspec.json.decode(r.attributes),
+            exists=True,
+        )
+        for r in conn.execute(query)
+    }
+
+
+def save(conn: Connection, workspace_id: str, devices: Collection[Device], now: int) -> None:
+    """Insert new devices and update existing ones, in two statements."""
+    new = [_row(workspace_id, d, now) | {"created_at": now} for d in devices if not d.exists]
+    old = [_row(workspace_id, d, now) for d in devices if d.exists]
+    if new:
+        conn.execute(sa.insert(t), new)
+    if old:
+        conn.execute(
+            sa.update(t)
+            .where(
+                t.c.workspace_id == sa.bindparam("b_workspace_id"),
+                t.c.device_id == sa.bindparam("b_device_id"),
+            )
+            .values(
+                uid=sa.bindparam("uid"),
+                platform=sa.bindparam("platform"),
+                push_id=sa.bindparam("push_id"),
+                push_opted_out=sa.bindparam("push_opted_out"),
+                attributes=sa.bindparam("attributes"),
+                updated_at=now,
+            ),
+            [
+                {"b_workspace_id": r["workspace_id"], "b_device_id": r["device_id"]}
+                | {k: r[k] for k in ("uid", "platform", "push_id", "push_opted_out", "attributes")}
+                for r in old
+            ],
+        )
+
+
+def of_customer(conn: Connection, uid: int) -> list[dict[str, Any]]:
+    rows = conn.execute(sa.select(t).where(t.c.uid == uid).order_by(t.c.created_at, t.c.device_id))
+    return [dict(r._mapping) for r in rows]
+
+
+def _row(workspace_id: str, d: Device, now: int) -> dict[str, Any]:
+    return {
+        "workspace_id": workspace_id,
+        "device_id": d.device_id,
+        "uid": d.uid,
+        "platform": d.platform,
+        "push_id": d.push_id,
+        "push_opted_out": d.push_opted_out,
+        "attributes": _encode(d.attributes).decode(),
+        "updated_at": now,
+    }

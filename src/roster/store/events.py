@@ -1,0 +1,65 @@
+"""Events: appended in bulk (``executemany`` on SQLite, ``COPY`` on PostgreSQL) and read back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from roster.store.schema import events as t
+
+#: Column order of the tuples ``insert_many`` takes.
+COLUMNS = (
+    "workspace_id",
+    "uid",
+    "origin_uid",
+    "name",
+    "occurred_at",
+    "local_time",
+    "tz_offset",
+    "platform",
+    "app_version",
+    "device_id",
+    "attributes",
+    "received_at",
+    "batch_id",
+    "can_trigger",
+    "migrated",
+    "source_id",
+)
+_COLS = ", ".join(COLUMNS)
+_SQLITE_INSERT = f"INSERT INTO events ({_COLS}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_PG_COPY = f"COPY events ({_COLS}) FROM STDIN"
+
+
+def insert_many(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Append event rows (tuples in ``COLUMNS`` order) inside the connection's transaction."""
+    if not rows:
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            with cursor.copy(_PG_COPY) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(_SQLITE_INSERT, rows)
+    finally:
+        cursor.close()
+
+
+def of_customer(
+    conn: Connection, uid: int, *, since: int | None, until: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """A customer's events, newest first."""
+    query = sa.select(t).where(t.c.uid == uid)
+    if since is not None:
+        query = query.where(t.c.occurred_at >= since)
+    if until is not None:
+        query = query.where(t.c.occurred_at < until)
+    rows = conn.execute(query.order_by(t.c.occurred_at.desc(), t.c.id.desc()).limit(limit))
+    return [dict(r._mapping) for r in rows]

@@ -1,0 +1,138 @@
+"""Customers and their identifier index, read and written a batch at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from roster.store.schema import customer_identifiers as it
+from roster.store.schema import customers as t
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+@dataclass(eq=False, slots=True)
+class Profile:
+    """A customer as one batch sees it; ``uid`` is ``None`` until a new profile is inserted."""
+
+    uid: int | None
+    customer_id: str | None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    times: dict[str, int] = field(default_factory=dict)
+    created_at: int = 0
+    dirty: bool = False
+
+
+def load_by_customer_ids(conn: Connection, workspace_id: str, ids: Collection[str]) -> list[Profile]:
+    if not ids:
+        return []
+    query = _select().where(t.c.workspace_id == workspace_id, t.c.customer_id.in_(list(ids)))
+    return [_profile(r) for r in conn.execute(query)]
+
+
+def load_by_uids(conn: Connection, workspace_id: str, uids: Collection[int]) -> list[Profile]:
+    if not uids:
+        return []
+    query = _select().where(
+        t.c.workspace_id == workspace_id, t.c.uid.in_(list(uids)), t.c.merged_into.is_(None)
+    )
+    return [_profile(r) for r in conn.execute(query)]
+
+
+def uids_by_identifiers(
+    conn: Connection, workspace_id: str, pairs: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """The oldest live customer holding each ``(identifier name, value)``."""
+    if not pairs:
+        return {}
+    values = list({value for _, value in pairs})
+    query = (
+        sa.select(it.c.name, it.c.value, sa.func.min(it.c.uid))
+        .where(it.c.workspace_id == workspace_id, it.c.value.in_(values))
+        .group_by(it.c.name, it.c.value)
+    )
+    wanted = set(pairs)
+    return {(n, v): int(u) for n, v, u in conn.execute(query) if (n, v) in wanted}
+
+
+def insert_new(conn: Connection, workspace_id: str, new: list[Profile], now: int, batch: str) -> None:
+    """Insert profiles that have no uid yet, and give them theirs."""
+    if not new:
+        return
+    rows = [
+        {
+            "workspace_id": workspace_id,
+            "customer_id": p.customer_id,
+            "attributes": _encode(p.attributes).decode(),
+            "attribute_times": _encode(p.times).decode(),
+            "created_at": now,
+            "updated_at": now,
+            "created_batch": batch,
+        }
+        for p in new
+    ]
+    query = sa.insert(t).returning(t.c.uid, sort_by_parameter_order=True)
+    for profile, row in zip(new, conn.execute(query, rows), strict=True):
+        profile.uid = int(row.uid)
+        profile.created_at = now
+
+
+def update_existing(conn: Connection, changed: list[Profile], now: int) -> None:
+    if not changed:
+        return
+    query = (
+        sa.update(t)
+        .where(t.c.uid == sa.bindparam("b_uid"))
+        .values(
+            attributes=sa.bindparam("b_attributes"),
+            attribute_times=sa.bindparam("b_times"),
+            updated_at=now,
+        )
+    )
+    conn.execute(
+        query,
+        [
+            {
+                "b_uid": p.uid,
+                "b_attributes": _encode(p.attributes).decode(),
+                "b_times": _encode(p.times).decode(),
+            }
+            for p in changed
+        ],
+    )
+
+
+def replace_identifiers(
+    conn: Connection, workspace_id: str, by_uid: dict[int, Iterable[tuple[str, str]]]
+) -> None:
+    """Make the identifier index of these customers exactly ``by_uid``."""
+    if not by_uid:
+        return
+    conn.execute(sa.delete(it).where(it.c.uid.in_(list(by_uid))))
+    rows = [
+        {"workspace_id": workspace_id, "name": name, "value": value, "uid": uid}
+        for uid, pairs in by_uid.items()
+        for name, value in pairs
+    ]
+    if rows:
+        conn.execute(sa.insert(it), rows)
+
+
+def _select() -> sa.Select[Any]:
+    return sa.select(t.c.uid, t.c.customer_id, t.c.attributes, t.c.attribute_times, t.c.created_at)
+
+
+def _profile(row: Any) -> Profile:
+    return Profile(
+        uid=int(row.uid),
+        customer_id=row.customer_id,
+        attributes=_decode(row.attributes),
+        times=_decode(row.attribute_times),
+        created_at=row.created_at,
+    )

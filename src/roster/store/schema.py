@@ -1,0 +1,167 @@
+"""The tables, in SQLAlchemy Core, identical on SQLite and PostgreSQL.
+
+Times are integers (milliseconds since the Unix epoch, UTC) and JSON documents are text
+(serialised by msgspec), so both stores hold byte-identical values. The batches table is
+both the ledger and the queue (STYLE example 4).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+UNFINISHED = sa.text("status IN ('queued', 'processing')")
+
+workspaces = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("key_rotated_at", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("identity_resolution", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("identifiers", sa.Text, nullable=False),
+    sa.Column("limits", sa.Text, nullable=False),
+)
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(40), nullable=False, unique=True),
+    sa.Column("workspace_id", sa.ForeignKey("workspaces.id"), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("payload_sha256", sa.String(64), nullable=False),
+    sa.Column("idempotency_key", sa.String(255)),
+    sa.Column("element_count", sa.Integer, nullable=False),
+    sa.Column("accepted_at", sa.BigInteger, nullable=False),
+    sa.Column("started_at", sa.BigInteger),
+    sa.Column("finished_at", sa.BigInteger),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.BigInteger, nullable=False),
+    sa.Column("lease_owner", sa.String(80)),
+    sa.Column("lease_expires_at", sa.BigInteger),
+    sa.Column("last_error", sa.Text),
+    sa.Column("applied", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("skipped", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("failed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("forwarded_for", sa.String(1000)),
+    sa.UniqueConstraint("workspace_id", "idempotency_key"),
+    sa.Index("ix_batches_workspace_id_seq", "workspace_id", "seq"),
+    sa.Index(
+        "ix_batches_unfinished",
+        "workspace_id",
+        "seq",
+        sqlite_where=UNFINISHED,
+        postgresql_where=UNFINISHED,
+    ),
+)
+
+batch_issues = sa.Table(
+    "batch_issues",
+    metadata,
+    sa.Column("batch_id", sa.ForeignKey("batches.id"), primary_key=True),
+    sa.Column("ordinal", sa.Integer, primary_key=True),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("element_index", sa.Integer),
+    sa.Column("key", sa.Text),
+    sa.Column("field", sa.Text),
+    sa.Column("code", sa.String(64), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("uid", BigId, primary_key=True, autoincrement=True),
+    sa.Column("workspace_id", sa.ForeignKey("workspaces.id"), nullable=False),
+    sa.Column("customer_id", sa.String(255)),
+    sa.Column("attributes", sa.Text, nullable=False),
+    sa.Column("attribute_times", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("created_batch", sa.String(40)),
+    sa.Column("migrated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("migrated_batch", sa.String(40)),
+    sa.Column("merged_into", sa.BigInteger),
+    sa.Column("merged_at", sa.BigInteger),
+    sa.UniqueConstraint("workspace_id", "customer_id"),
+)
+
+customer_identifiers = sa.Table(
+    "customer_identifiers",
+    metadata,
+    sa.Column("workspace_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("value", sa.String(512), nullable=False),
+    sa.Column("uid", sa.ForeignKey("customers.uid"), nullable=False),
+    sa.PrimaryKeyConstraint("workspace_id", "name", "value", "uid"),
+    sa.Index("ix_customer_identifiers_uid", "uid"),
+)
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("workspace_id", sa.String(64), primary_key=True),
+    sa.Column("device_id", sa.String(255), primary_key=True),
+    sa.Column("uid", sa.ForeignKey("customers.uid"), nullable=False),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("push_id", sa.Text, nullable=False),
+    sa.Column("push_opted_out", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("attributes", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_devices_uid", "uid"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("workspace_id", sa.String(64), nullable=False),
+    sa.Column("uid", sa.BigInteger, nullable=False),
+    sa.Column("origin_uid", sa.BigInteger, nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("occurred_at", sa.BigInteger, nullable=False),
+    sa.Column("local_time", sa.BigInteger),
+    sa.Column("tz_offset", sa.Integer),
+    sa.Column("platform", sa.String(64)),
+    sa.Column("app_version", sa.String(255)),
+    sa.Column("device_id", sa.String(255)),
+    sa.Column("attributes", sa.Text, nullable=False),
+    sa.Column("received_at", sa.BigInteger, nullable=False),
+    sa.Column("batch_id", sa.String(40), nullable=False),
+    sa.Column("can_trigger", sa.Boolean, nullable=False),
+    sa.Column("migrated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("source_id", sa.String(255)),
+    sa.Index("ix_events_uid_occurred_at", "uid", "occurred_at"),
+    sa.Index(
+        "ix_events_source_id",
+        "workspace_id",
+        "source_id",
+        unique=True,
+        sqlite_where=sa.text("source_id IS NOT NULL"),
+        postgresql_where=sa.text("source_id IS NOT NULL"),
+    ),
+)
+
+rate_windows = sa.Table(
+    "rate_windows",
+    metadata,
+    sa.Column("workspace_id", sa.String(64), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, primary_key=True),
+    sa.Column("users", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("events", sa.Integer, nullable=False, server_default="0"),
+)

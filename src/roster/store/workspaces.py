@@ -1,0 +1,77 @@
+"""Workspaces table: create, find by key hash, rotate keys, change settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from roster.domain.workspaces import Limits, Workspace
+from roster.store.schema import workspaces as t
+
+
+def insert(conn: Connection, ws: Workspace, key_hash: str) -> None:
+    conn.execute(sa.insert(t).values(**_columns(ws), key_hash=key_hash))
+
+
+def save_settings(conn: Connection, ws: Workspace) -> None:
+    conn.execute(sa.update(t).where(t.c.id == ws.id).values(**_columns(ws)))
+
+
+def set_key(conn: Connection, workspace_id: str, key_hash: str, now_ms: int) -> bool:
+    result = conn.execute(
+        sa.update(t).where(t.c.id == workspace_id).values(key_hash=key_hash, key_rotated_at=now_ms)
+    )
+    return result.rowcount == 1
+
+
+def get(conn: Connection, workspace_id: str) -> Workspace | None:
+    row = conn.execute(sa.select(t).where(t.c.id == workspace_id)).mappings().first()
+    return _workspace(row) if row else None
+
+
+def get_with_hash(conn: Connection, workspace_id: str) -> tuple[Workspace, str] | None:
+    row = conn.execute(sa.select(t).where(t.c.id == workspace_id)).mappings().first()
+    return (_workspace(row), row["key_hash"]) if row else None
+
+
+def find_by_key_hash(conn: Connection, key_hash: str) -> Workspace | None:
+    row = conn.execute(sa.select(t).where(t.c.key_hash == key_hash)).mappings().first()
+    return _workspace(row) if row else None
+
+
+def list_all(conn: Connection) -> list[Workspace]:
+    rows = conn.execute(sa.select(t).order_by(t.c.created_at, t.c.id)).mappings()
+    return [_workspace(r) for r in rows]
+
+
+def lock(conn: Connection, workspace_id: str) -> None:
+    """Serialise acceptances of one workspace (PostgreSQL), so accept order is commit order."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(t.c.id).where(t.c.id == workspace_id).with_for_update())
+
+
+def _columns(ws: Workspace) -> dict[str, Any]:
+    return {
+        "id": ws.id,
+        "name": ws.name,
+        "created_at": ws.created_at,
+        "key_rotated_at": ws.key_rotated_at,
+        "identity_resolution": ws.identity_resolution,
+        "identifiers": msgspec.json.encode(list(ws.identifiers)).decode(),
+        "limits": msgspec.json.encode(ws.limits).decode(),
+    }
+
+
+def _workspace(row: Any) -> Workspace:
+    return Workspace(
+        id=row["id"],
+        name=row["name"],
+        created_at=row["created_at"],
+        key_rotated_at=row["key_rotated_at"],
+        identity_resolution=bool(row["identity_resolution"]),
+        identifiers=tuple(msgspec.json.decode(row["identifiers"])),
+        limits=msgspec.json.decode(row["limits"], type=Limits),
+    )

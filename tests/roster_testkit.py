@@ -1,0 +1,113 @@
+"""Test helpers: an in-process API client, credentials, and a worker the test drives."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from roster.api.app import create_app
+from roster.bootstrap import Container
+from roster.services import workspace_admin
+from roster.services.worker import Worker
+from roster.store import batches
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A workspace created for a test, with its key and ready-made headers."""
+
+    id: str
+    key: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": basic(self.id, self.key)}
+
+    @property
+    def json_auth(self) -> dict[str, str]:
+        return {**self.auth, "Content-Type": "application/json"}
+
+
+class Harness:
+    """Talk to Roster like a client does, and run its worker until the queue is empty."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.db = container.db
+        self.app = create_app(container)
+        self.worker = Worker(container.db, container.settings, name="test-worker")
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        async def send() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://roster") as client:
+                return await client.request(method, url, **kwargs)
+
+        return asyncio.run(send())
+
+    def get(self, url: str, tenant: Tenant, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, headers=tenant.auth, **kwargs)
+
+    def tenant(self, name: str = "test", **settings: Any) -> Tenant:
+        ws, key = workspace_admin.create(self.db, name, default_limits="none")
+        if settings:
+            workspace_admin.configure(self.db, ws.id, **settings)
+        return Tenant(ws.id, key)
+
+    def transition(
+        self, tenant: Tenant, elements: list[dict[str, Any]], **headers: str
+    ) -> httpx.Response:
+        body = json.dumps({"type": "transition", "elements": elements})
+        return self.post_raw(tenant, body.encode(), **headers)
+
+    def post_raw(self, tenant: Tenant, body: bytes, **headers: str) -> httpx.Response:
+        return self.request(
+            "POST",
+            f"/v1/transition/{tenant.id}",
+            content=body,
+            headers={**tenant.json_auth, **headers},
+        )
+
+    def drain(self, timeout: float = 30.0) -> int:
+        """Apply batches until none is queued or processing; returns how many were applied."""
+        deadline = time.monotonic() + timeout
+        applied = 0
+        while time.monotonic() < deadline:
+            if self.worker.run_once():
+                applied += 1
+                continue
+            with self.db.read() as conn:
+                if not batches.backlog(conn):
+                    return applied
+            time.sleep(0.02)
+        raise AssertionError(f"queue not drained within {timeout}s")
+
+    def batch(self, tenant: Tenant, batch_id: str) -> dict[str, Any]:
+        response = self.get(f"/v1/batches/{batch_id}", tenant)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    def customer(self, tenant: Tenant, customer_id: str) -> dict[str, Any] | None:
+        response = self.get(f"/v1/customers/{customer_id}", tenant)
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    def events(self, tenant: Tenant, customer_id: str) -> list[dict[str, Any]]:
+        response = self.get(f"/v1/customers/{customer_id}/events", tenant)
+        assert response.status_code == 200, response.text
+        result: list[dict[str, Any]] = response.json()["events"]
+        return result
