@@ -62,7 +62,9 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest) -> str:
     """The URL of an empty, migrated database: once per store."""
-    url: str = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url"}[request.param])
+    url: str = request.getfixturevalue(
+        {"sqlite": "sqlite_url", "postgres": "pg_url"}[request.param]
+    )
     db = Database(url)
     empty(db)
     db.dispose()

@@ -69,7 +69,9 @@ def install(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         field = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
-        body = fail_body("invalid_parameter", "ValidationError", first.get("msg", "invalid"), field, None)
+        body = fail_body(
+            "invalid_parameter", "ValidationError", first.get("msg", "invalid"), field, None
+        )
         return JSONResponse(body, status_code=400)
 
     @app.exception_handler(HTTPException)

@@ -27,4 +27,6 @@ async def healthz(request: Request) -> Any:
     try:
         return await run_in_threadpool(check)
     except sa.exc.OperationalError:
-        return JSONResponse({"status": "unavailable"}, status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse(
+            {"status": "unavailable"}, status_code=503, headers={"Retry-After": "5"}
+        )

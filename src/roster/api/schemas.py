@@ -38,7 +38,10 @@ def _request_body(struct: type[msgspec.Struct]) -> dict[str, Any]:
         [struct], ref_template="#/components/schemas/{name}"
     )
     schema = {**schema, "$defs": components} if components else schema
-    return {"required": True, "content": {"application/json": {"schema": _inline(schema, components)}}}
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": _inline(schema, components)}},
+    }
 
 
 def _inline(schema: Any, components: dict[str, Any]) -> Any:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
@@ -28,6 +29,7 @@ ws_app = typer.Typer(help="Workspaces (tenants) and their API keys.", no_args_is
 app.add_typer(db_app, name="db")
 app.add_typer(ws_app, name="workspace")
 out = Console()
+T = TypeVar("T")
 
 
 @app.command()
@@ -98,9 +100,11 @@ def ws_create(
 ) -> None:
     """Create a workspace and print its id and API key (the key is shown only once)."""
     container = bootstrap(upgrade=True)
-    ws, key = _run(lambda: workspace_admin.create(
-        container.db, name, default_limits=container.settings.default_limits
-    ))
+    ws, key = _run(
+        lambda: workspace_admin.create(
+            container.db, name, default_limits=container.settings.default_limits
+        )
+    )
     _print_workspace(ws, as_json, api_key=key)
 
 
@@ -151,7 +155,8 @@ def ws_set(
         typer.Option("--identity-resolution/--no-identity-resolution", help="Turn it on or off."),
     ] = None,
     identifiers: Annotated[
-        str | None, typer.Option(help="Comma-separated identifier attributes, e.g. email,moe_mobile.")
+        str | None,
+        typer.Option(help="Comma-separated identifier attributes, e.g. email,moe_mobile."),
     ] = None,
     limits: Annotated[
         str | None, typer.Option(help="'vendor' (MoEngage's limits) or 'none' (unlimited).")
@@ -162,20 +167,24 @@ def ws_set(
 ) -> None:
     """Change a workspace's identity resolution, identifiers and rate limits."""
     container = bootstrap()
-    names = None if identifiers is None else [n.strip() for n in identifiers.split(",") if n.strip()]
-    ws = _run(lambda: workspace_admin.configure(
-        container.db,
-        workspace_id,
-        identity_resolution=identity_resolution,
-        identifiers=names,
-        limits=limits,
-        users_per_minute=users_per_minute,
-        events_per_minute=events_per_minute,
-    ))
+    names = (
+        None if identifiers is None else [n.strip() for n in identifiers.split(",") if n.strip()]
+    )
+    ws = _run(
+        lambda: workspace_admin.configure(
+            container.db,
+            workspace_id,
+            identity_resolution=identity_resolution,
+            identifiers=names,
+            limits=limits,
+            users_per_minute=users_per_minute,
+            events_per_minute=events_per_minute,
+        )
+    )
     _print_workspace(ws, as_json)
 
 
-def _run[T](action: "Callable[[], T]") -> T:  # noqa: UP037
+def _run(action: Callable[[], T]) -> T:
     try:
         return action()
     except RosterError as exc:

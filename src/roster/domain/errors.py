@@ -14,9 +14,7 @@ class RosterError(Exception):
 
     code = "error"
 
-    def __init__(
-        self, message: str, *, field: str | None = None, index: int | None = None
-    ) -> None:
+    def __init__(self, message: str, *, field: str | None = None, index: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field

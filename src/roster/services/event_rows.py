@@ -93,7 +93,8 @@ def insert_drafts(
     """Store the drafts (their profiles have uids by now) in one bulk statement."""
     rows = []
     for d in drafts:
-        assert d.profile is not None and d.profile.uid is not None
+        assert d.profile is not None
+        assert d.profile.uid is not None
         uid = d.profile.uid
         rows.append(
             (

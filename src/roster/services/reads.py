@@ -73,8 +73,12 @@ def _issue(issue: Issue) -> dict[str, Any]:
 
 
 def find_customer(
-    db: Database, workspace: Workspace, *, customer_id: str | None = None,
-    uid: int | None = None, identifier: tuple[str, str] | None = None,
+    db: Database,
+    workspace: Workspace,
+    *,
+    customer_id: str | None = None,
+    uid: int | None = None,
+    identifier: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """The raw customer row, found by exactly one of the three keys."""
     with db.read() as conn:

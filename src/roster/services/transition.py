@@ -56,7 +56,9 @@ def apply_transition(
     for d in readable:
         if isinstance(d.element, CustomerElement):
             _apply_customer(ctx, d.index, d.element)
-    _apply_devices(ctx, [(d.index, d.element) for d in readable if isinstance(d.element, DeviceElement)])
+    _apply_devices(
+        ctx, [(d.index, d.element) for d in readable if isinstance(d.element, DeviceElement)]
+    )
     drafts: list[EventDraft] = []
     for d in readable:
         if isinstance(d.element, EventElement):

@@ -111,8 +111,13 @@ class Worker:
 
     def _after_error(self, batch: Claimed, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"[:2000]
-        log.error("batch.error", batch_id=batch.id, attempt=batch.attempts, error=error,
-                  trace=traceback.format_exc(limit=5))
+        log.error(
+            "batch.error",
+            batch_id=batch.id,
+            attempt=batch.attempts,
+            error=error,
+            trace=traceback.format_exc(limit=5),
+        )
         if batch.attempts >= self.settings.max_attempts:
             self._give_up(batch, error)
             return

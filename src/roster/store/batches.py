@@ -77,9 +77,7 @@ def ahead_of(conn: Connection, workspace_id: str, seq: int) -> int:
 
 def issues_of(conn: Connection, batch_id: str) -> list[Issue]:
     rows = conn.execute(sa.select(it).where(it.c.batch_id == batch_id).order_by(it.c.ordinal))
-    return [
-        Issue(r.severity, r.element_index, r.key, r.field, r.code, r.message) for r in rows
-    ]
+    return [Issue(r.severity, r.element_index, r.key, r.field, r.code, r.message) for r in rows]
 
 
 def claim_next(conn: Connection, owner: str, now: int, lease_ms: int) -> Claimed | None:
@@ -150,7 +148,9 @@ def hold(conn: Connection, batch_id: str, owner: str) -> bool:
 def finish(conn: Connection, batch_id: str, ledger: Ledger, now: int) -> None:
     """Write the ledger and mark the batch done (in the transaction that applied it)."""
     if ledger.issues:
-        conn.execute(sa.insert(it), [_issue_row(batch_id, n, i) for n, i in enumerate(ledger.issues)])
+        conn.execute(
+            sa.insert(it), [_issue_row(batch_id, n, i) for n, i in enumerate(ledger.issues)]
+        )
     conn.execute(
         sa.update(t)
         .where(t.c.id == batch_id)
@@ -200,15 +200,15 @@ def release(conn: Connection, batch_id: str, owner: str) -> None:
     conn.execute(
         sa.update(t)
         .where(t.c.id == batch_id, t.c.lease_owner == owner, t.c.status == "processing")
-        .values(
-            status="queued", lease_owner=None, lease_expires_at=None, attempts=t.c.attempts - 1
-        )
+        .values(status="queued", lease_owner=None, lease_expires_at=None, attempts=t.c.attempts - 1)
     )
 
 
 def backlog(conn: Connection) -> dict[str, int]:
     rows = conn.execute(
-        sa.select(t.c.status, sa.func.count()).where(t.c.status.in_(UNFINISHED)).group_by(t.c.status)
+        sa.select(t.c.status, sa.func.count())
+        .where(t.c.status.in_(UNFINISHED))
+        .group_by(t.c.status)
     )
     return {r[0]: int(r[1]) for r in rows}
 

@@ -29,7 +29,9 @@ class Device:
 def load(conn: Connection, workspace_id: str, device_ids: Collection[str]) -> dict[str, Device]:
     if not device_ids:
         return {}
-    query = sa.select(t).where(t.c.workspace_id == workspace_id, t.c.device_id.in_(list(device_ids)))
+    query = sa.select(t).where(
+        t.c.workspace_id == workspace_id, t.c.device_id.in_(list(device_ids))
+    )
     return {
         r.device_id: Device(
             r.device_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,9 @@ class Profile:
     dirty: bool = False
 
 
-def load_by_customer_ids(conn: Connection, workspace_id: str, ids: Collection[str]) -> list[Profile]:
+def load_by_customer_ids(
+    conn: Connection, workspace_id: str, ids: Collection[str]
+) -> list[Profile]:
     if not ids:
         return []
     query = _select().where(t.c.workspace_id == workspace_id, t.c.customer_id.in_(list(ids)))
@@ -61,7 +63,9 @@ def uids_by_identifiers(
     return {(n, v): int(u) for n, v, u in conn.execute(query) if (n, v) in wanted}
 
 
-def insert_new(conn: Connection, workspace_id: str, new: list[Profile], now: int, batch: str) -> None:
+def insert_new(
+    conn: Connection, workspace_id: str, new: list[Profile], now: int, batch: str
+) -> None:
     """Insert profiles that have no uid yet, and give them theirs."""
     if not new:
         return
@@ -109,7 +113,7 @@ def update_existing(conn: Connection, changed: list[Profile], now: int) -> None:
 
 
 def replace_identifiers(
-    conn: Connection, workspace_id: str, by_uid: dict[int, Iterable[tuple[str, str]]]
+    conn: Connection, workspace_id: str, by_uid: Mapping[int, Iterable[tuple[str, str]]]
 ) -> None:
     """Make the identifier index of these customers exactly ``by_uid``."""
     if not by_uid:

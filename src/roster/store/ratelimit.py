@@ -14,10 +14,10 @@ def charge(
 ) -> tuple[int, int]:
     """Add to the window's counters and return its new totals (rolled back with the request)."""
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(t).values(
+    values = insert(t).values(
         workspace_id=workspace_id, window_start=window_start, users=users, events=events
     )
-    stmt = stmt.on_conflict_do_update(
+    stmt = values.on_conflict_do_update(
         index_elements=[t.c.workspace_id, t.c.window_start],
         set_={"users": t.c.users + users, "events": t.c.events + events},
     ).returning(t.c.users, t.c.events)

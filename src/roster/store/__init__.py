@@ -1,0 +1,1 @@
+"""Adapters for the two stores: schema, migrations and set-based queries."""
