@@ -1,0 +1,163 @@
+"""Profiles built by transitions: devices and reachability, event times, identity resolution."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from roster_testkit import Harness, Tenant
+
+
+def _customer(cid: str, **attributes: Any) -> dict[str, Any]:
+    return {"type": "customer", "customer_id": cid, "attributes": attributes}
+
+
+def _device(cid: str, did: str, **attributes: Any) -> dict[str, Any]:
+    return {"type": "device", "customer_id": cid, "device_id": did, "attributes": attributes}
+
+
+def _apply(roster: Harness, tenant: Tenant, elements: list[dict[str, Any]]) -> dict[str, Any]:
+    response = roster.transition(tenant, elements)
+    assert response.status_code == 200, response.text
+    roster.drain()
+    return roster.batch(tenant, response.json()["batch_id"])
+
+
+def test_a_device_makes_its_customer_reachable(roster: Harness) -> None:
+    """A customer with a device holding a push id is reachable; the platform is canonical."""
+    tenant = roster.tenant()
+    batch = _apply(
+        roster,
+        tenant,
+        [_customer("c1"), _device("c1", "d1", platform="android", push_id="tok", model="Pixel")],
+    )
+    assert batch["counts"]["applied"] == 2
+    profile = roster.customer(tenant, "c1")
+    assert profile is not None
+    assert profile["reachable"] is True
+    (device,) = profile["devices"]
+    assert (device["device_id"], device["platform"], device["push_id"]) == ("d1", "ANDROID", "tok")
+    assert device["attributes"] == {"model": "Pixel"}
+
+
+def test_an_opted_out_device_does_not_make_its_customer_reachable(roster: Harness) -> None:
+    """moe_push_opted 'False' marks the device opted out; the customer is not reachable."""
+    tenant = roster.tenant()
+    device = _device("c1", "d1", platform="iOS", push_id="tok", moe_push_opted="False")
+    _apply(roster, tenant, [_customer("c1"), device])
+    profile = roster.customer(tenant, "c1")
+    assert profile is not None
+    assert profile["reachable"] is False
+    assert profile["devices"][0]["push_opted_out"] is True
+
+
+def test_a_device_moves_to_the_customer_that_last_claimed_it(roster: Harness) -> None:
+    """The same device_id sent for another customer moves the device there."""
+    tenant = roster.tenant()
+    _apply(roster, tenant, [_customer("c1"), _device("c1", "d1", platform="web", push_id="t1")])
+    _apply(roster, tenant, [_customer("c2"), _device("c2", "d1", platform="web", push_id="t2")])
+    old, new = roster.customer(tenant, "c1"), roster.customer(tenant, "c2")
+    assert old is not None and new is not None
+    assert old["devices"] == [] and old["reachable"] is False
+    assert [d["push_id"] for d in new["devices"]] == ["t2"]
+
+
+def test_a_device_without_push_id_or_platform_fails_with_its_field(roster: Harness) -> None:
+    """A device missing push_id, or with an unknown platform, fails naming the field."""
+    tenant = roster.tenant()
+    batch = _apply(
+        roster,
+        tenant,
+        [
+            _customer("c1"),
+            _device("c1", "d1", platform="web"),
+            _device("c1", "d2", platform="PS5", push_id="x"),
+        ],
+    )
+    errors = [(e["index"], e["field"], e["code"]) for e in batch["errors"]]
+    assert errors == [
+        (1, "attributes.push_id", "missing_field"),
+        (2, "attributes.platform", "invalid_platform"),
+    ]
+
+
+def _event_times(roster: Harness, **action: Any) -> dict[str, Any]:
+    tenant = roster.tenant()
+    element = {"type": "event", "customer_id": "c1", "actions": [{"action": "x", **action}]}
+    batch = _apply(roster, tenant, [element])
+    assert batch["counts"]["applied"] == 1, batch
+    (event,) = roster.events(tenant, "c1")
+    return event
+
+
+def test_event_times_in_all_three_forms_agree(roster: Harness) -> None:
+    """ISO-8601, epoch seconds and epoch milliseconds (number or string) name the same instant."""
+    for value in ("2024-04-08T09:09:45Z", 1712567385, "1712567385", 1712567385000):
+        event = _event_times(roster, current_time=value)
+        assert event["occurred_at"] == "2024-04-08T09:09:45.000Z", value
+
+
+def test_user_time_and_offset_derive_the_utc_time(roster: Harness) -> None:
+    """Only user_time and an offset of 19800 s (IST): the UTC time is 5.5 hours earlier."""
+    event = _event_times(roster, user_time="2024-04-08T14:39:45", user_timezone_offset=19800)
+    assert event["occurred_at"] == "2024-04-08T09:09:45.000Z"
+    assert event["local_time"] == "2024-04-08T14:39:45.000Z"
+    assert event["user_timezone_offset"] == 19800
+
+
+def test_an_event_without_time_happens_when_received(roster: Harness) -> None:
+    """An action with no time is stored at its receive time and may trigger campaigns."""
+    event = _event_times(roster)
+    assert event["occurred_at"] == event["received_at"]
+    assert event["can_trigger"] is True
+
+
+def test_an_out_of_range_offset_fails_the_event_element(roster: Harness) -> None:
+    """user_timezone_offset outside -54000..54000 fails the element, naming the field."""
+    tenant = roster.tenant()
+    action = {"action": "x", "current_time": int(time.time()), "user_timezone_offset": 60000}
+    batch = _apply(roster, tenant, [{"type": "event", "customer_id": "c1", "actions": [action]}])
+    assert batch["counts"]["failed"] == 1
+    assert batch["errors"][0]["field"] == "actions[0].user_timezone_offset"
+    assert batch["errors"][0]["code"] == "invalid_timestamp"
+    assert roster.customer(tenant, "c1") is None  # a failed event element creates nobody
+
+
+def test_identity_resolution_finds_customers_by_identifier(roster: Harness) -> None:
+    """With identity resolution on, a customer sent with only an email is created, and an event
+    naming that email through user_identifiers lands on it."""
+    tenant = roster.tenant(identity_resolution=True, identifiers=["email", "moe_mobile"])
+    customer = {"type": "customer", "attributes": {"email": "ana@example.com", "name": "Ana"}}
+    event = {
+        "type": "event",
+        "user_identifiers": {"email": "ana@example.com"},
+        "actions": [{"action": "opened"}],
+    }
+    batch = _apply(roster, tenant, [customer, event])
+    assert batch["counts"] == {"total": 2, "applied": 2, "skipped": 0, "failed": 0}
+    found = roster.get("/v1/customers", tenant, params={"email": "ana@example.com"})
+    assert found.status_code == 200
+    profile = found.json()
+    assert profile["customer_id"] is None
+    assert profile["attributes"]["name"] == "Ana"
+    assert profile["identifiers"] == {"email": "ana@example.com"}
+    by_uid = roster.get("/v1/customers", tenant, params={"uid": profile["uid"]}).json()
+    assert by_uid["uid"] == profile["uid"]
+
+
+def test_identity_resolution_updates_the_existing_customer(roster: Harness) -> None:
+    """A later customer element carrying the same identifier updates the same profile."""
+    tenant = roster.tenant(identity_resolution=True, identifiers=["moe_mobile"])
+    first = {"type": "customer", "attributes": {"moe_mobile": "+911234", "plan": "free"}}
+    second = {"type": "customer", "attributes": {"moe_mobile": "+911234", "plan": "pro"}}
+    _apply(roster, tenant, [first])
+    _apply(roster, tenant, [second])
+    found = roster.get("/v1/customers", tenant, params={"moe_mobile": "+911234"}).json()
+    assert found["attributes"]["plan"] == "pro"
+
+
+def test_without_identity_resolution_a_customer_needs_its_id(roster: Harness) -> None:
+    """With identity resolution off, a customer element without customer_id fails."""
+    tenant = roster.tenant()
+    batch = _apply(roster, tenant, [{"type": "customer", "attributes": {"email": "a@b.c"}}])
+    assert [(e["field"], e["code"]) for e in batch["errors"]] == [("customer_id", "missing_field")]

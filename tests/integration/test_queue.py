@@ -1,0 +1,163 @@
+"""The batches table as a queue: per-workspace order, leases, takeover, retries, failure."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+
+import sqlalchemy as sa
+
+from roster.services.worker import Worker
+from roster.store import batches
+from roster.store.schema import batches as batches_table
+from roster.store.schema import events as events_table
+from roster_testkit import Harness, Tenant
+
+
+def _customer(cid: str, **attributes: object) -> dict[str, object]:
+    return {"type": "customer", "customer_id": cid, "attributes": attributes}
+
+
+def _event(cid: str, name: str) -> dict[str, object]:
+    return {"type": "event", "customer_id": cid, "actions": [{"action": name}]}
+
+
+def _claim(roster: Harness, owner: str) -> batches.Claimed | None:
+    with roster.db.write() as conn:
+        return batches.claim_next(conn, owner, int(time.time() * 1000), 60_000)
+
+
+def _status(roster: Harness, tenant: Tenant, batch_id: str) -> str:
+    return str(roster.batch(tenant, batch_id)["status"])
+
+
+def test_batches_of_one_workspace_apply_in_acceptance_order(roster: Harness) -> None:
+    """Three batches setting the same attribute end with the value of the last one accepted."""
+    tenant = roster.tenant()
+    for value in (1, 2, 3):
+        assert roster.transition(tenant, [_customer("c1", level=value)]).status_code == 200
+    roster.drain()
+    profile = roster.customer(tenant, "c1")
+    assert profile is not None
+    assert profile["attributes"]["level"] == 3
+
+
+def test_a_later_batch_waits_while_an_earlier_one_is_in_hand(roster: Harness) -> None:
+    """While a workspace's first batch is processing, its second cannot be claimed; another
+    workspace's batch can."""
+    a, b = roster.tenant("a"), roster.tenant("b")
+    first = roster.transition(a, [_customer("c1", n=1)]).json()["batch_id"]
+    roster.transition(a, [_customer("c1", n=2)])
+    other = roster.transition(b, [_customer("c1", n=9)]).json()["batch_id"]
+    held = _claim(roster, "worker-1")
+    assert held is not None
+    assert held.id == first
+    second_claim = _claim(roster, "worker-2")
+    assert second_claim is not None
+    assert second_claim.id == other
+    assert _claim(roster, "worker-3") is None
+
+
+def test_an_expired_lease_is_taken_over_and_applied_exactly_once(roster: Harness) -> None:
+    """A batch whose worker stopped renewing its lease is applied by another worker, once; the
+    first worker, coming back, applies nothing."""
+    tenant = roster.tenant()
+    batch_id = roster.transition(tenant, [_event("c1", "opened")]).json()["batch_id"]
+    stalled = _claim(roster, "stalled-worker")
+    assert stalled is not None
+    with roster.db.write() as conn:  # time travel: the lease ran out a second ago
+        conn.execute(
+            sa.update(batches_table)
+            .where(batches_table.c.id == batch_id)
+            .values(lease_expires_at=int(time.time() * 1000) - 1000)
+        )
+    roster.drain()
+    batch = roster.batch(tenant, batch_id)
+    assert batch["status"] == "done"
+    assert batch["attempts"] == 2
+    late = Worker(roster.db, roster.container.settings, name="stalled-worker")
+    late._apply(stalled)  # the stalled worker wakes up and tries to finish its batch
+    assert len(roster.events(tenant, "c1")) == 1
+
+
+def test_a_live_lease_is_not_taken_over(roster: Harness) -> None:
+    """A batch whose lease has not expired is left to its worker."""
+    tenant = roster.tenant()
+    batch_id = roster.transition(tenant, [_event("c1", "opened")]).json()["batch_id"]
+    assert _claim(roster, "busy-worker") is not None
+    assert roster.worker.run_once() is False
+    assert _status(roster, tenant, batch_id) == "processing"
+
+
+def _insert_poison(roster: Harness, tenant: Tenant) -> str:
+    """A batch no worker can apply (a kind without an applier), as an upgrade gone wrong."""
+    batch_id = str(uuid.uuid4())
+    now = int(time.time() * 1000)
+    with roster.db.write() as conn:
+        batches.insert(
+            conn,
+            {
+                "id": batch_id,
+                "workspace_id": tenant.id,
+                "kind": "no_such_kind",
+                "status": "queued",
+                "payload": b"{}",
+                "payload_sha256": hashlib.sha256(b"{}").hexdigest(),
+                "element_count": 1,
+                "accepted_at": now,
+                "next_attempt_at": now,
+            },
+        )
+    return batch_id
+
+
+def test_a_batch_that_always_fails_ends_failed_with_its_error_kept(roster: Harness) -> None:
+    """A poison batch is retried up to max_attempts, then marked failed with the error kept;
+    the workspace's later batches then proceed."""
+    tenant = roster.tenant()
+    poison = _insert_poison(roster, tenant)
+    later = roster.transition(tenant, [_customer("c1", ok=True)]).json()["batch_id"]
+    roster.drain()
+    failed = roster.batch(tenant, poison)
+    assert failed["status"] == "failed"
+    assert failed["attempts"] == roster.container.settings.max_attempts
+    assert "no_such_kind" in failed["last_error"]
+    assert _status(roster, tenant, later) == "done"
+
+
+def test_a_failing_batch_does_not_block_other_workspaces(roster: Harness) -> None:
+    """While one workspace's batch waits for its retry, another workspace's batches apply."""
+    stuck, free = roster.tenant("stuck"), roster.tenant("free")
+    poison = _insert_poison(roster, stuck)
+    batch_id = roster.transition(free, [_customer("c1", ok=True)]).json()["batch_id"]
+    patient = roster.container.settings.model_copy(update={"retry_base_seconds": 600.0})
+    worker = Worker(roster.db, patient)
+    assert worker.run_once()  # the poison batch fails; its retry is ten minutes away
+    assert worker.run_once()
+    assert _status(roster, free, batch_id) == "done"
+    waiting = roster.batch(stuck, poison)
+    assert (waiting["status"], waiting["attempts"]) == ("queued", 1)
+    assert "no_such_kind" in waiting["last_error"]
+
+
+def test_a_queued_batch_shows_how_many_are_ahead(roster: Harness) -> None:
+    """A queued batch reports how many of its workspace's batches are ahead of it."""
+    tenant = roster.tenant()
+    ids = [roster.transition(tenant, [_customer("c1", n=i)]).json()["batch_id"] for i in range(3)]
+    assert [roster.batch(tenant, i)["ahead"] for i in ids] == [0, 1, 2]
+    roster.drain()
+    assert [roster.batch(tenant, i)["ahead"] for i in ids] == [0, 0, 0]
+
+
+def test_every_event_of_a_batch_is_stored_once_with_its_batch(roster: Harness) -> None:
+    """Each event of a done batch is stored exactly once and records the batch it came in."""
+    tenant = roster.tenant()
+    batch_id = roster.transition(tenant, [_event("c1", "a"), _event("c2", "b")]).json()["batch_id"]
+    roster.drain()
+    with roster.db.read() as conn:
+        stored = conn.execute(
+            sa.select(sa.func.count()).where(events_table.c.batch_id == batch_id)
+        ).scalar_one()
+    assert stored == 2
+    assert _status(roster, tenant, batch_id) == "done"
