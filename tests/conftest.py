@@ -14,6 +14,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from roster import logs
 from roster.bootstrap import Container
 from roster.settings import Settings
 from roster.store import migrations
@@ -25,6 +26,7 @@ PG_ADMIN_URL = os.environ.get(
     "ROSTER_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+logs.configure("warning")
 
 
 @pytest.fixture(scope="session")

@@ -75,7 +75,7 @@ def worker(
 ) -> None:
     """Apply queued batches until SIGTERM (the batch in hand is finished first)."""
     settings = Settings()
-    container = bootstrap(settings)
+    container = bootstrap(settings, upgrade=True)
     pool = WorkerPool(container, concurrency or settings.worker_concurrency)
     stop_on_signals(pool)
     pool.start()
@@ -114,7 +114,7 @@ def ws_rotate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Issue a new API key; the old one stops working at once."""
-    container = bootstrap()
+    container = bootstrap(upgrade=True)
     key = _run(lambda: workspace_admin.rotate_key(container.db, workspace_id))
     if as_json:
         typer.echo(json.dumps({"workspace_id": workspace_id, "api_key": key}))
@@ -127,7 +127,7 @@ def ws_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
     """List workspaces."""
-    rows = workspace_admin.list_all(bootstrap().db)
+    rows = workspace_admin.list_all(bootstrap(upgrade=True).db)
     if as_json:
         typer.echo(json.dumps([_workspace_dict(w) for w in rows]))
         return
@@ -143,7 +143,7 @@ def ws_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Show a workspace's settings."""
-    container = bootstrap()
+    container = bootstrap(upgrade=True)
     _print_workspace(_run(lambda: workspace_admin.show(container.db, workspace_id)), as_json)
 
 
@@ -166,7 +166,7 @@ def ws_set(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Change a workspace's identity resolution, identifiers and rate limits."""
-    container = bootstrap()
+    container = bootstrap(upgrade=True)
     names = (
         None if identifiers is None else [n.strip() for n in identifiers.split(",") if n.strip()]
     )

@@ -16,6 +16,9 @@ from roster.domain.workspaces import Workspace
 from roster.store import profiles
 from roster.store.profiles import Profile
 
+#: Longest identifier value indexed (the column holds 512 characters).
+MAX_IDENTIFIER_LENGTH = 512
+
 
 class ProfileBook:
     def __init__(self, conn: Connection, workspace: Workspace, now: int, batch_id: str) -> None:
@@ -95,5 +98,7 @@ def identifier_pairs(workspace: Workspace, values: dict[str, Any]) -> list[tuple
     for name in workspace.identifiers:
         value = values.get(name)
         if isinstance(value, str | int | float) and not isinstance(value, bool) and value != "":
-            pairs.append((name, str(value)))
+            text = str(value)
+            if len(text) <= MAX_IDENTIFIER_LENGTH:
+                pairs.append((name, text))
     return pairs

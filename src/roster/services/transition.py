@@ -227,13 +227,17 @@ def _device(
 
 def _event_drafts(ctx: Context, index: int, el: EventElement) -> list[EventDraft]:
     key = ident(el.customer_id) or _first_identifier(ctx.workspace, el.user_identifiers or {})
+    device_id = ident(el.device_id)
+    if device_id is not None and len(device_id) > MAX_ID_LENGTH:
+        msg = f"'device_id' must be at most {MAX_ID_LENGTH} characters"
+        ctx.ledger.fail(index, key, "device_id", oc.INVALID_FIELD, msg)
+        return []
     drafts = draft_actions(ctx.ledger, index, key, el.actions, ctx.batch.accepted_at)
     if drafts is None:
         return []
     profile = _event_customer(ctx, index, el)
     if profile is None:
         return []
-    device_id = ident(el.device_id)
     for draft in drafts:
         draft.profile = profile
         draft.device_id = device_id

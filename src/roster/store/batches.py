@@ -195,15 +195,6 @@ def give_up_or_retry(
     conn.execute(query.values(**values))
 
 
-def release(conn: Connection, batch_id: str, owner: str) -> None:
-    """Give a batch back untouched (graceful shutdown): the attempt does not count."""
-    conn.execute(
-        sa.update(t)
-        .where(t.c.id == batch_id, t.c.lease_owner == owner, t.c.status == "processing")
-        .values(status="queued", lease_owner=None, lease_expires_at=None, attempts=t.c.attempts - 1)
-    )
-
-
 def backlog(conn: Connection) -> dict[str, int]:
     rows = conn.execute(
         sa.select(t.c.status, sa.func.count())
