@@ -62,3 +62,17 @@ def test_untimed_updates_follow_acceptance_order(roster: Harness) -> None:
     profile = roster.customer(tenant, "c1")
     assert profile is not None
     assert profile["attributes"]["plan"] == "second"
+
+
+def test_a_future_timestamp_is_refused(roster: Harness) -> None:
+    """A _timestamp over 10 minutes ahead fails its element, so it cannot pin a value forever."""
+    tenant = roster.tenant()
+    future = {"plan": "pinned", "_timestamp": 4_102_444_800}  # 2100-01-01
+    elements = [{"type": "customer", "customer_id": "c1", "attributes": future}]
+    batch_id = roster.transition(tenant, elements).json()["batch_id"]
+    roster.drain()
+    batch = roster.batch(tenant, batch_id)
+    assert [(e["field"], e["code"]) for e in batch["errors"]] == [
+        ("attributes._timestamp", "invalid_timestamp")
+    ]
+    assert roster.customer(tenant, "c1") is None

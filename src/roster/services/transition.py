@@ -15,7 +15,12 @@ from roster.domain import outcomes as oc
 from roster.domain.attributes import clean_attributes, merge_last_write_wins
 from roster.domain.outcomes import Ledger
 from roster.domain.platforms import canonical_platform, is_opted_out
-from roster.domain.timestamps import InvalidTimestamp, format_ms, parse_timestamp
+from roster.domain.timestamps import (
+    InvalidTimestamp,
+    check_event_window,
+    format_ms,
+    parse_timestamp,
+)
 from roster.domain.workspaces import Workspace
 from roster.formats.moengage import (
     CustomerElement,
@@ -135,10 +140,17 @@ def _first_identifier(workspace: Workspace, values: dict[str, Any]) -> str | Non
 
 
 def _source_time(ctx: Context, index: int, key: str | None, value: Any) -> int | None:
+    """The time an attribute update was written: its ``_timestamp``, else the accept time.
+
+    A ``_timestamp`` more than 10 minutes after the batch was received is refused: it would
+    make the value win over every later update.
+    """
     if value is None:
         return ctx.batch.accepted_at
     try:
-        return parse_timestamp(value)
+        source_ms = parse_timestamp(value, field="_timestamp")
+        check_event_window(source_ms, ctx.batch.accepted_at)
+        return source_ms
     except InvalidTimestamp as exc:
         ctx.ledger.fail(index, key, "attributes._timestamp", oc.INVALID_TIMESTAMP, str(exc))
         return None
