@@ -161,3 +161,15 @@ def test_without_identity_resolution_a_customer_needs_its_id(roster: Harness) ->
     tenant = roster.tenant()
     batch = _apply(roster, tenant, [{"type": "customer", "attributes": {"email": "a@b.c"}}])
     assert [(e["field"], e["code"]) for e in batch["errors"]] == [("customer_id", "missing_field")]
+
+
+def test_email_identifiers_are_compared_case_insensitively(roster: Harness) -> None:
+    """'Ana@Example.com' and 'ana@example.com' find the same customer."""
+    tenant = roster.tenant(identity_resolution=True, identifiers=["email"])
+    first = {"type": "customer", "attributes": {"email": "Ana@Example.com", "plan": "free"}}
+    second = {"type": "customer", "attributes": {"email": "ana@example.com ", "plan": "pro"}}
+    _apply(roster, tenant, [first])
+    _apply(roster, tenant, [second])
+    found = roster.get("/v1/customers", tenant, params={"email": "ANA@example.com"})
+    assert found.status_code == 200
+    assert found.json()["attributes"]["plan"] == "pro"

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from roster.api.deps import caller, container
-from roster.domain.errors import InvalidEnvelope
+from roster.domain.errors import InvalidParameter
 from roster.domain.timestamps import InvalidTimestamp, parse_timestamp
 from roster.domain.workspaces import Workspace
 from roster.services import reads
@@ -38,7 +38,7 @@ async def find_customer(
     )
     if uid is None and identifier is None:
         names = ", ".join(["uid", *workspace.identifiers])
-        raise InvalidEnvelope(f"give one of: {names}", field="uid")
+        raise InvalidParameter(f"give one of: {names}", field="uid")
 
     def load() -> dict[str, Any]:
         row = reads.find_customer(db, workspace, uid=uid, identifier=identifier)
@@ -53,7 +53,7 @@ def _time(value: str | None, name: str) -> int | None:
     try:
         return parse_timestamp(value)
     except InvalidTimestamp as exc:
-        raise InvalidEnvelope(f"{name}: {exc}", field=name) from None
+        raise InvalidParameter(f"{name}: {exc}", field=name) from None
 
 
 @router.get("/v1/customers/{customer_id}/events", summary="All stored events, newest first")

@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from roster.api.deps import container
-from roster.store import batches
 
 router = APIRouter(tags=["Operations"])
 
@@ -22,7 +21,7 @@ async def healthz(request: Request) -> Any:
     def check() -> dict[str, Any]:
         with db.read() as conn:
             conn.execute(sa.text("SELECT 1"))
-            return {"status": "ok", "database": db.dialect, "backlog": batches.backlog(conn)}
+            return {"status": "ok", "database": db.dialect}
 
     try:
         return await run_in_threadpool(check)

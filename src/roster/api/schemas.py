@@ -9,21 +9,27 @@ import msgspec
 from roster.formats.moengage import Action
 
 
+class _Platform(msgspec.Struct):
+    platform: str
+    active: str | bool = True
+
+
 class _Customer(msgspec.Struct, tag_field="type", tag="customer"):
-    customer_id: str | None = None
+    customer_id: str | int | None = None
     attributes: dict[str, Any] | None = None
+    platforms: list[_Platform] | None = None
     update_existing_only: bool = False
 
 
 class _Device(msgspec.Struct, tag_field="type", tag="device"):
-    customer_id: str
-    device_id: str
+    customer_id: str | int
+    device_id: str | int
     attributes: dict[str, Any]
 
 
 class _Event(msgspec.Struct, tag_field="type", tag="event"):
-    customer_id: str | None = None
-    device_id: str | None = None
+    customer_id: str | int | None = None
+    device_id: str | int | None = None
     user_identifiers: dict[str, Any] | None = None
     actions: list[Action] | None = None
 

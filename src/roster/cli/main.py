@@ -35,9 +35,12 @@ T = TypeVar("T")
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address [ROSTER_HOST].")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port [ROSTER_PORT].")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Listen port [ROSTER_PORT].")
+    ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Worker loops in this process [ROSTER_WORKERS].")
+        int | None,
+        typer.Option(min=0, max=64, help="Worker loops in this process [ROSTER_WORKERS]."),
     ] = None,
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="API only; run `roster worker` elsewhere.")
@@ -50,6 +53,7 @@ def serve(
     container = bootstrap(settings, upgrade=True)
     n = 0 if no_worker else (settings.workers if workers is None else workers)
     pool = WorkerPool(container, n)
+    stop_on_signals(pool)  # uvicorn restores this handler and re-raises the signal on exit
     pool.start()
     config = uvicorn.Config(
         create_app(container),
@@ -70,13 +74,17 @@ def serve(
 @app.command()
 def worker(
     concurrency: Annotated[
-        int | None, typer.Option(help="Worker loops in this process [ROSTER_WORKER_CONCURRENCY].")
+        int | None,
+        typer.Option(
+            min=1, max=64, help="Worker loops in this process [ROSTER_WORKER_CONCURRENCY]."
+        ),
     ] = None,
 ) -> None:
     """Apply queued batches until SIGTERM (the batch in hand is finished first)."""
     settings = Settings()
     container = bootstrap(settings, upgrade=True)
-    pool = WorkerPool(container, concurrency or settings.worker_concurrency)
+    n = settings.worker_concurrency if concurrency is None else concurrency
+    pool = WorkerPool(container, n)
     stop_on_signals(pool)
     pool.start()
     while not pool.stop_flag.wait(0.5):

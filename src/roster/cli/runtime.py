@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from types import FrameType
 
 from roster.bootstrap import Container
@@ -33,8 +34,9 @@ class WorkerPool:
     def stop(self) -> None:
         """Ask every loop to stop after the batch in hand, and wait up to the grace period."""
         self.stop_flag.set()
+        deadline = time.monotonic() + self.grace
         for t in self.threads:
-            t.join(self.grace)
+            t.join(max(0.0, deadline - time.monotonic()))
 
 
 def stop_on_signals(pool: WorkerPool) -> None:

@@ -39,6 +39,12 @@ class InvalidEnvelope(RequestRejected):
     code = "invalid_envelope"
 
 
+class InvalidParameter(RequestRejected):
+    """A query or path parameter is missing or not valid."""
+
+    code = "invalid_parameter"
+
+
 class TooManyElements(RequestRejected):
     """More elements than one request may carry."""
 

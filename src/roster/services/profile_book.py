@@ -12,12 +12,10 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from roster.domain import identity
 from roster.domain.workspaces import Workspace
 from roster.store import profiles
 from roster.store.profiles import Profile
-
-#: Longest identifier value indexed (the column holds 512 characters).
-MAX_IDENTIFIER_LENGTH = 512
 
 
 class ProfileBook:
@@ -93,12 +91,5 @@ class ProfileBook:
 
 
 def identifier_pairs(workspace: Workspace, values: dict[str, Any]) -> list[tuple[str, str]]:
-    """``(name, value)`` of each configured identifier attribute present in ``values``."""
-    pairs = []
-    for name in workspace.identifiers:
-        value = values.get(name)
-        if isinstance(value, str | int | float) and not isinstance(value, bool) and value != "":
-            text = str(value)
-            if len(text) <= MAX_IDENTIFIER_LENGTH:
-                pairs.append((name, text))
-    return pairs
+    """``(name, value)`` of each of the workspace's identifier attributes in ``values``."""
+    return identity.identifier_pairs(workspace.identifiers, values)

@@ -9,6 +9,7 @@ import msgspec
 
 from roster.domain.campaigns import ACTIVITY_WINDOW_MS
 from roster.domain.errors import NotFound
+from roster.domain.identity import normalise_identifier
 from roster.domain.outcomes import Issue
 from roster.domain.timestamps import format_ms
 from roster.domain.workspaces import Workspace
@@ -87,7 +88,9 @@ def find_customer(
         elif uid is not None:
             row = reads.customer_by_uid(conn, workspace.id, uid)
         elif identifier is not None:
-            row = reads.customer_by_identifier(conn, workspace.id, *identifier)
+            name, value = identifier
+            value = normalise_identifier(name, value)
+            row = reads.customer_by_identifier(conn, workspace.id, name, value)
         else:
             row = None
     if row is None:
