@@ -57,8 +57,10 @@ def test_a_device_moves_to_the_customer_that_last_claimed_it(roster: Harness) ->
     _apply(roster, tenant, [_customer("c1"), _device("c1", "d1", platform="web", push_id="t1")])
     _apply(roster, tenant, [_customer("c2"), _device("c2", "d1", platform="web", push_id="t2")])
     old, new = roster.customer(tenant, "c1"), roster.customer(tenant, "c2")
-    assert old is not None and new is not None
-    assert old["devices"] == [] and old["reachable"] is False
+    assert old is not None
+    assert new is not None
+    assert old["devices"] == []
+    assert old["reachable"] is False
     assert [d["push_id"] for d in new["devices"]] == ["t2"]
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from roster.api.deps import caller, container
+from roster.api.params import text_param
 from roster.domain.workspaces import Workspace
 from roster.services import reads
 
@@ -17,6 +18,7 @@ Caller = Annotated[Workspace, Depends(caller)]
 
 @router.get("/v1/batches/{batch_id}", summary="A batch: status, counts, per-element errors")
 async def get_batch(batch_id: str, request: Request, workspace: Caller) -> dict[str, Any]:
+    batch_id = text_param(batch_id, "batch_id", max_length=40)
     return await run_in_threadpool(reads.batch_view, container(request).db, workspace, batch_id)
 
 
@@ -29,6 +31,7 @@ async def list_batches(
     limit: int = Query(50, ge=1, le=1000),
 ) -> dict[str, Any]:
     db = container(request).db
+    kind = None if kind is None else text_param(kind, "kind", max_length=40)
     rows = await run_in_threadpool(
         lambda: reads.batch_list(db, workspace, status=status, kind=kind, limit=limit)
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from roster.api.deps import caller, container
+from roster.api.params import MAX_UID, text_param
 from roster.domain.errors import InvalidParameter
 from roster.domain.timestamps import InvalidTimestamp, parse_timestamp
 from roster.domain.workspaces import Workspace
@@ -22,7 +23,7 @@ async def get_customer(customer_id: str, request: Request, workspace: Caller) ->
     db = container(request).db
 
     def load() -> dict[str, Any]:
-        row = reads.find_customer(db, workspace, customer_id=customer_id)
+        row = reads.find_customer(db, workspace, customer_id=text_param(customer_id, "customer_id"))
         return reads.profile_view(db, workspace, row)
 
     return await run_in_threadpool(load)
@@ -30,11 +31,16 @@ async def get_customer(customer_id: str, request: Request, workspace: Caller) ->
 
 @router.get("/v1/customers", summary="Find a customer by uid or by an identifier (?email=)")
 async def find_customer(
-    request: Request, workspace: Caller, uid: int | None = Query(None, ge=1)
+    request: Request, workspace: Caller, uid: int | None = Query(None, ge=1, le=MAX_UID)
 ) -> dict[str, Any]:
     db = container(request).db
     identifier = next(
-        ((n, v) for n, v in request.query_params.items() if n in workspace.identifiers), None
+        (
+            (n, text_param(v, n, max_length=512))
+            for n, v in request.query_params.items()
+            if n in workspace.identifiers
+        ),
+        None,
     )
     if uid is None and identifier is None:
         names = ", ".join(["uid", *workspace.identifiers])
@@ -69,7 +75,7 @@ async def customer_events(
     lo, hi = _time(since, "since"), _time(until, "until")
 
     def load() -> dict[str, Any]:
-        row = reads.find_customer(db, workspace, customer_id=customer_id)
+        row = reads.find_customer(db, workspace, customer_id=text_param(customer_id, "customer_id"))
         return {"events": reads.event_list(db, row, since=lo, until=hi, limit=limit)}
 
     return await run_in_threadpool(load)
@@ -82,7 +88,7 @@ async def customer_activity(
     db = container(request).db
 
     def load() -> dict[str, Any]:
-        row = reads.find_customer(db, workspace, customer_id=customer_id)
+        row = reads.find_customer(db, workspace, customer_id=text_param(customer_id, "customer_id"))
         return {"events": reads.activity(db, row, limit=limit)}
 
     return await run_in_threadpool(load)

@@ -79,6 +79,15 @@ def install(app: FastAPI) -> None:
         body = fail_body("http_error", "HTTPError", str(exc.detail), None, None)
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(sqlalchemy.exc.DataError)
+    async def _data(_: Request, exc: sqlalchemy.exc.DataError) -> JSONResponse:
+        # A path or query value the database refuses (PostgreSQL: a NUL character, a number
+        # out of range): the client's input, never a reason to answer 500.
+        log.warning("api.value_refused_by_database", error=str(exc.orig))
+        message = "a value in the request cannot be looked up (a NUL character or out of range)"
+        body = fail_body("invalid_parameter", "ValidationError", message, None, None)
+        return JSONResponse(body, status_code=400)
+
     @app.exception_handler(sqlalchemy.exc.OperationalError)
     async def _database(_: Request, exc: sqlalchemy.exc.OperationalError) -> JSONResponse:
         log.error("api.database_unavailable", error=str(exc.orig))

@@ -30,7 +30,9 @@ async def transition(workspace_id: str, request: Request) -> dict[str, Any]:
     key = check_idempotency_key(request.headers.get("idempotency-key"))
     raw = await bodies.read_capped(request, c.settings.max_body_bytes)
     payload = raw.removeprefix(b"\xef\xbb\xbf")
-    summary = check_transition(bodies.parse(payload))
+    # Parse the raw body (its one BOM is skipped there): parsing ``payload`` would skip a second
+    # BOM too, accepting a body the worker cannot decode.
+    summary = check_transition(bodies.parse(raw))
     sub = Submission(
         kind="transition",
         payload=payload,

@@ -4,8 +4,9 @@
 * ``Authorization: Basic base64(api_key:)`` (Customer.io Data Pipelines);
 * ``Authorization: Bearer api_key`` (Masivo).
 
-Keys are 256-bit random secrets, shown once and stored as SHA-256 hashes (a slow KDF adds
-nothing for keys of that strength); hashes are compared in constant time.
+Keys name their workspace (``rk_<workspace id>_<secret>``), so all three forms look the
+workspace up by id. The secret is 256 random bits, shown once and stored as a SHA-256 hash (a
+slow KDF adds nothing for keys of that strength); hashes are compared in constant time.
 """
 
 from __future__ import annotations
@@ -29,8 +30,18 @@ class Credentials:
     api_key: str
 
 
-def new_api_key() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
+def new_api_key(workspace_id: str) -> str:
+    """``rk_<workspace id>_<256 random bits>``: the key names its workspace, so every credential
+    form finds the workspace by id and compares key hashes in constant time."""
+    return f"{KEY_PREFIX}{workspace_id}_{secrets.token_urlsafe(32)}"
+
+
+def workspace_of_key(api_key: str) -> str | None:
+    """The workspace id a key was issued for, or ``None`` for a string that is no Roster key."""
+    if not api_key.startswith(KEY_PREFIX):
+        return None
+    workspace_id, sep, secret = api_key.removeprefix(KEY_PREFIX).partition("_")
+    return workspace_id if sep and workspace_id and secret else None
 
 
 def new_workspace_id() -> str:
@@ -65,6 +76,8 @@ def _basic(value: str) -> Credentials:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise AuthenticationFailed("Basic credentials are not valid base64 UTF-8") from None
+    if any(ord(c) < 32 or ord(c) == 127 for c in decoded):  # RFC 7617; PostgreSQL refuses NUL
+        raise AuthenticationFailed("Basic credentials must not contain control characters")
     user, sep, password = decoded.partition(":")
     if not sep or not user:
         raise AuthenticationFailed("Basic credentials must be 'workspace_id:api_key' or 'api_key:'")

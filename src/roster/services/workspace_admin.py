@@ -18,14 +18,14 @@ def create(db: Database, name: str, *, default_limits: str) -> tuple[Workspace, 
         raise InvalidSetting("workspace name must be 1-200 characters", field="name")
     now = int(time.time() * 1000)
     ws = Workspace(new_workspace_id(), name, now, now, limits=limits_preset(default_limits))
-    key = new_api_key()
+    key = new_api_key(ws.id)
     with db.write() as conn:
         workspaces.insert(conn, ws, hash_key(key))
     return ws, key
 
 
 def rotate_key(db: Database, workspace_id: str) -> str:
-    key = new_api_key()
+    key = new_api_key(workspace_id)
     with db.write() as conn:
         if not workspaces.set_key(conn, workspace_id, hash_key(key), int(time.time() * 1000)):
             raise NotFound(f"workspace {workspace_id!r} not found", field="workspace_id")

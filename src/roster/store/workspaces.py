@@ -37,11 +37,6 @@ def get_with_hash(conn: Connection, workspace_id: str) -> tuple[Workspace, str] 
     return (_workspace(row), row["key_hash"]) if row else None
 
 
-def find_by_key_hash(conn: Connection, key_hash: str) -> Workspace | None:
-    row = conn.execute(sa.select(t).where(t.c.key_hash == key_hash)).mappings().first()
-    return _workspace(row) if row else None
-
-
 def list_all(conn: Connection) -> list[Workspace]:
     rows = conn.execute(sa.select(t).order_by(t.c.created_at, t.c.id)).mappings()
     return [_workspace(r) for r in rows]
