@@ -41,7 +41,8 @@ def stored_batches(roster: Harness) -> int:
 
 
 def test_same_key_and_body_returns_the_first_batch_and_applies_once(roster: Harness) -> None:
-    """The same Idempotency-Key and body sent 3 times gets one batch_id and applies once."""
+    """The same Idempotency-Key and body sent 3 times gets one batch_id (the retries marked
+    Idempotent-Replayed) and applies once."""
     tenant = roster.tenant()
     first = post(roster, tenant, body(), "order-42")
     assert first.status_code == 200, first.text
@@ -50,9 +51,11 @@ def test_same_key_and_body_returns_the_first_batch_and_applies_once(roster: Harn
     roster.drain()
     third = post(roster, tenant, body(), "order-42")  # a retry after the batch was applied
     roster.drain()
+    assert "Idempotent-Replayed" not in first.headers
     for retry in (second, third):
         assert retry.status_code == 200, retry.text
         assert retry.json() == first.json()
+        assert retry.headers["Idempotent-Replayed"] == "true"
     assert listed(roster, tenant) == [batch_id]
     assert stored_batches(roster) == 1
     assert roster.batch(tenant, batch_id)["counts"]["applied"] == 2

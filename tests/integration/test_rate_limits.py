@@ -11,7 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from roster.settings import Settings
+from roster.store import ratelimit
 from roster.store.schema import batches as batches_table
+from roster.store.schema import rate_windows
 from roster_testkit import Harness, Tenant
 
 
@@ -175,3 +177,15 @@ def test_malformed_request_is_not_charged(roster: Harness) -> None:
     bad = {"type": "transition", "elements": [*customers("c1"), {"type": "CUSTOMER"}]}
     assert roster.post_raw(tenant, json.dumps(bad).encode()).status_code == 400
     assert roster.transition(tenant, customers("c1")).status_code == 200
+
+
+def test_idle_workers_forget_rate_windows_older_than_an_hour(roster: Harness) -> None:
+    """An idle worker deletes rate-limit windows over an hour old and keeps the current one."""
+    now = int(time.time() * 1000)
+    with roster.db.write() as conn:
+        ratelimit.charge(conn, "WS", now - 2 * 3_600_000, 1, 1)
+        ratelimit.charge(conn, "WS", now - now % 60_000, 1, 1)
+    roster.worker._housekeeping()
+    with roster.db.read() as conn:
+        kept = conn.execute(sa.select(rate_windows.c.window_start)).scalars().all()
+    assert kept == [now - now % 60_000]

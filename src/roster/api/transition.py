@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from roster.api import body as bodies
@@ -23,7 +23,7 @@ ACCEPTED = "Your request has been accepted and will be processed soon."
     openapi_extra={"requestBody": TRANSITION_REQUEST},
     responses={400: {}, 401: {}, 403: {}, 413: {}, 415: {}, 422: {}, 429: {}},
 )
-async def transition(workspace_id: str, request: Request) -> dict[str, Any]:
+async def transition(workspace_id: str, request: Request, response: Response) -> dict[str, Any]:
     c = container(request)
     workspace = await workspace_of(request, workspace_id)
     bodies.require_json(request)
@@ -43,4 +43,6 @@ async def transition(workspace_id: str, request: Request) -> dict[str, Any]:
         forwarded_for=request.headers.get("x-forwarded-for"),
     )
     result = await run_in_threadpool(accept, c.db, workspace, sub)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return {"status": "success", "message": ACCEPTED, "batch_id": result.batch_id}

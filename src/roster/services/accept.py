@@ -11,12 +11,14 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy.exc
+import structlog
 
 from roster.domain.errors import IdempotencyKeyReused, InvalidIdempotencyKey, RateLimited
 from roster.domain.workspaces import Workspace
 from roster.store import batches, ratelimit, workspaces
 from roster.store.database import Database
 
+log = structlog.get_logger("roster.accept")
 MAX_KEY_LENGTH = 255
 WINDOW_MS = 60_000
 
@@ -53,12 +55,21 @@ def accept(db: Database, workspace: Workspace, sub: Submission) -> Accepted:
     digest = hashlib.sha256(sub.payload).hexdigest()
     try:
         with db.write() as conn:
-            return _accept(conn, workspace, sub, digest)
+            result = _accept(conn, workspace, sub, digest)
     except sqlalchemy.exc.IntegrityError:
         if sub.idempotency_key is None:
             raise
         with db.write() as conn:  # a concurrent request with the same key won the race
-            return _accept(conn, workspace, sub, digest)
+            result = _accept(conn, workspace, sub, digest)
+    log.info(
+        "batch.accepted",
+        batch_id=result.batch_id,
+        workspace_id=workspace.id,
+        kind=sub.kind,
+        elements=sub.elements,
+        replayed=result.replayed,
+    )
+    return result
 
 
 def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest: str) -> Accepted:

@@ -23,11 +23,13 @@ from roster.domain.workspaces import Workspace
 from roster.services.faults import crash_if
 from roster.services.transition import apply_transition
 from roster.settings import Settings
-from roster.store import batches, workspaces
+from roster.store import batches, ratelimit, workspaces
 from roster.store.batches import Claimed
 from roster.store.database import Database
 
 log = structlog.get_logger("roster.worker")
+HOUSEKEEPING_MS = 60_000
+RATE_WINDOW_KEPT_MS = 3_600_000
 
 Applier = Callable[[Connection, Workspace, Claimed, Settings], Ledger]
 
@@ -50,6 +52,7 @@ class Worker:
         self.db = db
         self.settings = settings
         self.owner = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._last_housekeeping = 0
 
     def run(self, stop: threading.Event) -> None:
         """Apply batches until ``stop`` is set; the batch in hand is finished first."""
@@ -62,8 +65,21 @@ class Worker:
                 worked = False
                 stop.wait(self.settings.poll_seconds * 5)
             if not worked:
+                self._housekeeping()
                 stop.wait(self.settings.poll_seconds)
         log.info("worker.stopped", worker=self.owner)
+
+    def _housekeeping(self) -> None:
+        """When idle, at most once a minute: forget rate-limit windows older than an hour."""
+        now = now_ms()
+        if now - self._last_housekeeping < HOUSEKEEPING_MS:
+            return
+        self._last_housekeeping = now
+        try:
+            with self.db.write() as conn:
+                ratelimit.forget_before(conn, now - RATE_WINDOW_KEPT_MS)
+        except Exception:
+            log.exception("worker.housekeeping_failed", worker=self.owner)
 
     def run_once(self) -> bool:
         """Claim and apply one batch; ``False`` when there was nothing to do."""
@@ -74,7 +90,8 @@ class Worker:
             return False
         crash_if(self.settings.fault_point, "worker_after_claim")
         if batch.attempts > self.settings.max_attempts:
-            self._give_up(batch, f"abandoned by its worker {batch.attempts - 1} times")
+            msg = f"gave up after {batch.attempts - 1} attempts; the last one never finished"
+            self._give_up(batch, msg)
             return True
         beat = _Heartbeat(self, batch)
         beat.start()
