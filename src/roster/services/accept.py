@@ -82,9 +82,11 @@ def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest:
                     field="Idempotency-Key",
                 )
             return Accepted(first[0], replayed=True)
-    now = int(time.time() * 1000)
-    _charge(conn, ws, sub, now)
     workspaces.lock(conn, ws.id)
+    # Under the lock, so accept times never run backwards within a workspace (even across API
+    # hosts whose clocks differ): they are the source time of untimed attribute writes.
+    now = max(int(time.time() * 1000), batches.last_accepted_at(conn, ws.id) or 0)
+    _charge(conn, ws, sub, now)
     batch_id = str(uuid.uuid4())
     batches.insert(
         conn,

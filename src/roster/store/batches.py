@@ -7,6 +7,7 @@ holds a lease it renews, and commits the batch's effects together with its ``don
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,18 @@ def find_idempotent(conn: Connection, workspace_id: str, key: str) -> tuple[str,
     return (row.id, row.payload_sha256) if row else None
 
 
+def last_accepted_at(conn: Connection, workspace_id: str) -> int | None:
+    """The accept time of the workspace's newest batch."""
+    query = (
+        sa.select(t.c.accepted_at)
+        .where(t.c.workspace_id == workspace_id)
+        .order_by(t.c.seq.desc())
+        .limit(1)
+    )
+    found = conn.execute(query).scalar()
+    return None if found is None else int(found)
+
+
 def get(conn: Connection, workspace_id: str, batch_id: str) -> dict[str, Any] | None:
     row = conn.execute(
         sa.select(*_summary_columns()).where(t.c.id == batch_id, t.c.workspace_id == workspace_id)
@@ -85,6 +98,9 @@ def claim_next(conn: Connection, owner: str, now: int, lease_ms: int) -> Claimed
     row = conn.execute(_claim_query(now)).first()
     if row is None:
         return None
+    # Stamp with a clock read after the query saw the previous batch finished, so started_at
+    # never precedes the finished_at of the batch before it.
+    now = max(now, int(time.time() * 1000))
     conn.execute(
         sa.update(t)
         .where(t.c.seq == row.seq)
