@@ -1,0 +1,103 @@
+"""Medians, ratios, the one-line-per-store summary and the JSON results."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+TARGET_RATIO = 0.5
+TARGET_PEAK_RSS_MB = 300.0
+ANCHOR_OF = {"sqlite": "L_SQLITE", "postgres": "L_PG"}
+
+
+def stats(values: Sequence[float]) -> dict[str, Any] | None:
+    """Median, min and max of the reps (``None`` when there is none)."""
+    if not values:
+        return None
+    return {
+        "median": round(statistics.median(values), 1),
+        "min": round(min(values), 1),
+        "max": round(max(values), 1),
+        "reps": [round(v, 1) for v in values],
+    }
+
+
+def _ok(reps: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in reps if r.get("ok")]
+
+
+def store_summary(store: str, runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The figures of one store: stage and anchor medians, the ratio, memory and the targets."""
+    e2e = _ok(runs.get(f"e2e_{store}", []))
+    anchor = _ok(runs.get(ANCHOR_OF[store], []))
+    applied = [r["applied_el_s"] for r in e2e]
+    raw = [r["rows_per_s"] for r in anchor]
+    raw_by_rep = {r["rep"]: r["rows_per_s"] for r in anchor}
+    paired = [r["applied_el_s"] / raw_by_rep[r["rep"]] for r in e2e if r["rep"] in raw_by_rep]
+    ratio = statistics.median(applied) / statistics.median(raw) if applied and raw else None
+    peak = max((r["peak_rss_mb"] for r in e2e), default=None)
+    return {
+        "accepted_el_s": stats([r["accepted_el_s"] for r in e2e]),
+        "applied_el_s": stats(applied),
+        "raw_rows_s": stats(raw),
+        "ratio_applied_raw": None if ratio is None else round(ratio, 3),
+        "paired_ratio_median": round(statistics.median(paired), 3) if paired else None,
+        "peak_rss_mb": peak,
+        "peak_rss_mb_by_process": _peak_by_process(e2e),
+        "backlog_batches_at_last_accept": stats([r["backlog_batches_at_last_accept"] for r in e2e]),
+        "targets": {
+            "ratio_at_least": TARGET_RATIO,
+            "ratio_met": ratio is not None and ratio >= TARGET_RATIO,
+            "peak_rss_mb_at_most": TARGET_PEAK_RSS_MB,
+            "peak_rss_met": peak is not None and peak <= TARGET_PEAK_RSS_MB,
+        },
+    }
+
+
+def _peak_by_process(reps: Sequence[dict[str, Any]]) -> dict[str, float]:
+    peaks: dict[str, float] = {}
+    for rep in reps:
+        for role, mem in rep["memory_mb"].items():
+            peaks[role] = max(peaks.get(role, 0.0), mem.get("peak_rss_mb", 0.0))
+    return peaks
+
+
+def _num(value: float | None, unit: str) -> str:
+    return "n/a" if value is None else f"{value:,.0f} {unit}"
+
+
+def _median(block: dict[str, Any] | None) -> float | None:
+    return None if block is None else block["median"]
+
+
+def line(store: str, summary: dict[str, Any]) -> str:
+    """``sqlite  accepted=… el/s  applied=… el/s  raw=… rows/s  ratio=0.xx  peak_rss=… MB``."""
+    if summary.get("skipped"):
+        return f"{store:<9} skipped: {summary['skipped']}"
+    ratio = summary["ratio_applied_raw"]
+    by_process = summary["peak_rss_mb_by_process"]
+    detail = ", ".join(f"{role} {mb:.0f}" for role, mb in by_process.items())
+    peak = summary["peak_rss_mb"]
+    return (
+        f"{store:<9} accepted={_num(_median(summary['accepted_el_s']), 'el/s')}  "
+        f"applied={_num(_median(summary['applied_el_s']), 'el/s')}  "
+        f"raw={_num(_median(summary['raw_rows_s']), 'rows/s')}  "
+        f"ratio={'n/a' if ratio is None else f'{ratio:.2f}'}  "
+        f"peak_rss={'n/a' if peak is None else f'{peak:.0f}'} MB"
+        + (f" ({detail})" if len(by_process) > 1 else "")
+    )
+
+
+def decode_line(runs: dict[str, list[dict[str, Any]]]) -> str | None:
+    values = [r["elements_per_s"] for r in _ok(runs.get("D", []))]
+    if not values:
+        return None
+    return f"{'decode':<9} D={statistics.median(values):,.0f} el/s (msgspec typed decode, ceiling)"
+
+
+def write(path: Path, results: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")

@@ -1,0 +1,137 @@
+"""Roster's own processes for the end-to-end stage: started, watched and stopped by pid."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+STARTUP_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
+
+
+@dataclass(slots=True)
+class Proc:
+    """One ``roster`` process and the file its output goes to."""
+
+    role: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def log_tail(self, lines: int = 20) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """The workspace the benchmark posts to."""
+
+    id: str
+    key: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        token = base64.b64encode(f"{self.id}:{self.key}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+
+def roster_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "roster", *args]
+
+
+def environment(database_url: str, **settings: str) -> dict[str, str]:
+    """This process's environment without any ``ROSTER_*`` setting, plus the given ones."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROSTER_")}
+    env["ROSTER_DATABASE_URL"] = database_url
+    env.update({f"ROSTER_{k.upper()}": v for k, v in settings.items()})
+    return env
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start(role: str, args: list[str], env: dict[str, str], logdir: Path) -> Proc:
+    """Start ``roster ARGS`` in its own session, its output going to ``logdir/role.log``."""
+    log = logdir / f"{role}-{time.monotonic_ns()}.log"
+    with log.open("wb") as out:
+        popen = subprocess.Popen(
+            roster_command(*args),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Proc(role, popen, log)
+
+
+def wait_healthy(proc: Proc, base_url: str, timeout: float = STARTUP_TIMEOUT_S) -> None:
+    """Wait until ``GET /healthz`` answers 200; fail at once if the process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.popen.poll() is not None:
+            raise RuntimeError(
+                f"{proc.role} exited with {proc.popen.returncode}:\n{proc.log_tail()}"
+            )
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{proc.role} not healthy within {timeout}s:\n{proc.log_tail()}")
+
+
+def create_workspace(env: dict[str, str], name: str = "bench") -> Tenant:
+    """``roster workspace create NAME --json`` against the same database."""
+    done = subprocess.run(
+        roster_command("workspace", "create", name, "--json"),
+        env=env,
+        capture_output=True,
+        timeout=STARTUP_TIMEOUT_S,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"workspace create failed: {done.stderr.decode(errors='replace')}")
+    data = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return Tenant(data["workspace_id"], data["api_key"])
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """Peak (``VmHWM``) and current (``VmRSS``) resident memory of a live process, in MB."""
+    found: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            found["peak_rss_mb" if key == "VmHWM" else "rss_mb"] = int(value.split()[0]) / 1024
+    return {k: round(v, 1) for k, v in found.items()}
+
+
+def stop(proc: Proc, timeout: float = STOP_TIMEOUT_S) -> int | None:
+    """SIGTERM the process (by its pid), wait, and SIGKILL it if it does not exit in time."""
+    if proc.popen.poll() is None:
+        proc.popen.terminate()
+        try:
+            proc.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.popen.kill()
+            proc.popen.wait(timeout)
+    return proc.popen.returncode

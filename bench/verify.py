@@ -1,0 +1,89 @@
+"""The correctness cross-check after each end-to-end rep: a fast but wrong run must fail.
+
+It compares what the store holds with what was posted: every request accepted, every batch
+``done`` with nothing failed or skipped, as many events as event elements, as many customers as
+distinct customer ids, as many devices as distinct device ids, and a few last-write-wins samples
+read back through the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from bench.dataset import Dataset
+from bench.load import LoadResult
+from bench.probe import Probe
+
+
+def _expect(problems: list[str], what: str, got: object, want: object) -> None:
+    if got != want:
+        problems.append(f"{what}: got {got}, expected {want}")
+
+
+def check_load(load: LoadResult, dataset: Dataset) -> list[str]:
+    problems: list[str] = []
+    _expect(problems, "requests accepted", load.ok, len(dataset.bodies))
+    if load.errors:
+        problems.append(f"request errors: {load.errors[:3]}")
+    if load.timed_out:
+        problems.append("posting hit its wall-clock cap")
+    return problems
+
+
+def check_ledger(ledger: dict[str, dict[str, int]], dataset: Dataset) -> list[str]:
+    problems: list[str] = []
+    done = ledger.get("done", {})
+    _expect(problems, "batch statuses", sorted(ledger), ["done"])
+    _expect(problems, "batches done", done.get("batches"), len(dataset.bodies))
+    _expect(problems, "elements applied", done.get("applied"), dataset.expected.elements)
+    _expect(problems, "elements failed", done.get("failed"), 0)
+    _expect(problems, "elements skipped", done.get("skipped"), 0)
+    return problems
+
+
+def check_counts(counts: dict[str, int], dataset: Dataset) -> list[str]:
+    exp = dataset.expected
+    problems: list[str] = []
+    _expect(problems, "events stored", counts["events"], exp.event_elements)
+    _expect(problems, "customers stored", counts["customers"], len(exp.customers))
+    _expect(problems, "devices stored", counts["devices"], len(exp.devices))
+    return problems
+
+
+def check_lww(base_url: str, auth: dict[str, str], dataset: Dataset) -> list[str]:
+    """Each sampled customer's ``plan`` is the value posted last for it."""
+    problems: list[str] = []
+    with httpx.Client(base_url=base_url, headers=auth, timeout=30.0) as client:
+        for cid, plan in dataset.expected.lww_samples().items():
+            response = client.get(f"/v1/customers/{cid}")
+            if response.status_code != 200:
+                problems.append(f"GET customer {cid}: HTTP {response.status_code}")
+                continue
+            got = response.json().get("attributes", {}).get("plan")
+            _expect(problems, f"last-write-wins plan of {cid}", got, plan)
+    if not dataset.expected.lww_samples():
+        problems.append("no last-write-wins sample in the data set")
+    return problems
+
+
+def cross_check(
+    probe: Probe, load: LoadResult, dataset: Dataset, base_url: str, auth: dict[str, str]
+) -> dict[str, Any]:
+    """Every check's problems (empty when the rep is correct) and what was read back."""
+    ledger = probe.ledger()
+    counts = probe.counts()
+    problems = [
+        *check_load(load, dataset),
+        *check_ledger(ledger, dataset),
+        *check_counts(counts, dataset),
+        *check_lww(base_url, auth, dataset),
+    ]
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "counts": counts,
+        "ledger": ledger,
+        "issues": probe.issues(),
+    }
