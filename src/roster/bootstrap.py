@@ -28,3 +28,19 @@ def bootstrap(settings: Settings | None = None, *, upgrade: bool = False) -> Con
     if upgrade:
         migrations.upgrade(db)
     return Container(settings, db)
+
+
+def worker_database(container: Container) -> Database:
+    """The store as workers use it.
+
+    On SQLite, worker connections commit with ``synchronous=NORMAL``: a worker's commit lost to a
+    power cut takes the batch's effects and its ``done`` mark with it (they are one transaction),
+    so the batch is simply applied again. Only the API's acknowledgement needs ``FULL``.
+    """
+    if not container.db.is_sqlite:
+        return container.db
+    return Database(
+        container.settings.database_url,
+        sqlite_synchronous="NORMAL",
+        pool_size=container.settings.db_pool_size,
+    )

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     poll_seconds: float = Field(
         0.2, gt=0, description="How long an idle worker sleeps before looking for work again."
     )
+    group_max_batches: int = Field(
+        16, ge=1, le=1000, description="Most consecutive batches of one workspace applied together."
+    )
+    group_max_elements: int = Field(
+        20_000, ge=1, description="Most elements in one group of batches applied together."
+    )
     max_attempts: int = Field(
         5, ge=1, description="Attempts at applying a batch before it is marked `failed`."
     )

@@ -175,3 +175,18 @@ def test_email_identifiers_are_compared_case_insensitively(roster: Harness) -> N
     found = roster.get("/v1/customers", tenant, params={"email": "ANA@example.com"})
     assert found.status_code == 200
     assert found.json()["attributes"]["plan"] == "pro"
+
+
+def test_a_customer_named_by_event_and_found_by_identifier_is_updated(roster: Harness) -> None:
+    """An event naming a customer by id and a customer element finding it by email, in one
+    batch, update that one profile."""
+    tenant = roster.tenant(identity_resolution=True, identifiers=["email"])
+    _apply(roster, tenant, [_customer("c1", email="ana@example.com", plan="free")])
+    event = {"type": "event", "customer_id": "c1", "actions": [{"action": "opened"}]}
+    update = {"type": "customer", "attributes": {"email": "ana@example.com", "plan": "pro"}}
+    batch = _apply(roster, tenant, [event, update])
+    assert batch["counts"]["applied"] == 2, batch
+    profile = roster.customer(tenant, "c1")
+    assert profile is not None
+    assert profile["attributes"]["plan"] == "pro"
+    assert [e["name"] for e in roster.events(tenant, "c1")] == ["opened"]

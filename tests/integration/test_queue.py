@@ -77,7 +77,7 @@ def test_an_expired_lease_is_taken_over_and_applied_exactly_once(roster: Harness
     assert batch["status"] == "done"
     assert batch["attempts"] == 2
     late = Worker(roster.db, roster.container.settings, name="stalled-worker")
-    late._apply(stalled)  # the stalled worker wakes up and tries to finish its batch
+    late._apply([stalled])  # the stalled worker wakes up and tries to finish its batch
     assert len(roster.events(tenant, "c1")) == 1
 
 
@@ -90,8 +90,11 @@ def test_a_live_lease_is_not_taken_over(roster: Harness) -> None:
     assert _status(roster, tenant, batch_id) == "processing"
 
 
-def _insert_poison(roster: Harness, tenant: Tenant) -> str:
-    """A batch no worker can apply (a kind without an applier), as an upgrade gone wrong."""
+def _insert_poison(
+    roster: Harness, tenant: Tenant, kind: str = "no_such_kind", payload: bytes = b"{}"
+) -> str:
+    """A batch no worker can apply (by default a kind without an applier, as an upgrade gone
+    wrong), written straight into the queue, past the door."""
     batch_id = str(uuid.uuid4())
     now = int(time.time() * 1000)
     with roster.db.write() as conn:
@@ -100,10 +103,10 @@ def _insert_poison(roster: Harness, tenant: Tenant) -> str:
             {
                 "id": batch_id,
                 "workspace_id": tenant.id,
-                "kind": "no_such_kind",
+                "kind": kind,
                 "status": "queued",
-                "payload": b"{}",
-                "payload_sha256": hashlib.sha256(b"{}").hexdigest(),
+                "payload": payload,
+                "payload_sha256": hashlib.sha256(payload).hexdigest(),
                 "element_count": 1,
                 "accepted_at": now,
                 "next_attempt_at": now,
@@ -161,3 +164,91 @@ def test_every_event_of_a_batch_is_stored_once_with_its_batch(roster: Harness) -
         ).scalar_one()
     assert stored == 2
     assert _status(roster, tenant, batch_id) == "done"
+
+
+def test_the_claim_query_walks_the_queue_index_not_the_whole_ledger(roster: Harness) -> None:
+    """With thousands of finished batches, claiming reads only the unfinished ones (query plan)."""
+    tenant = roster.tenant()
+    now = int(time.time() * 1000)
+    rows = [
+        {
+            "id": str(uuid.uuid4()),
+            "workspace_id": tenant.id,
+            "kind": "transition",
+            "status": "done" if i < 3000 else "queued",
+            "payload": b"{}",
+            "payload_sha256": "-",
+            "element_count": 1,
+            "accepted_at": now,
+            "next_attempt_at": now,
+        }
+        for i in range(3050)
+    ]
+    with roster.db.write() as conn:
+        conn.execute(sa.insert(batches_table), rows)
+        conn.exec_driver_sql("ANALYZE")
+    with roster.db.read() as conn:
+        compiled = batches._claim_query(now).compile(dialect=conn.dialect)
+        if roster.db.dialect == "postgresql":
+            sql, params = "EXPLAIN " + str(compiled), compiled.params
+        else:
+            sql = "EXPLAIN QUERY PLAN " + str(compiled)
+            params = tuple(compiled.params[k] for k in compiled.positiontup or ())
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(sql, params)
+        plan = "\n".join(str(r[-1]) for r in cursor.fetchall())
+    assert "ix_batches_queue" in plan, plan
+    assert "Seq Scan on batches" not in plan, plan
+    if roster.db.dialect == "sqlite":  # the earlier-batch check reads unfinished batches only
+        assert "SEARCH earlier USING COVERING INDEX ix_batches_workspace_id_status_seq" in plan, (
+            plan
+        )
+
+
+def test_batches_queued_together_are_applied_together_as_if_one_by_one(roster: Harness) -> None:
+    """One worker turn applies the consecutive queued batches of a workspace in one transaction,
+    each with its own ledger, with the same result as applying them one after the other."""
+    tenant = roster.tenant()
+    device = {"platform": "iOS", "push_id": "tok"}
+    posted = [
+        [_event("x", "opened")],  # creates x
+        [
+            {
+                "type": "customer",
+                "customer_id": "x",
+                "update_existing_only": True,
+                "attributes": {"plan": "free"},
+            }
+        ],
+        [_customer("x", plan="pro")],
+        [{"type": "device", "customer_id": "x", "device_id": "d1", "attributes": device}],
+        [{"type": "device", "customer_id": "nobody", "device_id": "d2", "attributes": device}],
+    ]
+    ids = [roster.transition(tenant, elements).json()["batch_id"] for elements in posted]
+    assert roster.worker.run_once()
+    views = [roster.batch(tenant, i) for i in ids]
+    assert [v["status"] for v in views] == ["done"] * 5
+    assert [v["counts"]["applied"] for v in views] == [1, 1, 1, 1, 0]
+    assert [e["code"] for e in views[4]["errors"]] == ["unknown_customer"]
+    profile = roster.customer(tenant, "x")
+    assert profile is not None
+    assert profile["attributes"] == {"plan": "pro"}
+    assert profile["created_batch"] == ids[0]
+    assert [d["device_id"] for d in profile["devices"]] == ["d1"]
+    assert roster.worker.run_once() is False
+
+
+def test_a_bad_batch_in_a_group_fails_alone(roster: Harness) -> None:
+    """A batch that breaks its worker, queued between good ones, ends failed on its own; the good
+    batches around it are applied exactly once."""
+    tenant = roster.tenant()
+    before = roster.transition(tenant, [_event("c1", "before")]).json()["batch_id"]
+    corrupt = _insert_poison(roster, tenant, kind="transition", payload=b"not json")
+    after = roster.transition(tenant, [_event("c1", "after")]).json()["batch_id"]
+    roster.drain()
+    assert _status(roster, tenant, before) == "done"
+    assert _status(roster, tenant, after) == "done"
+    failed = roster.batch(tenant, corrupt)
+    assert failed["status"] == "failed"
+    assert failed["attempts"] == roster.container.settings.max_attempts
+    assert sorted(e["name"] for e in roster.events(tenant, "c1")) == ["after", "before"]

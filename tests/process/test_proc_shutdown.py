@@ -79,8 +79,11 @@ def test_sigterm_worker_finishes_the_batch_in_hand_and_leaves_no_lease(
     tenants = [make_tenant(cluster, f"term-{n}") for n in range(2)]
     api = cluster.api()
     start_all(api)
-    worker = cluster.worker(
-        "w1", ROSTER_SHUTDOWN_GRACE_SECONDS=str(GRACE), ROSTER_WORKER_CONCURRENCY="2"
+    worker = cluster.worker(  # small groups, so that batches are still queued at SIGTERM
+        "w1",
+        ROSTER_SHUTDOWN_GRACE_SECONDS=str(GRACE),
+        ROSTER_WORKER_CONCURRENCY="2",
+        ROSTER_GROUP_MAX_BATCHES="2",
     )
     with client(api) as http, opened(cluster.url) as db:
         acked = queue_backlog(http, tenants, "term")

@@ -7,7 +7,7 @@ import threading
 import time
 from types import FrameType
 
-from roster.bootstrap import Container
+from roster.bootstrap import Container, worker_database
 from roster.services.worker import Worker
 
 
@@ -16,9 +16,10 @@ class WorkerPool:
 
     def __init__(self, container: Container, n: int) -> None:
         self.stop_flag = threading.Event()
+        self.db = worker_database(container)
         self.threads = [
             threading.Thread(
-                target=Worker(container.db, container.settings).run,
+                target=Worker(self.db, container.settings).run,
                 args=(self.stop_flag,),
                 name=f"roster-worker-{i}",
                 daemon=True,
@@ -37,6 +38,8 @@ class WorkerPool:
         deadline = time.monotonic() + self.grace
         for t in self.threads:
             t.join(max(0.0, deadline - time.monotonic()))
+        if self.db.is_sqlite:
+            self.db.dispose()
 
 
 def stop_on_signals(pool: WorkerPool) -> None:

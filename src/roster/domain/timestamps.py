@@ -20,6 +20,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
 _MS_THRESHOLD = Decimal(100_000_000_000)  # 1e11: from here on, a number is milliseconds
+_FAST_MS_THRESHOLD = 100_000_000_000
+_MAX_FAST = 10**15  # integers below this take the fast path (no Decimal)
 _MIN_MS = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // _ONE_MS
 _MAX_MS = (datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC) - _EPOCH) // _ONE_MS
 _EARLIEST_EVENT_MS = 31_536_000_000  # 1971-01-01T00:00:00Z
@@ -46,6 +48,12 @@ def parse_timestamp(value: object, *, field: str = "timestamp") -> int:
     """Return ``value`` as epoch milliseconds UTC; ``InvalidTimestamp`` names ``field`` if not."""
     if isinstance(value, bool):
         raise _invalid(field, value, "booleans are refused")
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 15:
+        value = int(value)  # the common case, epoch s or ms as a digit string: skip Decimal
+    if type(value) is int and -_MAX_FAST < value < _MAX_FAST:
+        ms = value if value >= _FAST_MS_THRESHOLD or value <= -_FAST_MS_THRESHOLD else value * 1000
+        if _MIN_MS <= ms <= _MAX_MS:
+            return ms
     if isinstance(value, int | float):
         return _from_number(Decimal(value), field, value)
     if isinstance(value, str):

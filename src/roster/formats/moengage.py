@@ -69,14 +69,14 @@ def _element_type(element: Any, index: int) -> str:
 Ident = str | int
 
 
-class CustomerElement(msgspec.Struct):
+class CustomerElement(msgspec.Struct, tag_field="type", tag="customer"):
     customer_id: Ident | None = None
     attributes: dict[str, Any] | None = None
     platforms: list[Any] | None = None
     update_existing_only: bool = False
 
 
-class DeviceElement(msgspec.Struct):
+class DeviceElement(msgspec.Struct, tag_field="type", tag="device"):
     customer_id: Ident | None = None
     device_id: Ident | None = None
     attributes: dict[str, Any] | None = None
@@ -92,7 +92,7 @@ class Action(msgspec.Struct):
     user_timezone_offset: Any = None
 
 
-class EventElement(msgspec.Struct):
+class EventElement(msgspec.Struct, tag_field="type", tag="event"):
     customer_id: Ident | None = None
     device_id: Ident | None = None
     user_identifiers: dict[str, Any] | None = None
@@ -115,6 +115,13 @@ class _Envelope(msgspec.Struct):
     elements: list[msgspec.Raw]
 
 
+class _Typed(msgspec.Struct):
+    elements: list[Element]
+
+
+_KIND: dict[type[Element], str] = {cls: kind for kind, cls in STRUCTS.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class Decoded:
     """One element: its index in the request, and either the Struct or why it could not be read."""
@@ -127,9 +134,17 @@ class Decoded:
 
 
 def decode_elements(payload: bytes) -> list[Decoded]:
-    """Decode each element of a stored (already door-checked) transition body on its own."""
-    envelope = msgspec.json.decode(payload, type=_Envelope)
-    return [_decode_one(i, raw) for i, raw in enumerate(envelope.elements)]
+    """Decode each element of a stored (already door-checked) transition body.
+
+    The whole body is decoded in one call; only when some element does not fit its Struct is
+    each element decoded on its own, so the bad ones are told apart from the good ones.
+    """
+    try:
+        elements = msgspec.json.decode(payload, type=_Typed).elements
+    except msgspec.ValidationError:
+        envelope = msgspec.json.decode(payload, type=_Envelope)
+        return [_decode_one(i, raw) for i, raw in enumerate(envelope.elements)]
+    return [Decoded(i, _KIND[type(e)], e, None, None) for i, e in enumerate(elements)]
 
 
 def _decode_one(index: int, raw: msgspec.Raw) -> Decoded:

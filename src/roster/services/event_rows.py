@@ -35,6 +35,7 @@ class EventDraft:
     attributes: dict[str, Any]
     profile: Profile | None = None
     device_id: str | None = None
+    batch: Claimed | None = None
 
 
 def draft_actions(
@@ -87,15 +88,15 @@ def _draft(
     )
 
 
-def insert_drafts(
-    conn: Connection, workspace_id: str, batch: Claimed, drafts: list[EventDraft]
-) -> None:
+def insert_drafts(conn: Connection, workspace_id: str, drafts: list[EventDraft]) -> None:
     """Store the drafts (their profiles have uids by now) in one bulk statement."""
     rows = []
     for d in drafts:
         assert d.profile is not None
         assert d.profile.uid is not None
+        assert d.batch is not None
         uid = d.profile.uid
+        received = d.batch.accepted_at
         rows.append(
             (
                 workspace_id,
@@ -109,9 +110,9 @@ def insert_drafts(
                 d.app_version,
                 d.device_id,
                 _encode(d.attributes).decode(),
-                batch.accepted_at,
-                batch.id,
-                can_trigger(d.occurred_at, batch.accepted_at, migrated=False),
+                received,
+                d.batch.id,
+                can_trigger(d.occurred_at, received, migrated=False),
                 False,
                 None,
             )

@@ -15,26 +15,40 @@ from sqlalchemy.engine import Connection
 from roster.domain import identity
 from roster.domain.workspaces import Workspace
 from roster.store import profiles
+from roster.store.batches import Claimed
 from roster.store.profiles import Profile
 
 
 class ProfileBook:
-    def __init__(self, conn: Connection, workspace: Workspace, now: int, batch_id: str) -> None:
+    def __init__(self, conn: Connection, workspace: Workspace, now: int) -> None:
         self.conn = conn
         self.workspace = workspace
-        self.now = now
-        self.batch_id = batch_id
+        self.now = now  # updated_at of every profile written
         self.by_id: dict[str, Profile] = {}
         self.by_identifier: dict[tuple[str, str], Profile] = {}
         self.new: list[Profile] = []
+        self.dirty: list[Profile] = []
 
-    def preload(self, customer_ids: Iterable[str], identifiers: Iterable[tuple[str, str]]) -> None:
-        """Load every existing customer the batch names, in (at most) three queries."""
+    def preload(
+        self,
+        changed_ids: Iterable[str],
+        named_ids: Iterable[str],
+        identifiers: Iterable[tuple[str, str]],
+    ) -> None:
+        """Load every existing customer the batch names, in a few queries.
+
+        ``changed_ids`` (customers whose attributes the batch may change) are loaded whole; the
+        customers only ``named_ids`` (by devices and events) are loaded without attributes.
+        """
         ws = self.workspace.id
-        for p in profiles.load_by_customer_ids(self.conn, ws, set(customer_ids)):
+        changed = set(changed_ids)
+        for p in profiles.load_by_customer_ids(self.conn, ws, changed):
+            self._remember(p)
+        light = set(named_ids) - changed
+        for p in profiles.load_by_customer_ids(self.conn, ws, light, with_attributes=False):
             self._remember(p)
         found = profiles.uids_by_identifiers(self.conn, ws, set(identifiers))
-        loaded = {p.uid: p for p in self.by_id.values()}
+        loaded = {p.uid: p for p in self.by_id.values() if not p.partial}
         missing = set(found.values()) - set(loaded)
         for p in profiles.load_by_uids(self.conn, ws, missing):
             loaded[p.uid] = p
@@ -53,12 +67,22 @@ class ProfileBook:
                 return self.by_identifier[pair]
         return None
 
-    def create(self, customer_id: str | None) -> Profile:
-        profile = Profile(uid=None, customer_id=customer_id, created_at=self.now, dirty=True)
+    def create(self, customer_id: str | None, batch: Claimed) -> Profile:
+        """A new customer, created by ``batch`` at its accept time."""
+        profile = Profile(None, customer_id, created_at=batch.accepted_at, created_batch=batch.id)
         self.new.append(profile)
+        self.mark_dirty(profile)
         if customer_id is not None:
             self.by_id[customer_id] = profile
         return profile
+
+    def mark_dirty(self, profile: Profile) -> None:
+        """The profile's attributes changed: write it at the next ``flush``."""
+        if profile.partial:
+            raise RuntimeError(f"profile {profile.customer_id!r} was loaded without attributes")
+        if not profile.dirty:
+            profile.dirty = True
+            self.dirty.append(profile)
 
     def index_identifiers(self, profile: Profile) -> None:
         """Make the profile findable by its identifier attributes within this batch."""
@@ -66,26 +90,26 @@ class ProfileBook:
             self.by_identifier.setdefault(pair, profile)
 
     def flush(self) -> None:
-        """Write new and changed profiles and their identifier index."""
+        """Write new and changed profiles, and the identifier index where it changed."""
         ws = self.workspace.id
-        profiles.insert_new(self.conn, ws, self.new, self.now, self.batch_id)
+        profiles.insert_new(self.conn, ws, self.new, self.now)
         new = set(map(id, self.new))
-        changed = [p for p in self._all() if p.dirty and id(p) not in new]
+        changed = [p for p in self.dirty if id(p) not in new]
         profiles.update_existing(self.conn, changed, self.now)
-        dirty = [p for p in self._all() if p.dirty]
-        index = {p.uid: identifier_pairs(self.workspace, p.attributes) for p in dirty if p.uid}
-        profiles.replace_identifiers(self.conn, ws, index)
-        for p in dirty:
+        index: dict[int, list[tuple[str, str]]] = {}
+        for p in self.dirty:
+            pairs = identifier_pairs(self.workspace, p.attributes)
+            if p.uid is not None and tuple(pairs) != p.indexed:
+                index[p.uid] = pairs
+                p.indexed = tuple(pairs)
             p.dirty = False
+        profiles.replace_identifiers(self.conn, ws, index)
         self.new = []
-
-    def _all(self) -> list[Profile]:
-        seen: dict[int, Profile] = {}
-        for p in [*self.by_id.values(), *self.by_identifier.values(), *self.new]:
-            seen[id(p)] = p
-        return list(seen.values())
+        self.dirty = []
 
     def _remember(self, profile: Profile) -> None:
+        if not profile.partial:
+            profile.indexed = tuple(identifier_pairs(self.workspace, profile.attributes))
         if profile.customer_id is not None:
             self.by_id[profile.customer_id] = profile
 

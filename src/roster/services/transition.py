@@ -6,7 +6,7 @@ all database work is set-based (one load, a few bulk writes per group).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -39,6 +39,16 @@ from roster.store.profiles import Profile
 MAX_ID_LENGTH = 255
 
 
+@dataclass(slots=True)
+class Shared:
+    """What the batches applied together share: devices and events wait for the final flush."""
+
+    known_devices: dict[str, device_store.Device] = field(default_factory=dict)
+    touched_devices: dict[str, device_store.Device] = field(default_factory=dict)
+    device_owners: list[tuple[device_store.Device, Profile]] = field(default_factory=list)
+    drafts: list[EventDraft] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     conn: Connection
@@ -47,30 +57,61 @@ class Context:
     ledger: Ledger
     book: ProfileBook
     max_string: int
+    shared: Shared
 
 
-def apply_transition(
-    conn: Connection, workspace: Workspace, batch: Claimed, *, max_string: int
-) -> Ledger:
-    decoded = decode_elements(batch.payload)
-    ledger = Ledger(total=len(decoded))
-    book = ProfileBook(conn, workspace, batch.accepted_at, batch.id)
-    ctx = Context(conn, workspace, batch, ledger, book, max_string)
-    readable = [d for d in decoded if _readable(d, ledger)]
-    book.preload(*_named_customers(workspace, readable))
-    for d in readable:
+def apply_transitions(
+    conn: Connection, workspace: Workspace, batches: list[Claimed], *, max_string: int
+) -> list[Ledger]:
+    """Apply consecutive batches of one workspace, in order, with one set of bulk writes.
+
+    Each batch keeps its own ledger and its own source time; the result is the same as applying
+    them one after the other (the profiles they touch are shared in memory between them).
+    """
+    decoded = [decode_elements(b.payload) for b in batches]
+    ledgers = [Ledger(total=len(elements)) for elements in decoded]
+    readable = [
+        [d for d in elements if _readable(d, ledger)]
+        for elements, ledger in zip(decoded, ledgers, strict=True)
+    ]
+    book = ProfileBook(conn, workspace, max(b.accepted_at for b in batches))
+    everything = [d for elements in readable for d in elements]
+    book.preload(*_named_customers(workspace, everything))
+    shared = Shared(known_devices=device_store.load(conn, workspace.id, _device_ids(everything)))
+    for batch, ledger, elements in zip(batches, ledgers, readable, strict=True):
+        ctx = Context(conn, workspace, batch, ledger, book, max_string, shared)
+        _apply_one(ctx, elements)
+    book.flush()
+    for device, owner in shared.device_owners:
+        assert owner.uid is not None
+        device.uid = owner.uid
+    device_store.save(conn, workspace.id, shared.touched_devices.values(), book.now)
+    insert_drafts(conn, workspace.id, shared.drafts)
+    return ledgers
+
+
+def _apply_one(ctx: Context, elements: list[Decoded]) -> None:
+    """One batch: customers first, then devices, then events, each in request order."""
+    for d in elements:
         if isinstance(d.element, CustomerElement):
             _apply_customer(ctx, d.index, d.element)
-    _apply_devices(
-        ctx, [(d.index, d.element) for d in readable if isinstance(d.element, DeviceElement)]
-    )
-    drafts: list[EventDraft] = []
-    for d in readable:
+    for d in elements:
+        if isinstance(d.element, DeviceElement):
+            found = _device(ctx, d.index, d.element, ctx.shared.known_devices)
+            if found is not None:
+                ctx.shared.touched_devices[found[0].device_id] = found[0]
+                ctx.shared.device_owners.append(found)
+    for d in elements:
         if isinstance(d.element, EventElement):
-            drafts.extend(_event_drafts(ctx, d.index, d.element))
-    book.flush()
-    insert_drafts(conn, workspace.id, batch, drafts)
-    return ledger
+            ctx.shared.drafts.extend(_event_drafts(ctx, d.index, d.element))
+
+
+def _device_ids(elements: list[Decoded]) -> set[str]:
+    return {
+        did
+        for d in elements
+        if isinstance(d.element, DeviceElement) and (did := ident(d.element.device_id)) is not None
+    }
 
 
 def _readable(d: Decoded, ledger: Ledger) -> bool:
@@ -82,19 +123,21 @@ def _readable(d: Decoded, ledger: Ledger) -> bool:
 
 def _named_customers(
     workspace: Workspace, decoded: list[Decoded]
-) -> tuple[set[str], set[tuple[str, str]]]:
-    ids: set[str] = set()
+) -> tuple[set[str], set[str], set[tuple[str, str]]]:
+    """Ids of customers the batch may change, ids it only names, identifiers it looks up."""
+    changed: set[str] = set()
+    named: set[str] = set()
     pairs: set[tuple[str, str]] = set()
     for d in decoded:
         element: Any = d.element
         if (cid := ident(element.customer_id)) is not None:
-            ids.add(cid)
+            (changed if isinstance(element, CustomerElement) else named).add(cid)
         if workspace.identity_resolution:
             if isinstance(element, CustomerElement):
                 pairs.update(identifier_pairs(workspace, element.attributes or {}))
             if isinstance(element, EventElement):
                 pairs.update(identifier_pairs(workspace, element.user_identifiers or {}))
-    return ids, pairs
+    return changed, named, pairs
 
 
 def _check_id(ctx: Context, index: int, value: str | None, name: str) -> str | None:
@@ -129,7 +172,7 @@ def _apply_customer(ctx: Context, index: int, el: CustomerElement) -> None:
         msg = "customer does not exist and update_existing_only is set: nothing created"
         ctx.ledger.skip(index, key, "customer_id", oc.UNKNOWN_CUSTOMER, msg)
         return
-    profile = profile or ctx.book.create(cid)
+    profile = profile or ctx.book.create(cid, ctx.batch)
     _set_attributes(ctx, index, key, profile, raw, source_ms, prefix="attributes")
     ctx.ledger.mark_applied()
 
@@ -177,25 +220,8 @@ def _set_attributes(
         )
         ctx.ledger.warn(index, key, f"{prefix}.{name}", oc.STALE_ATTRIBUTE_SKIPPED, msg)
     if result.changed:
-        profile.dirty = True
+        ctx.book.mark_dirty(profile)
         ctx.book.index_identifiers(profile)
-
-
-def _apply_devices(ctx: Context, elements: list[tuple[int, Any]]) -> None:
-    ids = {i for _, el in elements if (i := ident(el.device_id)) is not None}
-    known = device_store.load(ctx.conn, ctx.workspace.id, ids)
-    touched: dict[str, device_store.Device] = {}
-    pending: list[tuple[device_store.Device, Profile]] = []
-    for index, el in elements:
-        found = _device(ctx, index, el, known)
-        if found is not None:
-            touched[found[0].device_id] = found[0]
-            pending.append(found)
-    ctx.book.flush()  # devices need the uid of customers created by this batch
-    for device, profile in pending:
-        assert profile.uid is not None
-        device.uid = profile.uid
-    device_store.save(ctx.conn, ctx.workspace.id, touched.values(), ctx.batch.accepted_at)
 
 
 def _device(
@@ -253,6 +279,7 @@ def _event_drafts(ctx: Context, index: int, el: EventElement) -> list[EventDraft
     for draft in drafts:
         draft.profile = profile
         draft.device_id = device_id
+        draft.batch = ctx.batch
     ctx.ledger.mark_applied()
     return drafts
 
@@ -265,11 +292,11 @@ def _event_customer(ctx: Context, index: int, el: EventElement) -> Profile | Non
     if cid is None and ws.identity_resolution and identifier_pairs(ws, idents):
         profile = ctx.book.find(idents)
         if profile is None:
-            profile = ctx.book.create(None)
+            profile = ctx.book.create(None, ctx.batch)
             key = _first_identifier(ws, idents)
             at = ctx.batch.accepted_at
             _set_attributes(ctx, index, key, profile, dict(idents), at, prefix="user_identifiers")
         return profile
     if (cid := _check_id(ctx, index, cid, "customer_id")) is None:
         return None
-    return ctx.book.get(cid) or ctx.book.create(cid)
+    return ctx.book.get(cid) or ctx.book.create(cid, ctx.batch)

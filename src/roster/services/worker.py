@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from roster.domain.outcomes import Ledger
 from roster.domain.workspaces import Workspace
 from roster.services.faults import crash_if
-from roster.services.transition import apply_transition
+from roster.services.transition import apply_transitions
 from roster.settings import Settings
 from roster.store import batches, ratelimit, workspaces
 from roster.store.batches import Claimed
@@ -31,14 +31,19 @@ log = structlog.get_logger("roster.worker")
 HOUSEKEEPING_MS = 60_000
 RATE_WINDOW_KEPT_MS = 3_600_000
 
-Applier = Callable[[Connection, Workspace, Claimed, Settings], Ledger]
+#: Applies consecutive batches of one workspace (one or more, in order) and returns their ledgers.
+Applier = Callable[[Connection, Workspace, list[Claimed], Settings], list[Ledger]]
 
 
-def _transition(conn: Connection, ws: Workspace, batch: Claimed, settings: Settings) -> Ledger:
-    return apply_transition(conn, ws, batch, max_string=settings.max_string_length)
+def _transitions(
+    conn: Connection, ws: Workspace, group: list[Claimed], settings: Settings
+) -> list[Ledger]:
+    return apply_transitions(conn, ws, group, max_string=settings.max_string_length)
 
 
-APPLIERS: dict[str, Applier] = {"transition": _transition}
+APPLIERS: dict[str, Applier] = {"transition": _transitions}
+#: Kinds whose consecutive batches may be applied together in one transaction.
+GROUPED_KINDS = frozenset({"transition"})
 
 
 def now_ms() -> int:
@@ -82,70 +87,104 @@ class Worker:
             log.exception("worker.housekeeping_failed", worker=self.owner)
 
     def run_once(self) -> bool:
-        """Claim and apply one batch; ``False`` when there was nothing to do."""
-        lease_ms = int(self.settings.lease_seconds * 1000)
-        with self.db.write() as conn:
-            batch = batches.claim_next(conn, self.owner, now_ms(), lease_ms)
-        if batch is None:
+        """Claim and apply one batch (and the batches queued right behind it); ``False`` when
+        there was nothing to do."""
+        group = self._claim()
+        if not group:
             return False
         crash_if(self.settings.fault_point, "worker_after_claim")
-        if batch.attempts > self.settings.max_attempts:
-            msg = f"gave up after {batch.attempts - 1} attempts; the last one never finished"
-            self._give_up(batch, msg)
+        head = group[0]
+        if head.attempts > self.settings.max_attempts:
+            msg = f"gave up after {head.attempts - 1} attempts; the last one never finished"
+            self._give_up(head, msg)
             return True
-        beat = _Heartbeat(self, batch)
+        beat = _Heartbeat(self, [b.id for b in group])
         beat.start()
         try:
-            self._apply(batch)
+            self._apply(group)
         except Exception as exc:
-            self._after_error(batch, exc)
+            self._after_error(group, exc)
         finally:
             beat.stop()
         return True
 
-    def _apply(self, batch: Claimed) -> None:
-        started = time.perf_counter()
+    def _claim(self) -> list[Claimed]:
+        """The next batch, plus up to ``group_max_batches - 1`` followers on a first attempt."""
+        settings = self.settings
+        lease_ms = int(settings.lease_seconds * 1000)
         with self.db.write() as conn:
-            if not batches.hold(conn, batch.id, self.owner):
-                log.warning("batch.lease_lost", batch_id=batch.id, worker=self.owner)
-                return
-            workspace = workspaces.get(conn, batch.workspace_id)
-            assert workspace is not None
-            ledger = APPLIERS[batch.kind](conn, workspace, batch, self.settings)
-            crash_if(self.settings.fault_point, "worker_mid_apply")
-            batches.finish(conn, batch.id, ledger, now_ms())
-        crash_if(self.settings.fault_point, "worker_after_commit")
-        log.info(
-            "batch.applied",
-            batch_id=batch.id,
-            workspace_id=batch.workspace_id,
-            kind=batch.kind,
-            applied=ledger.applied,
-            skipped=ledger.skipped,
-            failed=ledger.failed,
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
+            head = batches.claim_next(conn, self.owner, now_ms(), lease_ms)
+            if head is None:
+                return []
+            if head.attempts != 1 or head.kind not in GROUPED_KINDS:
+                return [head]  # a retry is applied alone, so a bad batch cannot sink others
+            followers = batches.claim_followers(
+                conn,
+                head,
+                self.owner,
+                now_ms() + lease_ms,
+                batches=settings.group_max_batches,
+                elements=settings.group_max_elements,
+            )
+        return [head, *followers]
 
-    def _after_error(self, batch: Claimed, exc: Exception) -> None:
+    def _apply(self, group: list[Claimed]) -> None:
+        started = time.perf_counter()
+        head = group[0]
+        ids = [b.id for b in group]
+        with self.db.write() as conn:
+            if not batches.hold(conn, ids, self.owner):
+                log.warning("batch.lease_lost", batch_ids=ids, worker=self.owner)
+                return
+            workspace = workspaces.get(conn, head.workspace_id)
+            assert workspace is not None
+            ledgers = APPLIERS[head.kind](conn, workspace, group, self.settings)
+            crash_if(self.settings.fault_point, "worker_mid_apply")
+            for batch, ledger in zip(group, ledgers, strict=True):
+                batches.finish(conn, batch.id, ledger, now_ms())
+        crash_if(self.settings.fault_point, "worker_after_commit")
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        for batch, ledger in zip(group, ledgers, strict=True):
+            log.info(
+                "batch.applied",
+                batch_id=batch.id,
+                workspace_id=batch.workspace_id,
+                kind=batch.kind,
+                applied=ledger.applied,
+                skipped=ledger.skipped,
+                failed=ledger.failed,
+                group=len(group),
+                ms=ms,
+            )
+
+    def _after_error(self, group: list[Claimed], exc: Exception) -> None:
+        """A failed attempt counts against the group's first batch only; the others go back to
+        the queue untouched. A first batch that failed in company is retried alone at once."""
+        head = group[0]
         error = f"{type(exc).__name__}: {exc}"[:2000]
         log.error(
             "batch.error",
-            batch_id=batch.id,
-            attempt=batch.attempts,
+            batch_id=head.id,
+            group=len(group),
+            attempt=head.attempts,
             error=error,
             trace=traceback.format_exc(limit=5),
         )
-        if batch.attempts >= self.settings.max_attempts:
-            self._give_up(batch, error)
-            return
-        delay = min(
-            self.settings.retry_max_seconds,
-            self.settings.retry_base_seconds * 2 ** (batch.attempts - 1),
-        )
-        with self.db.write() as conn:
-            batches.give_up_or_retry(
-                conn, batch.id, self.owner, error, now_ms(), now_ms() + int(delay * 1000)
+        if head.attempts >= self.settings.max_attempts:
+            self._give_up(head, error)
+            retry_at = None
+        elif len(group) > 1:
+            retry_at = now_ms()
+        else:
+            delay = min(
+                self.settings.retry_max_seconds,
+                self.settings.retry_base_seconds * 2 ** (head.attempts - 1),
             )
+            retry_at = now_ms() + int(delay * 1000)
+        with self.db.write() as conn:
+            batches.release(conn, [b.id for b in group[1:]], self.owner)
+            if retry_at is not None:
+                batches.give_up_or_retry(conn, head.id, self.owner, error, now_ms(), retry_at)
 
     def _give_up(self, batch: Claimed, error: str) -> None:
         with self.db.write() as conn:
@@ -154,11 +193,11 @@ class Worker:
 
 
 class _Heartbeat:
-    """Renews the lease of the batch in hand every ``heartbeat_seconds``."""
+    """Renews the leases of the batches in hand every ``heartbeat_seconds``."""
 
-    def __init__(self, worker: Worker, batch: Claimed) -> None:
+    def __init__(self, worker: Worker, batch_ids: list[str]) -> None:
         self.worker = worker
-        self.batch = batch
+        self.batch_ids = batch_ids
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name="roster-heartbeat")
 
@@ -175,6 +214,6 @@ class _Heartbeat:
             until = now_ms() + int(settings.lease_seconds * 1000)
             try:
                 with self.worker.db.write() as conn:
-                    batches.renew(conn, self.batch.id, self.worker.owner, until)
+                    batches.renew(conn, self.batch_ids, self.worker.owner, until)
             except Exception:
-                log.exception("worker.heartbeat_failed", batch_id=self.batch.id)
+                log.exception("worker.heartbeat_failed", batch_ids=self.batch_ids)

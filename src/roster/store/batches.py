@@ -15,10 +15,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from roster.domain.outcomes import Issue, Ledger
+from roster.store.id_lists import among
 from roster.store.schema import batch_issues as it
 from roster.store.schema import batches as t
 
 UNFINISHED = ("queued", "processing")
+
+
+def _unfinished(status: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+    """``status IN ('queued', 'processing')`` with literal values, as the partial indexes say it:
+    SQLite uses a partial index only when the query repeats its condition (not with ?s)."""
+    return status.in_([sa.literal_column(f"'{s}'") for s in UNFINISHED])
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +90,7 @@ def list_recent(
 def ahead_of(conn: Connection, workspace_id: str, seq: int) -> int:
     """How many unfinished batches of the workspace were accepted before this one."""
     query = sa.select(sa.func.count()).where(
-        t.c.workspace_id == workspace_id, t.c.status.in_(UNFINISHED), t.c.seq < seq
+        t.c.workspace_id == workspace_id, _unfinished(t.c.status), t.c.seq < seq
     )
     return int(conn.execute(query).scalar_one())
 
@@ -117,13 +124,58 @@ def claim_next(conn: Connection, owner: str, now: int, lease_ms: int) -> Claimed
     )
 
 
+def claim_followers(
+    conn: Connection, head: Claimed, owner: str, lease_until: int, *, batches: int, elements: int
+) -> list[Claimed]:
+    """Also take the batches queued right behind ``head`` in its workspace, of the same kind,
+    to apply them together with it (in order). No other worker can claim them meanwhile: they
+    have an unfinished batch ahead of them."""
+    query = (
+        sa.select(t.c.seq, t.c.id, t.c.kind, t.c.payload, t.c.accepted_at, t.c.element_count)
+        .add_columns(t.c.status, t.c.attempts)
+        .where(t.c.workspace_id == head.workspace_id, t.c.seq > head.seq, _unfinished(t.c.status))
+        .order_by(t.c.seq)
+        .limit(batches - 1)
+    )
+    taken: list[Claimed] = []
+    total = 0
+    for row in conn.execute(query):
+        total += row.element_count
+        if row.kind != head.kind or row.status != "queued" or total > elements:
+            break
+        taken.append(
+            Claimed(
+                row.seq,
+                row.id,
+                head.workspace_id,
+                row.kind,
+                row.payload,
+                row.accepted_at,
+                row.attempts + 1,
+            )
+        )
+    if taken:
+        conn.execute(
+            sa.update(t)
+            .where(among(t.c.seq, [c.seq for c in taken], conn.dialect.name))
+            .values(
+                status="processing",
+                lease_owner=owner,
+                lease_expires_at=lease_until,
+                attempts=t.c.attempts + 1,
+                started_at=sa.func.coalesce(t.c.started_at, int(time.time() * 1000)),
+            )
+        )
+    return taken
+
+
 def _claim_query(now: int) -> sa.Select[Any]:
     earlier = t.alias("earlier")
     has_earlier = (
         sa.select(earlier.c.seq)
         .where(
             earlier.c.workspace_id == t.c.workspace_id,
-            earlier.c.status.in_(UNFINISHED),
+            _unfinished(earlier.c.status),
             earlier.c.seq < t.c.seq,
         )
         .exists()
@@ -135,30 +187,37 @@ def _claim_query(now: int) -> sa.Select[Any]:
     return (
         sa.select(t.c.seq, t.c.id, t.c.workspace_id, t.c.kind, t.c.payload, t.c.accepted_at)
         .add_columns(t.c.attempts)
-        .where(t.c.status.in_(UNFINISHED), ready, ~has_earlier)
+        .where(_unfinished(t.c.status), ready, ~has_earlier)
         .order_by(t.c.seq)
         .limit(1)
         .with_for_update(skip_locked=True, of=t)
     )
 
 
-def renew(conn: Connection, batch_id: str, owner: str, until: int) -> bool:
-    result = conn.execute(
+def renew(conn: Connection, batch_ids: list[str], owner: str, until: int) -> None:
+    conn.execute(
         sa.update(t)
-        .where(t.c.id == batch_id, t.c.lease_owner == owner, t.c.status == "processing")
+        .where(
+            among(t.c.id, batch_ids, conn.dialect.name),
+            t.c.lease_owner == owner,
+            t.c.status == "processing",
+        )
         .values(lease_expires_at=until)
     )
-    return result.rowcount == 1
 
 
-def hold(conn: Connection, batch_id: str, owner: str) -> bool:
-    """Lock the batch for applying; ``False`` if this worker no longer holds its lease."""
-    row = conn.execute(
+def hold(conn: Connection, batch_ids: list[str], owner: str) -> bool:
+    """Lock the batches for applying; ``False`` if this worker no longer holds all their leases."""
+    rows = conn.execute(
         sa.select(t.c.seq)
-        .where(t.c.id == batch_id, t.c.lease_owner == owner, t.c.status == "processing")
+        .where(
+            among(t.c.id, batch_ids, conn.dialect.name),
+            t.c.lease_owner == owner,
+            t.c.status == "processing",
+        )
         .with_for_update()
-    ).first()
-    return row is not None
+    ).all()
+    return len(rows) == len(batch_ids)
 
 
 def finish(conn: Connection, batch_id: str, ledger: Ledger, now: int) -> None:
@@ -196,6 +255,21 @@ def _issue_row(batch_id: str, ordinal: int, issue: Issue) -> dict[str, Any]:
     }
 
 
+def release(conn: Connection, batch_ids: list[str], owner: str) -> None:
+    """Give batches back untouched, queued as they were: their attempt does not count."""
+    if not batch_ids:
+        return
+    conn.execute(
+        sa.update(t)
+        .where(
+            among(t.c.id, batch_ids, conn.dialect.name),
+            t.c.lease_owner == owner,
+            t.c.status == "processing",
+        )
+        .values(status="queued", lease_owner=None, lease_expires_at=None, attempts=t.c.attempts - 1)
+    )
+
+
 def give_up_or_retry(
     conn: Connection, batch_id: str, owner: str | None, error: str, now: int, retry_at: int | None
 ) -> None:
@@ -213,9 +287,7 @@ def give_up_or_retry(
 
 def backlog(conn: Connection) -> dict[str, int]:
     rows = conn.execute(
-        sa.select(t.c.status, sa.func.count())
-        .where(t.c.status.in_(UNFINISHED))
-        .group_by(t.c.status)
+        sa.select(t.c.status, sa.func.count()).where(_unfinished(t.c.status)).group_by(t.c.status)
     )
     return {r[0]: int(r[1]) for r in rows}
 

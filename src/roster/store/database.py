@@ -35,8 +35,14 @@ class Database:
             self.writer = _sqlite_engine(self.url, sqlite_synchronous, immediate=True)
             self.reader = _sqlite_engine(self.url, sqlite_synchronous, immediate=False)
         elif self.dialect == "postgresql":
+            # No server-side prepared statements: a generic plan made for an empty table (before
+            # any ANALYZE) would keep scanning it sequentially as it grows.
             self.writer = sa.create_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                connect_args={"prepare_threshold": None},
             )
             self.reader = self.writer
         else:

@@ -10,6 +10,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from roster.store.id_lists import among
 from roster.store.schema import devices as t
 
 _encode = msgspec.json.Encoder().encode
@@ -30,7 +31,7 @@ def load(conn: Connection, workspace_id: str, device_ids: Collection[str]) -> di
     if not device_ids:
         return {}
     query = sa.select(t).where(
-        t.c.workspace_id == workspace_id, t.c.device_id.in_(list(device_ids))
+        t.c.workspace_id == workspace_id, among(t.c.device_id, device_ids, conn.dialect.name)
     )
     return {
         r.device_id: Device(

@@ -10,6 +10,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from roster.store.id_lists import among
 from roster.store.schema import customer_identifiers as it
 from roster.store.schema import customers as t
 
@@ -26,23 +27,36 @@ class Profile:
     attributes: dict[str, Any] = field(default_factory=dict)
     times: dict[str, int] = field(default_factory=dict)
     created_at: int = 0
+    created_batch: str | None = None
     dirty: bool = False
+    #: Loaded without attributes (the batch only names this customer); never written back.
+    partial: bool = False
+    #: The identifier index entries the profile had when loaded.
+    indexed: tuple[tuple[str, str], ...] = ()
 
 
 def load_by_customer_ids(
-    conn: Connection, workspace_id: str, ids: Collection[str]
+    conn: Connection, workspace_id: str, ids: Collection[str], *, with_attributes: bool = True
 ) -> list[Profile]:
     if not ids:
         return []
-    query = _select().where(t.c.workspace_id == workspace_id, t.c.customer_id.in_(list(ids)))
-    return [_profile(r) for r in conn.execute(query)]
+    where = (t.c.workspace_id == workspace_id, among(t.c.customer_id, ids, conn.dialect.name))
+    if with_attributes:
+        return [_profile(r) for r in conn.execute(_select().where(*where))]
+    light = sa.select(t.c.uid, t.c.customer_id, t.c.created_at).where(*where)
+    return [
+        Profile(int(r.uid), r.customer_id, created_at=r.created_at, partial=True)
+        for r in conn.execute(light)
+    ]
 
 
 def load_by_uids(conn: Connection, workspace_id: str, uids: Collection[int]) -> list[Profile]:
     if not uids:
         return []
     query = _select().where(
-        t.c.workspace_id == workspace_id, t.c.uid.in_(list(uids)), t.c.merged_into.is_(None)
+        t.c.workspace_id == workspace_id,
+        among(t.c.uid, uids, conn.dialect.name),
+        t.c.merged_into.is_(None),
     )
     return [_profile(r) for r in conn.execute(query)]
 
@@ -56,16 +70,14 @@ def uids_by_identifiers(
     values = list({value for _, value in pairs})
     query = (
         sa.select(it.c.name, it.c.value, sa.func.min(it.c.uid))
-        .where(it.c.workspace_id == workspace_id, it.c.value.in_(values))
+        .where(it.c.workspace_id == workspace_id, among(it.c.value, values, conn.dialect.name))
         .group_by(it.c.name, it.c.value)
     )
     wanted = set(pairs)
     return {(n, v): int(u) for n, v, u in conn.execute(query) if (n, v) in wanted}
 
 
-def insert_new(
-    conn: Connection, workspace_id: str, new: list[Profile], now: int, batch: str
-) -> None:
+def insert_new(conn: Connection, workspace_id: str, new: list[Profile], now: int) -> None:
     """Insert profiles that have no uid yet, and give them theirs."""
     if not new:
         return
@@ -75,16 +87,15 @@ def insert_new(
             "customer_id": p.customer_id,
             "attributes": _encode(p.attributes).decode(),
             "attribute_times": _encode(p.times).decode(),
-            "created_at": now,
+            "created_at": p.created_at,
             "updated_at": now,
-            "created_batch": batch,
+            "created_batch": p.created_batch,
         }
         for p in new
     ]
     query = sa.insert(t).returning(t.c.uid, sort_by_parameter_order=True)
     for profile, row in zip(new, conn.execute(query, rows), strict=True):
         profile.uid = int(row.uid)
-        profile.created_at = now
 
 
 def update_existing(conn: Connection, changed: list[Profile], now: int) -> None:
@@ -118,7 +129,7 @@ def replace_identifiers(
     """Make the identifier index of these customers exactly ``by_uid``."""
     if not by_uid:
         return
-    conn.execute(sa.delete(it).where(it.c.uid.in_(list(by_uid))))
+    conn.execute(sa.delete(it).where(among(it.c.uid, list(by_uid), conn.dialect.name)))
     rows = [
         {"workspace_id": workspace_id, "name": name, "value": value, "uid": uid}
         for uid, pairs in by_uid.items()

@@ -60,13 +60,9 @@ batches = sa.Table(
     sa.Column("forwarded_for", sa.String(1000)),
     sa.UniqueConstraint("workspace_id", "idempotency_key"),
     sa.Index("ix_batches_workspace_id_seq", "workspace_id", "seq"),
-    sa.Index(
-        "ix_batches_unfinished",
-        "workspace_id",
-        "seq",
-        sqlite_where=UNFINISHED,
-        postgresql_where=UNFINISHED,
-    ),
+    # "Is an earlier batch of this workspace unfinished?" seeks (workspace, status, seq < n).
+    sa.Index("ix_batches_workspace_id_status_seq", "workspace_id", "status", "seq"),
+    sa.Index("ix_batches_queue", "seq", sqlite_where=UNFINISHED, postgresql_where=UNFINISHED),
 )
 
 batch_issues = sa.Table(

@@ -113,13 +113,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("batches", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_batches_unfinished",
-            ["workspace_id", "seq"],
+            "ix_batches_workspace_id_status_seq", ["workspace_id", "status", "seq"], unique=False
+        )
+        batch_op.create_index("ix_batches_workspace_id_seq", ["workspace_id", "seq"], unique=False)
+        batch_op.create_index(
+            "ix_batches_queue",
+            ["seq"],
             unique=False,
             sqlite_where=sa.text("status IN ('queued', 'processing')"),
             postgresql_where=sa.text("status IN ('queued', 'processing')"),
         )
-        batch_op.create_index("ix_batches_workspace_id_seq", ["workspace_id", "seq"], unique=False)
 
     op.create_table(
         "customers",
@@ -210,8 +213,9 @@ def downgrade() -> None:
     op.drop_table("customers")
     with op.batch_alter_table("batches", schema=None) as batch_op:
         batch_op.drop_index("ix_batches_workspace_id_seq")
+        batch_op.drop_index("ix_batches_workspace_id_status_seq")
         batch_op.drop_index(
-            "ix_batches_unfinished",
+            "ix_batches_queue",
             sqlite_where=sa.text("status IN ('queued', 'processing')"),
             postgresql_where=sa.text("status IN ('queued', 'processing')"),
         )
