@@ -5,6 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import sqlalchemy as sa
+
+from roster.services import workspace_admin
+from roster.store.schema import customers
 from roster_testkit import Harness, Tenant
 
 
@@ -190,3 +194,71 @@ def test_a_customer_named_by_event_and_found_by_identifier_is_updated(roster: Ha
     assert profile is not None
     assert profile["attributes"]["plan"] == "pro"
     assert [e["name"] for e in roster.events(tenant, "c1")] == ["opened"]
+
+
+def test_a_shared_identifier_is_reported_and_lookups_find_the_older(roster: Harness) -> None:
+    """With identity resolution on, a second customer taking an email another customer holds
+    gets an identifier_conflict warning; ?email= finds the older customer."""
+    tenant = roster.tenant(identity_resolution=True, identifiers=["email"])
+    _apply(roster, tenant, [_customer("old", email="x@example.com")])
+    batch = _apply(roster, tenant, [_customer("new", email="x@example.com")])
+    assert [(w["index"], w["field"], w["code"]) for w in batch["warnings"]] == [
+        (0, "attributes.email", "identifier_conflict")
+    ]
+    found = roster.get("/v1/customers", tenant, params={"email": "x@example.com"}).json()
+    assert found["customer_id"] == "old"
+
+
+def test_a_changed_identifier_no_longer_finds_the_customer(roster: Harness) -> None:
+    """After a customer's email changes, an event naming the old email creates a new customer,
+    whether the two batches are applied together or apart."""
+    for together in (True, False):
+        tenant = roster.tenant(identity_resolution=True, identifiers=["email"])
+        _apply(roster, tenant, [_customer("a", email="old@example.com")])
+        change = [_customer("a", email="new@example.com")]
+        event = {
+            "type": "event",
+            "user_identifiers": {"email": "old@example.com"},
+            "actions": [{"action": "opened"}],
+        }
+        if together:
+            roster.transition(tenant, change)
+            roster.transition(tenant, [event])
+            roster.drain()
+        else:
+            _apply(roster, tenant, change)
+            _apply(roster, tenant, [event])
+        assert roster.events(tenant, "a") == [], together
+        other = roster.get("/v1/customers", tenant, params={"email": "old@example.com"}).json()
+        assert other["customer_id"] is None, together
+        assert (
+            roster.get("/v1/customers", tenant, params={"email": "new@example.com"}).json()[
+                "customer_id"
+            ]
+            == "a"
+        )
+
+
+def test_changing_the_identifier_list_reindexes_existing_customers(roster: Harness) -> None:
+    """Customers stored before an attribute became an identifier are found by it afterwards."""
+    tenant = roster.tenant()
+    _apply(roster, tenant, [_customer("c1", phone="555-0100")])
+    assert roster.get("/v1/customers", tenant, params={"phone": "555-0100"}).status_code == 400
+    workspace_admin.configure(roster.db, tenant.id, identifiers=["email", "phone"])
+    found = roster.get("/v1/customers", tenant, params={"phone": "555-0100"})
+    assert found.status_code == 200, found.text
+    assert found.json()["customer_id"] == "c1"
+
+
+def test_a_uid_is_never_reused(roster: Harness) -> None:
+    """A customer created after the newest one was deleted gets a new, higher uid."""
+    tenant = roster.tenant()
+    _apply(roster, tenant, [_customer("a"), _customer("b")])
+    b = roster.customer(tenant, "b")
+    assert b is not None
+    with roster.db.write() as conn:  # as a purge or a revert will
+        conn.execute(sa.delete(customers).where(customers.c.uid == b["uid"]))
+    _apply(roster, tenant, [_customer("c")])
+    c = roster.customer(tenant, "c")
+    assert c is not None
+    assert c["uid"] > b["uid"]

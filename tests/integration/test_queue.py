@@ -252,3 +252,20 @@ def test_a_bad_batch_in_a_group_fails_alone(roster: Harness) -> None:
     assert failed["status"] == "failed"
     assert failed["attempts"] == roster.container.settings.max_attempts
     assert sorted(e["name"] for e in roster.events(tenant, "c1")) == ["after", "before"]
+
+
+def test_an_innocent_batch_is_never_charged_for_a_bad_one_in_its_group(roster: Harness) -> None:
+    """Even with a single attempt allowed, a good batch grouped with a broken one ends done with
+    one attempt; only the broken batch fails."""
+    tenant = roster.tenant()
+    good = roster.transition(tenant, [_event("c1", "good")]).json()["batch_id"]
+    corrupt = _insert_poison(roster, tenant, kind="transition", payload=b"not json")
+    strict = roster.container.settings.model_copy(update={"max_attempts": 1})
+    worker = Worker(roster.db, strict)
+    for _ in range(5):  # bounded: group fails, good alone, corrupt alone fails
+        if not worker.run_once():
+            break
+    assert (_status(roster, tenant, good), roster.batch(tenant, good)["attempts"]) == ("done", 1)
+    assert roster.batch(tenant, good)["last_error"] is None
+    assert _status(roster, tenant, corrupt) == "failed"
+    assert [e["name"] for e in roster.events(tenant, "c1")] == ["good"]

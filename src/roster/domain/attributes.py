@@ -21,7 +21,7 @@ DIRECTIVES = frozenset({"_timestamp", "_update"})
 #: Fields the system owns: a client can never set them as attributes.
 SYSTEM_NAMES = frozenset(
     {"uid", "customer_id", "migrated", "migrated_batch", "tier", "wallet", "balance", "metrics"}
-    | {"merged_into", "reachable", "created_at_roster"}
+    | {"merged_into", "reachable"}
 )
 SCALARS = (str, int, float, bool, type(None))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from roster.domain.attributes import FORBIDDEN_NAMES, SYSTEM_NAMES
 from roster.domain.errors import InvalidSetting
 
 DEFAULT_IDENTIFIERS = ("email", "moe_mobile")
@@ -49,7 +50,10 @@ class Workspace:
 
     def with_identifiers(self, names: list[str]) -> Workspace:
         for name in names:
-            if not IDENTIFIER_NAME.match(name) or name in ("id", "customer_id"):
-                msg = f"identifier attribute {name!r} must be an attribute name (letters first)"
+            if not IDENTIFIER_NAME.match(name) or name in SYSTEM_NAMES | FORBIDDEN_NAMES:
+                msg = (
+                    f"identifier attribute {name!r} must be a client attribute name "
+                    "(letters first, not one Roster owns)"
+                )
                 raise InvalidSetting(msg, field="identifiers")
         return replace(self, identifiers=tuple(dict.fromkeys(names)))

@@ -100,7 +100,7 @@ def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest:
             "idempotency_key": sub.idempotency_key,
             "element_count": sub.elements,
             "accepted_at": now,
-            "next_attempt_at": now,
+            "next_attempt_at": 0,  # ready at once, whatever the workers' clocks say
             "forwarded_for": (sub.forwarded_for or None) and sub.forwarded_for[:1000],
         },
     )

@@ -28,6 +28,7 @@ class ProfileBook:
         self.by_identifier: dict[tuple[str, str], Profile] = {}
         self.new: list[Profile] = []
         self.dirty: list[Profile] = []
+        self.pairs_of: dict[int, list[tuple[str, str]]] = {}  # id(profile) -> its indexed pairs
 
     def preload(
         self,
@@ -53,9 +54,11 @@ class ProfileBook:
         for p in profiles.load_by_uids(self.conn, ws, missing):
             loaded[p.uid] = p
             self._remember(p)
-        for pair, uid in found.items():
+        for pair, uid in found.items():  # the database's answer first: the oldest holder
             if uid in loaded:
                 self.by_identifier.setdefault(pair, loaded[uid])
+        for p in loaded.values():
+            self.index_identifiers(p)
 
     def get(self, customer_id: str) -> Profile | None:
         return self.by_id.get(customer_id)
@@ -84,10 +87,20 @@ class ProfileBook:
             profile.dirty = True
             self.dirty.append(profile)
 
-    def index_identifiers(self, profile: Profile) -> None:
-        """Make the profile findable by its identifier attributes within this batch."""
-        for pair in identifier_pairs(self.workspace, profile.attributes):
-            self.by_identifier.setdefault(pair, profile)
+    def index_identifiers(self, profile: Profile) -> list[tuple[tuple[str, str], Profile]]:
+        """Make the profile findable by its current identifiers (and no longer by the ones it
+        dropped) within this batch; return the identifiers another profile already holds."""
+        pairs = identifier_pairs(self.workspace, profile.attributes)
+        for pair in self.pairs_of.get(id(profile), []):
+            if pair not in pairs and self.by_identifier.get(pair) is profile:
+                del self.by_identifier[pair]
+        self.pairs_of[id(profile)] = pairs
+        shared = []
+        for pair in pairs:
+            holder = self.by_identifier.setdefault(pair, profile)
+            if holder is not profile:
+                shared.append((pair, holder))
+        return shared
 
     def flush(self) -> None:
         """Write new and changed profiles, and the identifier index where it changed."""
@@ -96,20 +109,14 @@ class ProfileBook:
         new = set(map(id, self.new))
         changed = [p for p in self.dirty if id(p) not in new]
         profiles.update_existing(self.conn, changed, self.now)
-        index: dict[int, list[tuple[str, str]]] = {}
+        index = {p.uid: identifier_pairs(self.workspace, p.attributes) for p in self.dirty if p.uid}
         for p in self.dirty:
-            pairs = identifier_pairs(self.workspace, p.attributes)
-            if p.uid is not None and tuple(pairs) != p.indexed:
-                index[p.uid] = pairs
-                p.indexed = tuple(pairs)
             p.dirty = False
         profiles.replace_identifiers(self.conn, ws, index)
         self.new = []
         self.dirty = []
 
     def _remember(self, profile: Profile) -> None:
-        if not profile.partial:
-            profile.indexed = tuple(identifier_pairs(self.workspace, profile.attributes))
         if profile.customer_id is not None:
             self.by_id[profile.customer_id] = profile
 

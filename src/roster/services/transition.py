@@ -221,7 +221,15 @@ def _set_attributes(
         ctx.ledger.warn(index, key, f"{prefix}.{name}", oc.STALE_ATTRIBUTE_SKIPPED, msg)
     if result.changed:
         ctx.book.mark_dirty(profile)
-        ctx.book.index_identifiers(profile)
+        shared = ctx.book.index_identifiers(profile)
+        if ctx.workspace.identity_resolution:
+            for (name, value), holder in shared:
+                msg = (
+                    f"{name} {value!r} is also held by customer "
+                    f"{holder.customer_id or holder.uid!r}; both profiles are kept (they are "
+                    "not merged yet) and lookups by this identifier find the older one"
+                )
+                ctx.ledger.warn(index, key, f"{prefix}.{name}", oc.IDENTIFIER_CONFLICT, msg)
 
 
 def _device(

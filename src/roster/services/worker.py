@@ -56,7 +56,8 @@ class Worker:
     def __init__(self, db: Database, settings: Settings, name: str | None = None) -> None:
         self.db = db
         self.settings = settings
-        self.owner = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        host = socket.gethostname()[:48]
+        self.owner = name or f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._last_housekeeping = 0
 
     def run(self, stop: threading.Event) -> None:
@@ -103,6 +104,7 @@ class Worker:
         try:
             self._apply(group)
         except Exception as exc:
+            beat.stop()  # before touching the batches' rows again: no lock-order races
             self._after_error(group, exc)
         finally:
             beat.stop()
@@ -116,7 +118,7 @@ class Worker:
             head = batches.claim_next(conn, self.owner, now_ms(), lease_ms)
             if head is None:
                 return []
-            if head.attempts != 1 or head.kind not in GROUPED_KINDS:
+            if head.attempts != 1 or head.retry_alone or head.kind not in GROUPED_KINDS:
                 return [head]  # a retry is applied alone, so a bad batch cannot sink others
             followers = batches.claim_followers(
                 conn,
@@ -130,18 +132,14 @@ class Worker:
 
     def _apply(self, group: list[Claimed]) -> None:
         started = time.perf_counter()
-        head = group[0]
-        ids = [b.id for b in group]
         with self.db.write() as conn:
-            if not batches.hold(conn, ids, self.owner):
-                log.warning("batch.lease_lost", batch_ids=ids, worker=self.owner)
-                return
-            workspace = workspaces.get(conn, head.workspace_id)
-            assert workspace is not None
-            ledgers = APPLIERS[head.kind](conn, workspace, group, self.settings)
-            crash_if(self.settings.fault_point, "worker_mid_apply")
-            for batch, ledger in zip(group, ledgers, strict=True):
-                batches.finish(conn, batch.id, ledger, now_ms())
+            ledgers = self._apply_in(conn, group)
+        ids = [b.id for b in group]
+        if ledgers is None:  # another worker took some over: give back whatever is still ours
+            log.warning("batch.lease_lost", batch_ids=ids, worker=self.owner)
+            with self.db.write() as conn:
+                batches.release(conn, ids, self.owner)
+            return
         crash_if(self.settings.fault_point, "worker_after_commit")
         ms = round((time.perf_counter() - started) * 1000, 1)
         for batch, ledger in zip(group, ledgers, strict=True):
@@ -157,9 +155,24 @@ class Worker:
                 ms=ms,
             )
 
+    def _apply_in(self, conn: Connection, group: list[Claimed]) -> list[Ledger] | None:
+        """Apply the group and mark it done, in the caller's transaction; ``None`` if this
+        worker no longer holds every lease."""
+        if not batches.hold(conn, [b.id for b in group], self.owner):
+            return None
+        workspace = workspaces.get(conn, group[0].workspace_id)
+        assert workspace is not None
+        ledgers = APPLIERS[group[0].kind](conn, workspace, group, self.settings)
+        crash_if(self.settings.fault_point, "worker_mid_apply")
+        for batch, ledger in zip(group, ledgers, strict=True):
+            batches.finish(conn, batch.id, ledger, now_ms())
+        return ledgers
+
     def _after_error(self, group: list[Claimed], exc: Exception) -> None:
-        """A failed attempt counts against the group's first batch only; the others go back to
-        the queue untouched. A first batch that failed in company is retried alone at once."""
+        """After an apply raised. Alone, the batch counts the attempt and waits for its retry
+        (or is failed after ``max_attempts``). In a group, nobody is charged: every batch goes
+        back to the queue, and the first is marked to be retried alone, so the culprit is found
+        one batch at a time and an innocent batch is never failed for another's fault."""
         head = group[0]
         error = f"{type(exc).__name__}: {exc}"[:2000]
         log.error(
@@ -170,25 +183,27 @@ class Worker:
             error=error,
             trace=traceback.format_exc(limit=5),
         )
-        if head.attempts >= self.settings.max_attempts:
-            self._give_up(head, error)
-            retry_at = None
-        elif len(group) > 1:
-            retry_at = now_ms()
-        else:
+        with self.db.write() as conn:
+            if len(group) > 1:
+                batches.release(conn, [b.id for b in group], self.owner)
+                batches.mark_retry_alone(
+                    conn, head.id, f"failed in a group of {len(group)}: {error}"
+                )
+                return
+            if head.attempts >= self.settings.max_attempts:
+                batches.give_up_or_retry(conn, head.id, self.owner, error, now_ms(), None)
+                log.error("batch.failed", batch_id=head.id, attempts=head.attempts, error=error)
+                return
             delay = min(
                 self.settings.retry_max_seconds,
                 self.settings.retry_base_seconds * 2 ** (head.attempts - 1),
             )
             retry_at = now_ms() + int(delay * 1000)
-        with self.db.write() as conn:
-            batches.release(conn, [b.id for b in group[1:]], self.owner)
-            if retry_at is not None:
-                batches.give_up_or_retry(conn, head.id, self.owner, error, now_ms(), retry_at)
+            batches.give_up_or_retry(conn, head.id, self.owner, error, now_ms(), retry_at)
 
     def _give_up(self, batch: Claimed, error: str) -> None:
         with self.db.write() as conn:
-            batches.give_up_or_retry(conn, batch.id, None, error, now_ms(), None)
+            batches.give_up_or_retry(conn, batch.id, self.owner, error, now_ms(), None)
         log.error("batch.failed", batch_id=batch.id, attempts=batch.attempts, error=error)
 
 

@@ -7,8 +7,9 @@ from dataclasses import replace
 
 from roster.domain.credentials import hash_key, new_api_key, new_workspace_id
 from roster.domain.errors import InvalidSetting, NotFound
+from roster.domain.identity import identifier_pairs
 from roster.domain.workspaces import Limits, Workspace, limits_preset
-from roster.store import workspaces
+from roster.store import profiles, workspaces
 from roster.store.database import Database
 
 
@@ -62,8 +63,10 @@ def configure(
             raise NotFound(f"workspace {workspace_id!r} not found", field="workspace_id")
         if identity_resolution is not None:
             ws = replace(ws, identity_resolution=identity_resolution)
-        if identifiers is not None:
+        if identifiers is not None and tuple(identifiers) != ws.identifiers:
             ws = ws.with_identifiers(identifiers)
+            names = ws.identifiers
+            profiles.rebuild_identifiers(conn, ws.id, lambda a: identifier_pairs(names, a))
         if limits is not None:
             ws = replace(ws, limits=limits_preset(limits))
         ws = replace(ws, limits=_override(ws.limits, users_per_minute, events_per_minute))

@@ -39,6 +39,8 @@ class Claimed:
     payload: bytes
     accepted_at: int
     attempts: int
+    #: Failed once in a group of batches: apply it alone next time.
+    retry_alone: bool = False
 
 
 def insert(conn: Connection, row: dict[str, Any]) -> None:
@@ -120,7 +122,14 @@ def claim_next(conn: Connection, owner: str, now: int, lease_ms: int) -> Claimed
         )
     )
     return Claimed(
-        row.seq, row.id, row.workspace_id, row.kind, row.payload, row.accepted_at, row.attempts + 1
+        row.seq,
+        row.id,
+        row.workspace_id,
+        row.kind,
+        row.payload,
+        row.accepted_at,
+        row.attempts + 1,
+        retry_alone=row.last_error is not None,
     )
 
 
@@ -186,7 +195,7 @@ def _claim_query(now: int) -> sa.Select[Any]:
     )
     return (
         sa.select(t.c.seq, t.c.id, t.c.workspace_id, t.c.kind, t.c.payload, t.c.accepted_at)
-        .add_columns(t.c.attempts)
+        .add_columns(t.c.attempts, t.c.last_error)
         .where(_unfinished(t.c.status), ready, ~has_earlier)
         .order_by(t.c.seq)
         .limit(1)
@@ -253,6 +262,11 @@ def _issue_row(batch_id: str, ordinal: int, issue: Issue) -> dict[str, Any]:
         "code": issue.code,
         "message": issue.message,
     }
+
+
+def mark_retry_alone(conn: Connection, batch_id: str, error: str) -> None:
+    """The batch failed while applied together with later ones: next time, apply it alone."""
+    conn.execute(sa.update(t).where(t.c.id == batch_id).values(last_error=error))
 
 
 def release(conn: Connection, batch_ids: list[str], owner: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +31,6 @@ class Profile:
     dirty: bool = False
     #: Loaded without attributes (the batch only names this customer); never written back.
     partial: bool = False
-    #: The identifier index entries the profile had when loaded.
-    indexed: tuple[tuple[str, str], ...] = ()
 
 
 def load_by_customer_ids(
@@ -93,9 +91,26 @@ def insert_new(conn: Connection, workspace_id: str, new: list[Profile], now: int
         }
         for p in new
     ]
+    if conn.dialect.name == "sqlite":
+        _insert_numbered(conn, new, rows)
+        return
     query = sa.insert(t).returning(t.c.uid, sort_by_parameter_order=True)
     for profile, row in zip(new, conn.execute(query, rows), strict=True):
         profile.uid = int(row.uid)
+
+
+def _insert_numbered(conn: Connection, new: list[Profile], rows: list[dict[str, Any]]) -> None:
+    """SQLite: number the new uids ourselves (we hold the only write lock) and insert them in
+    one ``executemany``; SQLAlchemy would send one ``INSERT … RETURNING`` per row."""
+    last = conn.execute(
+        sa.text(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'customers'), 0),"
+            " coalesce((SELECT max(uid) FROM customers), 0))"
+        )
+    ).scalar_one()
+    for n, (profile, row) in enumerate(zip(new, rows, strict=True), start=int(last) + 1):
+        profile.uid = row["uid"] = n
+    conn.execute(sa.insert(t), rows)
 
 
 def update_existing(conn: Connection, changed: list[Profile], now: int) -> None:
@@ -137,6 +152,29 @@ def replace_identifiers(
     ]
     if rows:
         conn.execute(sa.insert(it), rows)
+
+
+def rebuild_identifiers(
+    conn: Connection, workspace_id: str, pairs_of: Callable[[dict[str, Any]], list[tuple[str, str]]]
+) -> int:
+    """Recompute the whole identifier index of a workspace (its identifier list changed)."""
+    conn.execute(sa.delete(it).where(it.c.workspace_id == workspace_id))
+    query = sa.select(t.c.uid, t.c.attributes).where(
+        t.c.workspace_id == workspace_id, t.c.merged_into.is_(None)
+    )
+    rows: list[dict[str, Any]] = []
+    indexed = 0
+    for uid, attributes in conn.execute(query.execution_options(yield_per=5000)):
+        rows += [
+            {"workspace_id": workspace_id, "name": n, "value": v, "uid": uid}
+            for n, v in pairs_of(_decode(attributes))
+        ]
+        if len(rows) >= 5000:
+            conn.execute(sa.insert(it), rows)
+            indexed, rows = indexed + len(rows), []
+    if rows:
+        conn.execute(sa.insert(it), rows)
+    return indexed + len(rows)
 
 
 def _select() -> sa.Select[Any]:

@@ -94,6 +94,7 @@ customers = sa.Table(
     sa.Column("merged_into", sa.BigInteger),
     sa.Column("merged_at", sa.BigInteger),
     sa.UniqueConstraint("workspace_id", "customer_id"),
+    sqlite_autoincrement=True,  # a uid is never reused (SPEC §4), even after deletes
 )
 
 customer_identifiers = sa.Table(

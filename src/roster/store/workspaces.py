@@ -43,9 +43,14 @@ def list_all(conn: Connection) -> list[Workspace]:
 
 
 def lock(conn: Connection, workspace_id: str) -> None:
-    """Serialise acceptances of one workspace (PostgreSQL), so accept order is commit order."""
+    """Serialise acceptances of one workspace (PostgreSQL), so accept order is commit order.
+
+    ``FOR NO KEY UPDATE`` does not conflict with the key-share locks that a worker's inserts of
+    customers take on the same row (foreign keys), so accepting never waits for applying.
+    """
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(t.c.id).where(t.c.id == workspace_id).with_for_update())
+        query = sa.select(t.c.id).where(t.c.id == workspace_id).with_for_update(key_share=True)
+        conn.execute(query)
 
 
 def _columns(ws: Workspace) -> dict[str, Any]:

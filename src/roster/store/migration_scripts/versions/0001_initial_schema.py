@@ -150,6 +150,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "workspace_id", "customer_id", name=op.f("uq_customers_workspace_id_customer_id")
         ),
+        sqlite_autoincrement=True,  # a uid is never reused, even after the newest is deleted
     )
     op.create_table(
         "batch_issues",
