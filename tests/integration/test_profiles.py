@@ -262,3 +262,12 @@ def test_a_uid_is_never_reused(roster: Harness) -> None:
     c = roster.customer(tenant, "c")
     assert c is not None
     assert c["uid"] > b["uid"]
+
+
+def test_a_customer_id_with_a_slash_is_found_by_query(roster: Harness) -> None:
+    """A customer_id a URL path cannot carry ('a/b') is found with ?customer_id=."""
+    tenant = roster.tenant()
+    _apply(roster, tenant, [_customer("a/b", plan="pro")])
+    found = roster.get("/v1/customers", tenant, params={"customer_id": "a/b"})
+    assert found.status_code == 200, found.text
+    assert found.json()["attributes"] == {"plan": "pro"}

@@ -29,9 +29,14 @@ async def get_customer(customer_id: str, request: Request, workspace: Caller) ->
     return await run_in_threadpool(load)
 
 
-@router.get("/v1/customers", summary="Find a customer by uid or by an identifier (?email=)")
+@router.get(
+    "/v1/customers", summary="Find a customer by customer_id, uid or an identifier (?email=)"
+)
 async def find_customer(
-    request: Request, workspace: Caller, uid: int | None = Query(None, ge=1, le=MAX_UID)
+    request: Request,
+    workspace: Caller,
+    uid: int | None = Query(None, ge=1, le=MAX_UID),
+    customer_id: str | None = Query(None, description="for ids a path cannot carry, e.g. 'a/b'"),
 ) -> dict[str, Any]:
     db = container(request).db
     identifier = next(
@@ -42,12 +47,13 @@ async def find_customer(
         ),
         None,
     )
-    if uid is None and identifier is None:
-        names = ", ".join(["uid", *workspace.identifiers])
+    if uid is None and identifier is None and customer_id is None:
+        names = ", ".join(["customer_id", "uid", *workspace.identifiers])
         raise InvalidParameter(f"give one of: {names}", field="uid")
+    cid = None if customer_id is None else text_param(customer_id, "customer_id")
 
     def load() -> dict[str, Any]:
-        row = reads.find_customer(db, workspace, uid=uid, identifier=identifier)
+        row = reads.find_customer(db, workspace, customer_id=cid, uid=uid, identifier=identifier)
         return reads.profile_view(db, workspace, row)
 
     return await run_in_threadpool(load)

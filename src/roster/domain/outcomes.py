@@ -24,7 +24,6 @@ VALUE_TOO_LONG = "value_too_long"
 SYSTEM_ATTRIBUTE = "system_attribute"
 INVALID_CUSTOMER_ID = "invalid_customer_id"
 IDENTIFIER_CONFLICT = "identifier_conflict"
-MERGED_CUSTOMER = "merged_customer"
 
 Severity = Literal["error", "warning"]
 
@@ -67,11 +66,3 @@ class Ledger:
     def warn(self, index: int, key: str | None, fld: str | None, code: str, msg: str) -> None:
         """The element was applied, but part of it was refused or ignored."""
         self.issues.append(Issue("warning", index, key, fld, code, msg))
-
-    @property
-    def errors(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity == "warning"]

@@ -69,7 +69,10 @@ def _draft(
         )
         check_event_window(utc, received)
     except InvalidTimestamp as exc:
-        field = f"{where}.{exc.field or 'current_time'}"
+        given = (
+            "user_time" if action.current_time is None and action.user_time is not None else None
+        )
+        field = f"{where}.{exc.field or given or 'current_time'}"
         ledger.fail(index, key, field, oc.INVALID_TIMESTAMP, str(exc))
         return None
     platform = canonical_platform(action.platform)
