@@ -137,7 +137,7 @@ def ws_list(
     """List workspaces."""
     rows = workspace_admin.list_all(bootstrap(upgrade=True).db)
     if as_json:
-        typer.echo(json.dumps([_workspace_dict(w) for w in rows]))
+        typer.echo(json.dumps([workspace_admin.describe(w) for w in rows]))
         return
     table = Table("workspace_id", "name", "identity resolution", "limits")
     for w in rows:
@@ -200,20 +200,6 @@ def _run(action: Callable[[], T]) -> T:
         raise typer.Exit(2) from None
 
 
-def _workspace_dict(ws: Workspace) -> dict[str, object]:
-    return {
-        "workspace_id": ws.id,
-        "name": ws.name,
-        "identity_resolution": ws.identity_resolution,
-        "identifiers": list(ws.identifiers),
-        "limits": {
-            "users_per_minute": ws.limits.users_per_minute,
-            "events_per_minute": ws.limits.events_per_minute,
-            "merges_per_minute": ws.limits.merges_per_minute,
-        },
-    }
-
-
 def _limits_text(ws: Workspace) -> str:
     lim = ws.limits
     if lim.unlimited:
@@ -222,7 +208,7 @@ def _limits_text(ws: Workspace) -> str:
 
 
 def _print_workspace(ws: Workspace, as_json: bool, api_key: str | None = None) -> None:
-    data = _workspace_dict(ws)
+    data = workspace_admin.describe(ws)
     if api_key is not None:
         data["api_key"] = api_key
     if as_json:

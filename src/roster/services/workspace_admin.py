@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import Any
 
 from roster.domain.credentials import hash_key, new_api_key, new_workspace_id
 from roster.domain.errors import InvalidSetting, NotFound
@@ -39,6 +40,21 @@ def show(db: Database, workspace_id: str) -> Workspace:
     if ws is None:
         raise NotFound(f"workspace {workspace_id!r} not found", field="workspace_id")
     return ws
+
+
+def describe(ws: Workspace) -> dict[str, Any]:
+    """A workspace's settings as the CLI prints them and the API returns them."""
+    return {
+        "workspace_id": ws.id,
+        "name": ws.name,
+        "identity_resolution": ws.identity_resolution,
+        "identifiers": list(ws.identifiers),
+        "limits": {
+            "users_per_minute": ws.limits.users_per_minute,
+            "events_per_minute": ws.limits.events_per_minute,
+            "merges_per_minute": ws.limits.merges_per_minute,
+        },
+    }
 
 
 def list_all(db: Database) -> list[Workspace]:

@@ -43,7 +43,7 @@ def load(conn: Connection, workspace_id: str, device_ids: Collection[str]) -> di
             msgspec.json.decode(r.attributes),
             exists=True,
         )
-        for r in conn.execute(query)
+        for r in conn.execute(query).all()
     }
 
 

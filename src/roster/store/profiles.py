@@ -40,11 +40,11 @@ def load_by_customer_ids(
         return []
     where = (t.c.workspace_id == workspace_id, among(t.c.customer_id, ids, conn.dialect.name))
     if with_attributes:
-        return [_profile(r) for r in conn.execute(_select().where(*where))]
+        return [_profile(r) for r in conn.execute(_select().where(*where)).all()]
     light = sa.select(t.c.uid, t.c.customer_id, t.c.created_at).where(*where)
     return [
         Profile(int(r.uid), r.customer_id, created_at=r.created_at, partial=True)
-        for r in conn.execute(light)
+        for r in conn.execute(light).all()
     ]
 
 
@@ -56,7 +56,7 @@ def load_by_uids(conn: Connection, workspace_id: str, uids: Collection[int]) -> 
         among(t.c.uid, uids, conn.dialect.name),
         t.c.merged_into.is_(None),
     )
-    return [_profile(r) for r in conn.execute(query)]
+    return [_profile(r) for r in conn.execute(query).all()]
 
 
 def uids_by_identifiers(

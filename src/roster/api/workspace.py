@@ -1,0 +1,53 @@
+"""``GET /v1/workspace`` and ``PATCH /v1/workspace``: the caller's workspace settings.
+
+A data API key may read its workspace's settings and change identity resolution and its
+identifier attributes. Rate limits are the operator's to set (``roster workspace set``): a
+tenant cannot lift its own limits.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from roster.api.deps import caller, container
+from roster.domain.workspaces import Workspace
+from roster.services import workspace_admin
+
+router = APIRouter(tags=["Workspace"])
+Caller = Annotated[Workspace, Depends(caller)]
+
+
+class WorkspaceSettings(BaseModel):
+    """The settings a workspace's own key may change; fields left out stay as they are."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    identity_resolution: bool | None = None
+    identifiers: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        None, max_length=20
+    )
+
+
+@router.get("/v1/workspace", summary="The caller's workspace and its settings")
+async def get_workspace(workspace: Caller) -> dict[str, Any]:
+    return workspace_admin.describe(workspace)
+
+
+@router.patch("/v1/workspace", summary="Change identity resolution and identifier attributes")
+async def patch_workspace(
+    body: WorkspaceSettings, request: Request, workspace: Caller
+) -> dict[str, Any]:
+    db = container(request).db
+    changed = await run_in_threadpool(
+        lambda: workspace_admin.configure(
+            db,
+            workspace.id,
+            identity_resolution=body.identity_resolution,
+            identifiers=body.identifiers,
+        )
+    )
+    return workspace_admin.describe(changed)
