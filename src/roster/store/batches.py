@@ -179,15 +179,16 @@ def claim_followers(
 
 
 def _claim_query(now: int) -> sa.Select[Any]:
-    earlier = t.alias("earlier")
-    has_earlier = (
-        sa.select(earlier.c.seq)
-        .where(
-            earlier.c.workspace_id == t.c.workspace_id,
-            _unfinished(earlier.c.status),
-            earlier.c.seq < t.c.seq,
-        )
-        .exists()
+    """The oldest ready batch among the workspaces' heads (each one's oldest unfinished batch).
+
+    Heads come from one grouped pass over the unfinished batches, so a workspace with a long
+    backlog behind a batch in hand costs one index range, not one probe per waiting batch.
+    """
+    unfinished = t.alias("unfinished")
+    heads = (
+        sa.select(sa.func.min(unfinished.c.seq))
+        .where(_unfinished(unfinished.c.status))
+        .group_by(unfinished.c.workspace_id)
     )
     ready = sa.or_(
         sa.and_(t.c.status == "queued", t.c.next_attempt_at <= now),
@@ -196,7 +197,7 @@ def _claim_query(now: int) -> sa.Select[Any]:
     return (
         sa.select(t.c.seq, t.c.id, t.c.workspace_id, t.c.kind, t.c.payload, t.c.accepted_at)
         .add_columns(t.c.attempts, t.c.last_error)
-        .where(_unfinished(t.c.status), ready, ~has_earlier)
+        .where(t.c.seq.in_(heads), ready)
         .order_by(t.c.seq)
         .limit(1)
         .with_for_update(skip_locked=True, of=t)
