@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from roster.api.app import create_app
 from roster.bootstrap import Container
 from roster.services import workspace_admin
 from roster.services.worker import Worker
 from roster.store import batches
+from roster.store.schema import batches as batches_table
 
 
 def basic(user: str, password: str) -> str:
@@ -97,6 +99,18 @@ class Harness:
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
+
+    def batch_ids(self, tenant: Tenant) -> list[str]:
+        """The workspace's batches as the API lists them, newest first."""
+        response = self.get("/v1/batches", tenant)
+        assert response.status_code == 200, response.text
+        return [b["batch_id"] for b in response.json()["batches"]]
+
+    def stored_batches(self) -> int:
+        """Batches in the store, all workspaces together (what a request may have left)."""
+        with self.db.read() as conn:
+            query = sa.select(sa.func.count()).select_from(batches_table)
+            return int(conn.execute(query).scalar_one())
 
     def customer(self, tenant: Tenant, customer_id: str) -> dict[str, Any] | None:
         response = self.get(f"/v1/customers/{customer_id}", tenant)

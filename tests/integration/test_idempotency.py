@@ -9,9 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
-from roster.store.schema import batches as batches_table
 from roster_testkit import Harness, Tenant
 
 
@@ -26,18 +24,6 @@ def body(customer_id: str = "c1", action: str = "Opened") -> bytes:
 def post(roster: Harness, tenant: Tenant, payload: bytes, key: str | None) -> Any:
     headers = {} if key is None else {"Idempotency-Key": key}
     return roster.post_raw(tenant, payload, **headers)
-
-
-def listed(roster: Harness, tenant: Tenant) -> list[str]:
-    response = roster.get("/v1/batches", tenant)
-    assert response.status_code == 200, response.text
-    return [b["batch_id"] for b in response.json()["batches"]]
-
-
-def stored_batches(roster: Harness) -> int:
-    with roster.db.read() as conn:
-        query = sa.select(sa.func.count()).select_from(batches_table)
-        return int(conn.execute(query).scalar_one())
 
 
 def test_same_key_and_body_returns_the_first_batch_and_applies_once(roster: Harness) -> None:
@@ -56,8 +42,8 @@ def test_same_key_and_body_returns_the_first_batch_and_applies_once(roster: Harn
         assert retry.status_code == 200, retry.text
         assert retry.json() == first.json()
         assert retry.headers["Idempotent-Replayed"] == "true"
-    assert listed(roster, tenant) == [batch_id]
-    assert stored_batches(roster) == 1
+    assert roster.batch_ids(tenant) == [batch_id]
+    assert roster.stored_batches() == 1
     assert roster.batch(tenant, batch_id)["counts"]["applied"] == 2
     assert [e["name"] for e in roster.events(tenant, "c1")] == ["Opened"]
 
@@ -74,8 +60,8 @@ def test_same_key_with_a_different_body_is_422_and_stores_nothing(roster: Harnes
         assert error["code"] == "idempotency_key_reused"
         assert error["field"] == "Idempotency-Key"
     roster.drain()
-    assert listed(roster, tenant) == [first.json()["batch_id"]]
-    assert stored_batches(roster) == 1
+    assert roster.batch_ids(tenant) == [first.json()["batch_id"]]
+    assert roster.stored_batches() == 1
     assert roster.customer(tenant, "c2") is None
     assert [e["name"] for e in roster.events(tenant, "c1")] == ["Opened"]
 
@@ -91,8 +77,8 @@ def test_invalid_idempotency_key_is_400(roster: Harness, key: str) -> None:
     error = response.json()["error"]
     assert error["code"] == "invalid_idempotency_key"
     assert error["field"] == "Idempotency-Key"
-    assert listed(roster, tenant) == []
-    assert stored_batches(roster) == 0
+    assert roster.batch_ids(tenant) == []
+    assert roster.stored_batches() == 0
 
 
 def test_255_character_key_is_accepted(roster: Harness) -> None:
@@ -102,7 +88,7 @@ def test_255_character_key_is_accepted(roster: Harness) -> None:
     first = post(roster, tenant, body(), key)
     assert first.status_code == 200, first.text
     assert post(roster, tenant, body(), key).json()["batch_id"] == first.json()["batch_id"]
-    assert stored_batches(roster) == 1
+    assert roster.stored_batches() == 1
 
 
 def test_key_is_scoped_to_its_workspace(roster: Harness) -> None:
@@ -114,7 +100,7 @@ def test_key_is_scoped_to_its_workspace(roster: Harness) -> None:
     assert ra.json()["batch_id"] != rb.json()["batch_id"]
     roster.drain()
     for tenant, response in ((a, ra), (b, rb)):
-        assert listed(roster, tenant) == [response.json()["batch_id"]]
+        assert roster.batch_ids(tenant) == [response.json()["batch_id"]]
         assert roster.batch(tenant, response.json()["batch_id"])["counts"]["applied"] == 2
         assert [e["name"] for e in roster.events(tenant, "c1")] == ["Opened"]
 
@@ -126,7 +112,7 @@ def test_refused_request_does_not_consume_its_key(roster: Harness) -> None:
     assert bad.status_code == 400
     good = post(roster, tenant, body(), "k-2")
     assert good.status_code == 200, good.text
-    assert listed(roster, tenant) == [good.json()["batch_id"]]
+    assert roster.batch_ids(tenant) == [good.json()["batch_id"]]
 
 
 def test_without_a_key_every_request_is_a_new_batch(roster: Harness) -> None:
@@ -149,7 +135,7 @@ def test_replay_is_not_charged_against_the_rate_limit(roster: Harness) -> None:
     retry = post(roster, tenant, body(), "k-3")
     assert retry.status_code == 200, retry.text
     assert retry.json()["batch_id"] == first.json()["batch_id"]
-    assert stored_batches(roster) == 1
+    assert roster.stored_batches() == 1
 
 
 def test_concurrent_requests_with_one_key_make_one_batch(roster: Harness) -> None:
@@ -169,6 +155,6 @@ def test_concurrent_requests_with_one_key_make_one_batch(roster: Harness) -> Non
     responses = asyncio.run(send_all())
     assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
     assert len({r.json()["batch_id"] for r in responses}) == 1
-    assert stored_batches(roster) == 1
+    assert roster.stored_batches() == 1
     roster.drain()
     assert [e["name"] for e in roster.events(tenant, "c1")] == ["Opened"]

@@ -12,9 +12,8 @@ import sqlalchemy as sa
 
 from roster.settings import Settings
 from roster.store import ratelimit
-from roster.store.schema import batches as batches_table
 from roster.store.schema import rate_windows
-from roster_testkit import Harness, Tenant
+from roster_testkit import Harness
 
 
 @pytest.fixture(autouse=True)
@@ -37,18 +36,6 @@ def event(customer_id: str, actions: int) -> dict[str, Any]:
     }
 
 
-def listed(roster: Harness, tenant: Tenant) -> list[str]:
-    response = roster.get("/v1/batches", tenant)
-    assert response.status_code == 200, response.text
-    return [b["batch_id"] for b in response.json()["batches"]]
-
-
-def stored_batches(roster: Harness) -> int:
-    with roster.db.read() as conn:
-        query = sa.select(sa.func.count()).select_from(batches_table)
-        return int(conn.execute(query).scalar_one())
-
-
 def assert_429(response: httpx.Response, *, limit: int, remaining: int) -> None:
     assert response.status_code == 429, response.text
     assert response.json()["error"]["code"] == "rate_limited"
@@ -69,8 +56,8 @@ def test_users_over_the_limit_get_429_and_nothing_is_stored(roster: Harness) -> 
     assert first.status_code == 200, first.text
     over = roster.transition(tenant, customers("c3", "c4"))
     assert_429(over, limit=3, remaining=1)
-    assert listed(roster, tenant) == [first.json()["batch_id"]]
-    assert stored_batches(roster) == 1
+    assert roster.batch_ids(tenant) == [first.json()["batch_id"]]
+    assert roster.stored_batches() == 1
     roster.drain()
     assert roster.customer(tenant, "c3") is None
     assert roster.customer(tenant, "c4") is None
@@ -85,7 +72,7 @@ def test_refused_request_is_not_charged(roster: Harness) -> None:
     fits = roster.transition(tenant, customers("c3"))
     assert fits.status_code == 200, fits.text
     assert_429(roster.transition(tenant, customers("c4")), limit=3, remaining=0)
-    assert stored_batches(roster) == 2
+    assert roster.stored_batches() == 2
 
 
 def test_events_over_the_limit_get_429(roster: Harness) -> None:
@@ -99,14 +86,14 @@ def test_events_over_the_limit_get_429(roster: Harness) -> None:
     roster.drain()
     assert roster.customer(tenant, "c2") is None
     assert len(roster.events(tenant, "c1")) == 2
-    assert listed(roster, tenant) == [first.json()["batch_id"]]
+    assert roster.batch_ids(tenant) == [first.json()["batch_id"]]
 
 
 def test_a_request_larger_than_the_whole_budget_is_429(roster: Harness) -> None:
     """A single request holding more users than the limit is refused with 429."""
     tenant = roster.tenant(users_per_minute=2)
     assert_429(roster.transition(tenant, customers("c1", "c2", "c3")), limit=2, remaining=2)
-    assert stored_batches(roster) == 0
+    assert roster.stored_batches() == 0
 
 
 def test_requests_within_budget_succeed(roster: Harness) -> None:
@@ -116,7 +103,7 @@ def test_requests_within_budget_succeed(roster: Harness) -> None:
         response = roster.transition(tenant, [*customers(f"c{n}"), event(f"c{n}", 1)])
         assert response.status_code == 200, response.text
     assert_429(roster.transition(tenant, customers("c9")), limit=5, remaining=0)
-    assert len(listed(roster, tenant)) == 5
+    assert len(roster.batch_ids(tenant)) == 5
 
 
 def test_a_second_workspace_is_unaffected(roster: Harness) -> None:
@@ -129,7 +116,7 @@ def test_a_second_workspace_is_unaffected(roster: Harness) -> None:
     for tenant in (other, free):
         response = roster.transition(tenant, customers("c1"))
         assert response.status_code == 200, response.text
-        assert listed(roster, tenant) == [response.json()["batch_id"]]
+        assert roster.batch_ids(tenant) == [response.json()["batch_id"]]
 
 
 def big_request(start: int, count: int) -> list[dict[str, Any]]:
@@ -143,7 +130,7 @@ def test_vendor_limits_allow_10000_users_per_minute(roster: Harness) -> None:
         response = roster.transition(tenant, big_request(n * 2000, 2000))
         assert response.status_code == 200, response.text
     assert_429(roster.transition(tenant, big_request(10_000, 1)), limit=10_000, remaining=0)
-    assert len(listed(roster, tenant)) == 5
+    assert len(roster.batch_ids(tenant)) == 5
 
 
 def test_default_workspace_is_unlimited(roster: Harness) -> None:
@@ -157,7 +144,7 @@ def test_default_workspace_is_unlimited(roster: Harness) -> None:
     actions = {"type": "event", "customer_id": "c", "actions": [{"action": "a"}] * 5000}
     for _ in range(7):  # 35,000 events, over the vendors' 30,000
         assert roster.transition(tenant, [actions]).status_code == 200
-    assert len(listed(roster, tenant)) == 13
+    assert len(roster.batch_ids(tenant)) == 13
 
 
 def test_setting_a_limit_to_zero_makes_it_unlimited_again(roster: Harness) -> None:

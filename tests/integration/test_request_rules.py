@@ -12,9 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from roster.store.schema import batches as batches_table
 from roster_testkit import Harness, Tenant
 
 CUSTOMER = {"type": "customer", "customer_id": "c1", "attributes": {"name": "Ada"}}
@@ -39,17 +37,11 @@ def nested(depth: int) -> bytes:
     return with_value("[" * lists + "]" * lists)
 
 
-def count_batches(roster: Harness) -> int:
-    with roster.db.read() as conn:
-        query = sa.select(sa.func.count()).select_from(batches_table)
-        return int(conn.execute(query).scalar_one())
-
-
 def assert_nothing_stored(roster: Harness, tenant: Tenant) -> None:
     listed = roster.get("/v1/batches", tenant)
     assert listed.status_code == 200, listed.text
     assert listed.json() == {"batches": []}
-    assert count_batches(roster) == 0
+    assert roster.stored_batches() == 0
 
 
 def post(roster: Harness, tenant: Tenant, body: bytes, ctype: str | None) -> Any:

@@ -204,28 +204,23 @@ def _claim_query(now: int) -> sa.Select[Any]:
     )
 
 
-def renew(conn: Connection, batch_ids: list[str], owner: str, until: int) -> None:
-    conn.execute(
-        sa.update(t)
-        .where(
-            among(t.c.id, batch_ids, conn.dialect.name),
-            t.c.lease_owner == owner,
-            t.c.status == "processing",
-        )
-        .values(lease_expires_at=until)
+def _held(conn: Connection, batch_ids: list[str], owner: str) -> sa.ColumnElement[bool]:
+    """These batches, as long as ``owner`` still holds their lease."""
+    return sa.and_(
+        among(t.c.id, batch_ids, conn.dialect.name),
+        t.c.lease_owner == owner,
+        t.c.status == "processing",
     )
+
+
+def renew(conn: Connection, batch_ids: list[str], owner: str, until: int) -> None:
+    conn.execute(sa.update(t).where(_held(conn, batch_ids, owner)).values(lease_expires_at=until))
 
 
 def hold(conn: Connection, batch_ids: list[str], owner: str) -> bool:
     """Lock the batches for applying; ``False`` if this worker no longer holds all their leases."""
     rows = conn.execute(
-        sa.select(t.c.seq)
-        .where(
-            among(t.c.id, batch_ids, conn.dialect.name),
-            t.c.lease_owner == owner,
-            t.c.status == "processing",
-        )
-        .with_for_update()
+        sa.select(t.c.seq).where(_held(conn, batch_ids, owner)).with_for_update()
     ).all()
     return len(rows) == len(batch_ids)
 
@@ -276,11 +271,7 @@ def release(conn: Connection, batch_ids: list[str], owner: str) -> None:
         return
     conn.execute(
         sa.update(t)
-        .where(
-            among(t.c.id, batch_ids, conn.dialect.name),
-            t.c.lease_owner == owner,
-            t.c.status == "processing",
-        )
+        .where(_held(conn, batch_ids, owner))
         .values(status="queued", lease_owner=None, lease_expires_at=None, attempts=t.c.attempts - 1)
     )
 
