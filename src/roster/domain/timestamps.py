@@ -118,6 +118,8 @@ def parse_offset(value: object, *, field: str = "user_timezone_offset") -> int |
     """Return a timezone offset in whole seconds within +-54000, ``None`` when absent."""
     if value is None:
         return None
+    if type(value) is int and -_MAX_OFFSET_S <= value <= _MAX_OFFSET_S:
+        return value  # the common case
     offset = _whole_number(value)
     if offset is None:
         raise _invalid(field, value, "whole seconds as a number or numeric string", _AN_OFFSET)

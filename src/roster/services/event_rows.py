@@ -22,26 +22,25 @@ _encode = msgspec.json.Encoder().encode
 MAX_NAME = 255
 
 
-@dataclass(eq=False, slots=True)
-class EventDraft:
-    """An event ready to store, waiting for its customer's uid."""
+#: An event's own columns, ``name`` to ``attributes`` in ``events.COLUMNS`` order but for the
+#: device id: (name, occurred_at, local_time, tz_offset, platform, app_version, attributes JSON).
+Fields = tuple[str, int, int, int | None, str | None, str | None, str]
 
-    name: str
-    occurred_at: int
-    local_time: int
-    tz_offset: int | None
-    platform: str | None
-    app_version: str | None
-    attributes: dict[str, Any]
-    profile: Profile | None = None
-    device_id: str | None = None
-    batch: Claimed | None = None
+
+@dataclass(eq=False, slots=True)
+class ElementEvents:
+    """The events of one event element, waiting together for their customer's uid."""
+
+    profile: Profile
+    device_id: str | None
+    batch: Claimed
+    fields: list[Fields]
 
 
 def draft_actions(
     ledger: Ledger, index: int, key: str | None, actions: list[Action] | None, received: int
-) -> list[EventDraft] | None:
-    """Drafts for every action, or ``None`` (and the element failed) if any action is invalid."""
+) -> list[Fields] | None:
+    """The fields of every action, or ``None`` (and the element failed) if one is invalid."""
     if not actions:
         ledger.fail(index, key, "actions", oc.MISSING_FIELD, "'actions' must be a non-empty list")
         return None
@@ -56,7 +55,7 @@ def draft_actions(
 
 def _draft(
     ledger: Ledger, index: int, key: str | None, n: int, action: Action, received: int
-) -> EventDraft | None:
+) -> Fields | None:
     where = f"actions[{n}]"
     name = action.action
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
@@ -80,44 +79,23 @@ def _draft(
         msg = f"{action.platform!r} is not a platform (ANDROID, iOS, web, TV); stored without one"
         ledger.warn(index, key, f"{where}.platform", oc.INVALID_PLATFORM, msg)
     version = action.app_version
-    return EventDraft(
-        name=name.strip(),
-        occurred_at=utc,
-        local_time=local,
-        tz_offset=offset,
-        platform=platform,
-        app_version=None if version is None else str(version)[:255],
-        attributes=action.attributes or {},
-    )
+    attributes = _encode(action.attributes or {}).decode()
+    return (name.strip(), utc, local, offset, platform, _version(version), attributes)
 
 
-def insert_drafts(conn: Connection, workspace_id: str, drafts: list[EventDraft]) -> None:
-    """Store the drafts (their profiles have uids by now) in one bulk statement."""
+def _version(value: Any) -> str | None:
+    return None if value is None else str(value)[:255]
+
+
+def insert_events(conn: Connection, workspace_id: str, elements: list[ElementEvents]) -> None:
+    """Store the events (their customers have uids by now) in one bulk statement."""
     rows = []
-    for d in drafts:
-        assert d.profile is not None
-        assert d.profile.uid is not None
-        assert d.batch is not None
-        uid = d.profile.uid
-        received = d.batch.accepted_at
-        rows.append(
-            (
-                workspace_id,
-                uid,
-                uid,
-                d.name,
-                d.occurred_at,
-                d.local_time,
-                d.tz_offset,
-                d.platform,
-                d.app_version,
-                d.device_id,
-                _encode(d.attributes).decode(),
-                received,
-                d.batch.id,
-                can_trigger(d.occurred_at, received, migrated=False),
-                False,
-                None,
-            )
-        )
+    for e in elements:
+        uid = e.profile.uid
+        assert uid is not None
+        received, batch_id, device_id = e.batch.accepted_at, e.batch.id, e.device_id
+        for name, utc, local, offset, platform, version, attributes in e.fields:
+            trigger = can_trigger(utc, received, migrated=False)
+            row = (workspace_id, uid, uid, name, utc, local, offset, platform, version, device_id)
+            rows.append((*row, attributes, received, batch_id, trigger, False, None))
     event_store.insert_many(conn, rows)

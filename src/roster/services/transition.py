@@ -30,7 +30,7 @@ from roster.formats.moengage import (
     decode_elements,
     ident,
 )
-from roster.services.event_rows import EventDraft, draft_actions, insert_drafts
+from roster.services.event_rows import ElementEvents, draft_actions, insert_events
 from roster.services.profile_book import ProfileBook, identifier_pairs
 from roster.store import devices as device_store
 from roster.store.batches import Claimed
@@ -46,7 +46,7 @@ class Shared:
     known_devices: dict[str, device_store.Device] = field(default_factory=dict)
     touched_devices: dict[str, device_store.Device] = field(default_factory=dict)
     device_owners: list[tuple[device_store.Device, Profile]] = field(default_factory=list)
-    drafts: list[EventDraft] = field(default_factory=list)
+    events: list[ElementEvents] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ def apply_transitions(
         assert owner.uid is not None
         device.uid = owner.uid
     device_store.save(conn, workspace.id, shared.touched_devices.values(), book.now)
-    insert_drafts(conn, workspace.id, shared.drafts)
+    insert_events(conn, workspace.id, shared.events)
     return ledgers
 
 
@@ -103,7 +103,9 @@ def _apply_one(ctx: Context, elements: list[Decoded]) -> None:
                 ctx.shared.device_owners.append(found)
     for d in elements:
         if isinstance(d.element, EventElement):
-            ctx.shared.drafts.extend(_event_drafts(ctx, d.index, d.element))
+            events = _element_events(ctx, d.index, d.element)
+            if events is not None:
+                ctx.shared.events.append(events)
 
 
 def _device_ids(elements: list[Decoded]) -> set[str]:
@@ -271,25 +273,22 @@ def _device(
     return device, profile
 
 
-def _event_drafts(ctx: Context, index: int, el: EventElement) -> list[EventDraft]:
+def _element_events(ctx: Context, index: int, el: EventElement) -> ElementEvents | None:
+    """The element's events ready to store, or ``None`` (the element failed, with its reason)."""
     key = ident(el.customer_id) or _first_identifier(ctx.workspace, el.user_identifiers or {})
     device_id = ident(el.device_id)
     if device_id is not None and len(device_id) > MAX_ID_LENGTH:
         msg = f"'device_id' must be at most {MAX_ID_LENGTH} characters"
         ctx.ledger.fail(index, key, "device_id", oc.INVALID_FIELD, msg)
-        return []
-    drafts = draft_actions(ctx.ledger, index, key, el.actions, ctx.batch.accepted_at)
-    if drafts is None:
-        return []
+        return None
+    fields = draft_actions(ctx.ledger, index, key, el.actions, ctx.batch.accepted_at)
+    if fields is None:
+        return None
     profile = _event_customer(ctx, index, el)
     if profile is None:
-        return []
-    for draft in drafts:
-        draft.profile = profile
-        draft.device_id = device_id
-        draft.batch = ctx.batch
+        return None
     ctx.ledger.mark_applied()
-    return drafts
+    return ElementEvents(profile, device_id, ctx.batch, fields)
 
 
 def _event_customer(ctx: Context, index: int, el: EventElement) -> Profile | None:
