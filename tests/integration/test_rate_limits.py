@@ -89,11 +89,18 @@ def test_events_over_the_limit_get_429(roster: Harness) -> None:
     assert roster.batch_ids(tenant) == [first.json()["batch_id"]]
 
 
-def test_a_request_larger_than_the_whole_budget_is_429(roster: Harness) -> None:
-    """A single request holding more users than the limit is refused with 429."""
+def test_a_request_larger_than_the_whole_budget_is_422(roster: Harness) -> None:
+    """A single request holding more users than the per-minute limit can never pass: it is
+    refused with 422 (split it), not 429 (wait), charges nothing and stores nothing."""
     tenant = roster.tenant(users_per_minute=2)
-    assert_429(roster.transition(tenant, customers("c1", "c2", "c3")), limit=2, remaining=2)
+    response = roster.transition(tenant, customers("c1", "c2", "c3"))
+    assert response.status_code == 422, response.text
+    assert "Retry-After" not in response.headers
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("too_many_elements", "elements")
+    assert "split it" in error["message"]
     assert roster.stored_batches() == 0
+    assert roster.transition(tenant, customers("c1", "c2")).status_code == 200
 
 
 def test_requests_within_budget_succeed(roster: Harness) -> None:

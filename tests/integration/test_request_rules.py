@@ -98,27 +98,27 @@ REFUSED = [
                  None, "BOM", id="two-byte-order-marks"),
     pytest.param(envelope(CUSTOMER).decode().encode("utf-16"), JSON, 400, MALFORMED, None, None,
                  "UTF-8", id="utf16"),
-    pytest.param(with_value("NaN"), JSON, 400, MALFORMED, X, None, "NaN", id="nan"),
-    pytest.param(with_value("Infinity"), JSON, 400, MALFORMED, X, None, "Infinity",
+    pytest.param(with_value("NaN"), JSON, 400, MALFORMED, X, 0, "NaN", id="nan"),
+    pytest.param(with_value("Infinity"), JSON, 400, MALFORMED, X, 0, "Infinity",
                  id="infinity"),
-    pytest.param(with_value("-Infinity"), JSON, 400, MALFORMED, X, None, "Infinity",
+    pytest.param(with_value("-Infinity"), JSON, 400, MALFORMED, X, 0, "Infinity",
                  id="minus-infinity"),
-    pytest.param(with_value("1e400"), JSON, 400, MALFORMED, X, None, "overflows",
+    pytest.param(with_value("1e400"), JSON, 400, MALFORMED, X, 0, "overflows",
                  id="float-overflow-1e400"),
     pytest.param(b'{"type": "transition", "elements": [{"type": "customer", "customer_id": '
                  b'"c1", "customer_id": "c2"}]}', JSON, 400, MALFORMED,
-                 "elements[0].customer_id", None, "duplicate key 'customer_id'",
+                 "elements[0].customer_id", 0, "duplicate key 'customer_id'",
                  id="duplicate-keys"),
     pytest.param(b'{"type": "transition", "type": "transition", "elements": []}', JSON, 400,
                  MALFORMED, "type", None, "duplicate key 'type'", id="duplicate-top-level-key"),
-    pytest.param(with_value('"a\\ud800b"'), JSON, 400, MALFORMED, X, None, "lone surrogate",
+    pytest.param(with_value('"a\\ud800b"'), JSON, 400, MALFORMED, X, 0, "lone surrogate",
                  id="lone-surrogate"),
-    pytest.param(with_value('"a\\u0000b"'), JSON, 400, MALFORMED, X, None, "NUL", id="nul-char"),
-    pytest.param(with_value(str(2**63)), JSON, 400, MALFORMED, X, None, "64-bit",
+    pytest.param(with_value('"a\\u0000b"'), JSON, 400, MALFORMED, X, 0, "NUL", id="nul-char"),
+    pytest.param(with_value(str(2**63)), JSON, 400, MALFORMED, X, 0, "64-bit",
                  id="integer-2-pow-63"),
-    pytest.param(with_value(str(-(2**63) - 1)), JSON, 400, MALFORMED, X, None, "64-bit",
+    pytest.param(with_value(str(-(2**63) - 1)), JSON, 400, MALFORMED, X, 0, "64-bit",
                  id="integer-below-int64"),
-    pytest.param(nested(33), JSON, 400, MALFORMED, "*" + X, None, "deeper than 32",
+    pytest.param(nested(33), JSON, 400, MALFORMED, "*" + X, 0, "deeper than 32",
                  id="depth-33"),
     pytest.param(b"[" * 30_000 + b"]" * 30_000, JSON, 400, MALFORMED, None, None,
                  "deeper than 32", id="depth-30000"),
@@ -140,8 +140,8 @@ def test_request_level_problem_is_refused_naming_the_rule_and_nothing_is_stored(
     index: int | None,
     words: str,
 ) -> None:
-    """A request breaking a request-level rule gets its status and a body naming field and rule;
-    no batch is stored."""
+    """A request breaking a request-level rule gets its status and a body naming field, rule and
+    (for a problem inside an element) the element's index; no batch is stored."""
     tenant = roster.tenant()
     response = post(roster, tenant, body, ctype)
     assert response.status_code == status, response.text

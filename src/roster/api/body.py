@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Request
 
 from roster.domain.errors import PayloadTooLarge, UnsupportedMediaType
-from roster.formats.strict_json import loads_strict
 
 JSON_TYPES = ("application/json",)
 
@@ -34,7 +31,3 @@ async def read_capped(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"the body is over {limit} bytes, the most accepted")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def parse(body: bytes) -> Any:
-    return loads_strict(body)

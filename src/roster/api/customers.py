@@ -23,8 +23,8 @@ async def get_customer(customer_id: str, request: Request, workspace: Caller) ->
     db = container(request).db
 
     def load() -> dict[str, Any]:
-        row = reads.find_customer(db, workspace, customer_id=text_param(customer_id, "customer_id"))
-        return reads.profile_view(db, workspace, row)
+        cid = text_param(customer_id, "customer_id")
+        return reads.profile(db, workspace, customer_id=cid)
 
     return await run_in_threadpool(load)
 
@@ -53,8 +53,7 @@ async def find_customer(
     cid = None if customer_id is None else text_param(customer_id, "customer_id")
 
     def load() -> dict[str, Any]:
-        row = reads.find_customer(db, workspace, customer_id=cid, uid=uid, identifier=identifier)
-        return reads.profile_view(db, workspace, row)
+        return reads.profile(db, workspace, customer_id=cid, uid=uid, identifier=identifier)
 
     return await run_in_threadpool(load)
 

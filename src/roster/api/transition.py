@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from roster.api import body as bodies
 from roster.api.deps import container, workspace_of
 from roster.api.schemas import TRANSITION_REQUEST
-from roster.formats.moengage import check_transition
+from roster.formats.moengage import read_transition
 from roster.services.accept import Submission, accept, check_idempotency_key
 
 router = APIRouter(tags=["MoEngage"])
@@ -32,7 +32,7 @@ async def transition(workspace_id: str, request: Request, response: Response) ->
     payload = raw.removeprefix(b"\xef\xbb\xbf")
     # Parse the raw body (its one BOM is skipped there): parsing ``payload`` would skip a second
     # BOM too, accepting a body the worker cannot decode.
-    summary = check_transition(bodies.parse(raw))
+    summary = read_transition(raw)
     sub = Submission(
         kind="transition",
         payload=payload,

@@ -11,14 +11,17 @@ Two steps, at two places:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from roster.domain.errors import InvalidEnvelope
+from roster.domain.errors import InvalidEnvelope, MalformedBody
+from roster.formats.strict_json import loads_strict
 
 ELEMENT_TYPES = ("customer", "device", "event")
+_ELEMENT = re.compile(r"^elements\[(\d+)\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,18 @@ class TransitionSummary:
     elements: int
     users: int
     events: int
+
+
+def read_transition(body: bytes) -> TransitionSummary:
+    """Parse a request body strictly and check its envelope; errors name the element's index."""
+    try:
+        parsed = loads_strict(body)
+    except MalformedBody as exc:
+        found = _ELEMENT.match(exc.field or "")
+        if found:
+            exc.index = int(found.group(1))
+        raise
+    return check_transition(parsed)
 
 
 def check_transition(body: Any) -> TransitionSummary:

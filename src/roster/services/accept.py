@@ -13,7 +13,12 @@ from dataclasses import dataclass
 import sqlalchemy.exc
 import structlog
 
-from roster.domain.errors import IdempotencyKeyReused, InvalidIdempotencyKey, RateLimited
+from roster.domain.errors import (
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+    RateLimited,
+    TooManyElements,
+)
 from roster.domain.workspaces import Workspace
 from roster.store import batches, ratelimit, workspaces
 from roster.store.database import Database
@@ -111,18 +116,26 @@ def _charge(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, now: in
     limits = ws.limits
     if limits.unlimited:
         return
+    wanted = (
+        (sub.users, limits.users_per_minute, "users"),
+        (sub.events, limits.events_per_minute, "events"),
+    )
+    for asked, limit, what in wanted:
+        if limit is not None and asked > limit:  # no wait would ever let it through
+            raise TooManyElements(
+                f"this request holds {asked} {what}, more than the workspace's limit of "
+                f"{limit} {what} per minute: split it into smaller requests",
+                field="elements",
+            )
     window = now - now % WINDOW_MS
     users, events = ratelimit.charge(conn, ws.id, window, sub.users, sub.events)
-    for used, limit, what in (
-        (users, limits.users_per_minute, "users"),
-        (events, limits.events_per_minute, "events"),
-    ):
+    for (asked, limit, what), used in zip(wanted, (users, events), strict=True):
         if limit is not None and used > limit:
             reset = window + WINDOW_MS
             raise RateLimited(
                 f"workspace is over its limit of {limit} {what} per minute",
                 limit=limit,
-                remaining=max(0, limit - (used - (sub.users if what == "users" else sub.events))),
+                remaining=max(0, limit - (used - asked)),
                 reset_at=reset // 1000,
                 retry_after=max(1, -(-(reset - now) // 1000)),
             )

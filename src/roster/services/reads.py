@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import msgspec
+from sqlalchemy.engine import Connection
 
 from roster.domain.campaigns import ACTIVITY_WINDOW_MS
 from roster.domain.errors import NotFound
@@ -83,27 +84,23 @@ def find_customer(
 ) -> dict[str, Any]:
     """The raw customer row, found by exactly one of the three keys."""
     with db.read() as conn:
-        if customer_id is not None:
-            row = reads.customer_by_id(conn, workspace.id, customer_id)
-        elif uid is not None:
-            row = reads.customer_by_uid(conn, workspace.id, uid)
-        elif identifier is not None:
-            name, value = identifier
-            value = normalise_identifier(name, value)
-            row = reads.customer_by_identifier(conn, workspace.id, name, value)
-        else:
-            row = None
-    if row is None:
-        raise NotFound("customer not found", field="customer_id")
-    return row
+        return _customer_row(conn, workspace, customer_id, uid, identifier)
 
 
-def profile_view(db: Database, workspace: Workspace, row: dict[str, Any]) -> dict[str, Any]:
+def profile(
+    db: Database,
+    workspace: Workspace,
+    *,
+    customer_id: str | None = None,
+    uid: int | None = None,
+    identifier: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """A customer's profile with its devices, read in one snapshot."""
     with db.read() as conn:
-        device_rows = devices.of_customer(conn, row["uid"])
+        row = _customer_row(conn, workspace, customer_id, uid, identifier)
+        device_views = [_device(d) for d in devices.of_customer(conn, row["uid"])]
     attributes = msgspec.json.decode(row["attributes"])
     times = msgspec.json.decode(row["attribute_times"])
-    device_views = [_device(d) for d in device_rows]
     return {
         "uid": row["uid"],
         "customer_id": row["customer_id"],
@@ -119,6 +116,29 @@ def profile_view(db: Database, workspace: Workspace, row: dict[str, Any]) -> dic
         "updated_at": _iso(row["updated_at"]),
         "created_batch": row["created_batch"],
     }
+
+
+def _customer_row(
+    conn: Connection,
+    workspace: Workspace,
+    customer_id: str | None,
+    uid: int | None,
+    identifier: tuple[str, str] | None,
+) -> dict[str, Any]:
+    if customer_id is not None:
+        row = reads.customer_by_id(conn, workspace.id, customer_id)
+    elif uid is not None:
+        row = reads.customer_by_uid(conn, workspace.id, uid)
+    elif identifier is not None:
+        name, value = identifier
+        row = reads.customer_by_identifier(
+            conn, workspace.id, name, normalise_identifier(name, value)
+        )
+    else:
+        row = None
+    if row is None:
+        raise NotFound("customer not found", field="customer_id")
+    return row
 
 
 def _device(d: dict[str, Any]) -> dict[str, Any]:
