@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from roster.store.write_turns import WriteTurns, turns_for
+
 
 def normalise_url(url: str) -> str:
     """Use psycopg 3 for ``postgresql://`` URLs (SQLAlchemy would pick psycopg2)."""
@@ -31,7 +33,9 @@ class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 10):
         self.url = normalise_url(url)
         self.dialect = sa.make_url(self.url).get_backend_name()
+        self.turns: WriteTurns | None = None
         if self.dialect == "sqlite":
+            self.turns = turns_for(sa.make_url(self.url).database or "")
             self.writer = _sqlite_engine(self.url, sqlite_synchronous, immediate=True)
             self.reader = _sqlite_engine(self.url, sqlite_synchronous, immediate=False)
         elif self.dialect == "postgresql":
@@ -54,8 +58,14 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A transaction that commits when the block ends and rolls back on an exception."""
-        with self.writer.begin() as conn:
+        """A transaction that commits when the block ends and rolls back on an exception.
+
+        On SQLite, the threads of this process take turns first (``write_turns``)."""
+        if self.turns is None:
+            with self.writer.begin() as conn:
+                yield conn
+            return
+        with self.turns.turn(), self.writer.begin() as conn:
             yield conn
 
     @contextmanager
