@@ -80,7 +80,7 @@ async def customer_events(
     lo, hi = _time(since, "since"), _time(until, "until")
 
     def load() -> dict[str, Any]:
-        row = reads.find_customer(db, workspace, customer_id=text_param(customer_id, "customer_id"))
+        row = reads.find_customer(db, workspace, text_param(customer_id, "customer_id"))
         return {"events": reads.event_list(db, row, since=lo, until=hi, limit=limit)}
 
     return await run_in_threadpool(load)
@@ -93,7 +93,7 @@ async def customer_activity(
     db = container(request).db
 
     def load() -> dict[str, Any]:
-        row = reads.find_customer(db, workspace, customer_id=text_param(customer_id, "customer_id"))
+        row = reads.find_customer(db, workspace, text_param(customer_id, "customer_id"))
         return {"events": reads.activity(db, row, limit=limit)}
 
     return await run_in_threadpool(load)

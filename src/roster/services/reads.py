@@ -74,17 +74,10 @@ def _issue(issue: Issue) -> dict[str, Any]:
     }
 
 
-def find_customer(
-    db: Database,
-    workspace: Workspace,
-    *,
-    customer_id: str | None = None,
-    uid: int | None = None,
-    identifier: tuple[str, str] | None = None,
-) -> dict[str, Any]:
-    """The raw customer row, found by exactly one of the three keys."""
+def find_customer(db: Database, workspace: Workspace, customer_id: str) -> dict[str, Any]:
+    """The raw customer row of a ``customer_id`` (for its events and activity)."""
     with db.read() as conn:
-        return _customer_row(conn, workspace, customer_id, uid, identifier)
+        return _customer_row(conn, workspace, customer_id, None, None)
 
 
 def profile(
