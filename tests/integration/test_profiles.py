@@ -271,3 +271,59 @@ def test_a_customer_id_with_a_slash_is_found_by_query(roster: Harness) -> None:
     found = roster.get("/v1/customers", tenant, params={"customer_id": "a/b"})
     assert found.status_code == 200, found.text
     assert found.json()["attributes"] == {"plan": "pro"}
+
+
+def test_event_attributes_are_stored_as_sent_and_read_back(roster: Harness) -> None:
+    """An action's attributes (nested values, escapes, non-ASCII) read back exactly as posted;
+    ``null`` or no attributes read back as an empty object."""
+    tenant = roster.tenant()
+    now = int(time.time() * 1000)
+    attributes = {"sku": 'a"b\\c', "name": "Zoë ☃", "tags": [1, 2.5, None], "deep": {"x": True}}
+    actions = [
+        {"action": "buy", "attributes": attributes, "current_time": now},
+        {"action": "view", "attributes": None, "current_time": now - 1},
+        {"action": "open", "current_time": now - 2},
+    ]
+    batch = _apply(roster, tenant, [{"type": "event", "customer_id": "c1", "actions": actions}])
+    assert batch["counts"] == {"total": 1, "applied": 1, "skipped": 0, "failed": 0}
+    by_name = {e["name"]: e for e in roster.events(tenant, "c1")}
+    assert by_name["buy"]["attributes"] == attributes
+    assert by_name["view"]["attributes"] == {}
+    assert by_name["open"]["attributes"] == {}
+
+
+def test_event_attributes_that_are_not_an_object_fail_the_element(roster: Harness) -> None:
+    """A list or a string as an action's attributes fails the element, naming the action."""
+    tenant = roster.tenant()
+    now = int(time.time() * 1000)
+    good = {"action": "ok", "current_time": now}
+    elements = [
+        {
+            "type": "event",
+            "customer_id": "c1",
+            "actions": [good, {"action": "x", "attributes": [1]}],
+        },
+        {"type": "event", "customer_id": "c2", "actions": [{"action": "x", "attributes": "s"}]},
+    ]
+    batch = _apply(roster, tenant, elements)
+    assert batch["counts"]["failed"] == 2
+    assert [(e["index"], e["field"], e["code"]) for e in batch["errors"]] == [
+        (0, "actions[1].attributes", "invalid_field"),
+        (1, "actions[0].attributes", "invalid_field"),
+    ]
+    assert roster.customer(tenant, "c1") is None
+    assert roster.customer(tenant, "c2") is None
+
+
+def test_every_shape_of_event_time_gives_the_same_stored_times(roster: Harness) -> None:
+    """The common epoch-ms shapes and the general rules agree: a digit string, an integer, a
+    float, ISO-8601 and epoch seconds, with and without an offset, store the same instant."""
+    ms = 1712567385000
+    shapes = [str(ms), ms, float(ms), "2024-04-08T09:09:45Z", ms // 1000, " 1712567385000 "]
+    for offset in (None, 3600, "3600"):
+        for shape in shapes:
+            extra = {} if offset is None else {"user_timezone_offset": offset}
+            event = _event_times(roster, current_time=shape, **extra)
+            assert event["occurred_at"] == "2024-04-08T09:09:45.000Z", (shape, offset)
+            local = "2024-04-08T10:09:45.000Z" if offset else "2024-04-08T09:09:45.000Z"
+            assert event["local_time"] == local, (shape, offset)

@@ -6,8 +6,6 @@ from typing import Any, Literal
 
 import msgspec
 
-from roster.formats.moengage import Action
-
 
 class _Platform(msgspec.Struct):
     platform: str
@@ -27,11 +25,21 @@ class _Device(msgspec.Struct, tag_field="type", tag="device"):
     attributes: dict[str, Any]
 
 
+class _Action(msgspec.Struct):
+    action: str
+    attributes: dict[str, Any] | None = None
+    platform: str | None = None
+    app_version: str | None = None
+    user_time: str | int | float | None = None
+    current_time: str | int | float | None = None
+    user_timezone_offset: int | str | None = None
+
+
 class _Event(msgspec.Struct, tag_field="type", tag="event"):
     customer_id: str | int | None = None
     device_id: str | int | None = None
     user_identifiers: dict[str, Any] | None = None
-    actions: list[Action] | None = None
+    actions: list[_Action] | None = None
 
 
 class Transition(msgspec.Struct):

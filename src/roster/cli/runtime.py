@@ -8,6 +8,7 @@ import time
 from types import FrameType
 
 from roster.bootstrap import Container, worker_database
+from roster.services.gc_pause import freeze_startup_objects
 from roster.services.worker import Worker
 
 
@@ -29,6 +30,7 @@ class WorkerPool:
         self.grace = container.settings.shutdown_grace_seconds
 
     def start(self) -> None:
+        freeze_startup_objects()  # imports, settings, the app: never garbage, never walked again
         for t in self.threads:
             t.start()
 

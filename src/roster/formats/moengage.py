@@ -12,6 +12,7 @@ Two steps, at two places:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,9 +98,13 @@ class DeviceElement(msgspec.Struct, tag_field="type", tag="device"):
     attributes: dict[str, Any] | None = None
 
 
+_NO_ATTRIBUTES = msgspec.Raw(b"{}")
+
+
 class Action(msgspec.Struct):
     action: str | None = None
-    attributes: dict[str, Any] | None = None
+    #: The JSON text as sent (any JSON value; the worker refuses anything but an object or null).
+    attributes: msgspec.Raw = _NO_ATTRIBUTES
     platform: Any = None
     app_version: Any = None
     user_time: Any = None
@@ -134,41 +139,37 @@ class _Typed(msgspec.Struct):
     elements: list[Element]
 
 
-_KIND: dict[type[Element], str] = {cls: kind for kind, cls in STRUCTS.items()}
+class Unreadable:
+    """An element that does not fit its Struct: its ``type`` and why, for the ledger."""
+
+    __slots__ = ("error", "field", "kind")
+
+    def __init__(self, kind: str, error: str, field: str | None) -> None:
+        self.kind = kind
+        self.error = error
+        self.field = field
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    """One element: its index in the request, and either the Struct or why it could not be read."""
-
-    index: int
-    kind: str
-    element: Element | None
-    error: str | None
-    field: str | None
-
-
-def decode_elements(payload: bytes) -> list[Decoded]:
-    """Decode each element of a stored (already door-checked) transition body.
+def decode_elements(payload: bytes) -> Sequence[Element | Unreadable]:
+    """Decode each element of a stored (already door-checked) transition body; an element's
+    index in the request is its index in the list.
 
     The whole body is decoded in one call; only when some element does not fit its Struct is
     each element decoded on its own, so the bad ones are told apart from the good ones.
     """
     try:
-        elements = msgspec.json.decode(payload, type=_Typed).elements
+        return msgspec.json.decode(payload, type=_Typed).elements
     except msgspec.ValidationError:
         envelope = msgspec.json.decode(payload, type=_Envelope)
-        return [_decode_one(i, raw) for i, raw in enumerate(envelope.elements)]
-    return [Decoded(i, _KIND[type(e)], e, None, None) for i, e in enumerate(elements)]
+        return [_decode_one(raw) for raw in envelope.elements]
 
 
-def _decode_one(index: int, raw: msgspec.Raw) -> Decoded:
+def _decode_one(raw: msgspec.Raw) -> Element | Unreadable:
     kind = msgspec.json.decode(raw, type=_Kind).type
     try:
-        element = msgspec.json.decode(raw, type=STRUCTS[kind])
+        return msgspec.json.decode(raw, type=STRUCTS[kind])
     except msgspec.ValidationError as exc:
-        return Decoded(index, kind, None, str(exc), _path_of(str(exc)))
-    return Decoded(index, kind, element, None, None)
+        return Unreadable(kind, str(exc), _path_of(str(exc)))
 
 
 def _path_of(message: str) -> str | None:

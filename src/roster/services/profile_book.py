@@ -29,6 +29,8 @@ class ProfileBook:
         self.new: list[Profile] = []
         self.dirty: list[Profile] = []
         self.pairs_of: dict[int, list[tuple[str, str]]] = {}  # id(profile) -> its indexed pairs
+        #: uid -> the pairs the stored index holds for it (those of its attributes as loaded)
+        self.stored_pairs: dict[int, list[tuple[str, str]]] = {}
 
     def preload(
         self,
@@ -59,6 +61,8 @@ class ProfileBook:
                 self.by_identifier.setdefault(pair, loaded[uid])
         for p in loaded.values():
             self.index_identifiers(p)
+            if p.uid is not None:  # always: loaded profiles have their uid
+                self.stored_pairs[p.uid] = self.pairs_of[id(p)]
 
     def get(self, customer_id: str) -> Profile | None:
         return self.by_id.get(customer_id)
@@ -109,9 +113,13 @@ class ProfileBook:
         new = set(map(id, self.new))
         changed = [p for p in self.dirty if id(p) not in new]
         profiles.update_existing(self.conn, changed, self.now)
-        index = {p.uid: identifier_pairs(self.workspace, p.attributes) for p in self.dirty if p.uid}
+        index: dict[int, list[tuple[str, str]]] = {}
         for p in self.dirty:
             p.dirty = False
+            assert p.uid is not None
+            pairs = identifier_pairs(self.workspace, p.attributes)
+            if pairs != self.stored_pairs.get(p.uid, []):  # new profiles hold none yet
+                index[p.uid] = self.stored_pairs[p.uid] = pairs
         profiles.replace_identifiers(self.conn, ws, index)
         self.new = []
         self.dirty = []

@@ -6,6 +6,7 @@ all database work is set-based (one load, a few bulk writes per group).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +25,10 @@ from roster.domain.timestamps import (
 from roster.domain.workspaces import Workspace
 from roster.formats.moengage import (
     CustomerElement,
-    Decoded,
     DeviceElement,
+    Element,
     EventElement,
+    Unreadable,
     decode_elements,
     ident,
 )
@@ -60,6 +62,15 @@ class Context:
     shared: Shared
 
 
+@dataclass(slots=True)
+class Parts:
+    """One batch's readable elements by kind, each with its index in the request."""
+
+    customers: list[tuple[int, CustomerElement]] = field(default_factory=list)
+    devices: list[tuple[int, DeviceElement]] = field(default_factory=list)
+    events: list[tuple[int, EventElement]] = field(default_factory=list)
+
+
 def apply_transitions(
     conn: Connection, workspace: Workspace, batches: list[Claimed], *, max_string: int
 ) -> list[Ledger]:
@@ -70,17 +81,13 @@ def apply_transitions(
     """
     decoded = [decode_elements(b.payload) for b in batches]
     ledgers = [Ledger(total=len(elements)) for elements in decoded]
-    readable = [
-        [d for d in elements if _readable(d, ledger)]
-        for elements, ledger in zip(decoded, ledgers, strict=True)
-    ]
+    parts = [_parts(elements, ledger) for elements, ledger in zip(decoded, ledgers, strict=True)]
     book = ProfileBook(conn, workspace, max(b.accepted_at for b in batches))
-    everything = [d for elements in readable for d in elements]
-    book.preload(*_named_customers(workspace, everything))
-    shared = Shared(known_devices=device_store.load(conn, workspace.id, _device_ids(everything)))
-    for batch, ledger, elements in zip(batches, ledgers, readable, strict=True):
+    book.preload(*_named_customers(workspace, parts))
+    shared = Shared(known_devices=device_store.load(conn, workspace.id, _device_ids(parts)))
+    for batch, ledger, part in zip(batches, ledgers, parts, strict=True):
         ctx = Context(conn, workspace, batch, ledger, book, max_string, shared)
-        _apply_one(ctx, elements)
+        _apply_one(ctx, part)
     book.flush()
     for device, owner in shared.device_owners:
         assert owner.uid is not None
@@ -90,55 +97,64 @@ def apply_transitions(
     return ledgers
 
 
-def _apply_one(ctx: Context, elements: list[Decoded]) -> None:
+def _parts(elements: Sequence[Element | Unreadable], ledger: Ledger) -> Parts:
+    """Sort the elements by kind, failing the unreadable ones in the ledger."""
+    parts = Parts()
+    events, customers, devices = parts.events, parts.customers, parts.devices
+    for index, element in enumerate(elements):
+        kind = type(element)
+        if kind is EventElement:
+            events.append((index, element))  # type: ignore[arg-type]
+        elif kind is CustomerElement:
+            customers.append((index, element))  # type: ignore[arg-type]
+        elif kind is DeviceElement:
+            devices.append((index, element))  # type: ignore[arg-type]
+        else:
+            assert isinstance(element, Unreadable)
+            ledger.fail(index, None, element.field, oc.INVALID_FIELD, element.error)
+    return parts
+
+
+def _apply_one(ctx: Context, parts: Parts) -> None:
     """One batch: customers first, then devices, then events, each in request order."""
-    for d in elements:
-        if isinstance(d.element, CustomerElement):
-            _apply_customer(ctx, d.index, d.element)
-    for d in elements:
-        if isinstance(d.element, DeviceElement):
-            found = _device(ctx, d.index, d.element, ctx.shared.known_devices)
-            if found is not None:
-                ctx.shared.touched_devices[found[0].device_id] = found[0]
-                ctx.shared.device_owners.append(found)
-    for d in elements:
-        if isinstance(d.element, EventElement):
-            events = _element_events(ctx, d.index, d.element)
-            if events is not None:
-                ctx.shared.events.append(events)
+    for index, customer in parts.customers:
+        _apply_customer(ctx, index, customer)
+    for index, device in parts.devices:
+        found = _device(ctx, index, device, ctx.shared.known_devices)
+        if found is not None:
+            ctx.shared.touched_devices[found[0].device_id] = found[0]
+            ctx.shared.device_owners.append(found)
+    _apply_events(ctx, parts.events)
 
 
-def _device_ids(elements: list[Decoded]) -> set[str]:
+def _device_ids(parts: list[Parts]) -> set[str]:
     return {
         did
-        for d in elements
-        if isinstance(d.element, DeviceElement) and (did := ident(d.element.device_id)) is not None
+        for part in parts
+        for _, device in part.devices
+        if (did := ident(device.device_id)) is not None
     }
 
 
-def _readable(d: Decoded, ledger: Ledger) -> bool:
-    if d.element is None:
-        ledger.fail(d.index, None, d.field, oc.INVALID_FIELD, d.error or "unreadable element")
-        return False
-    return True
-
-
 def _named_customers(
-    workspace: Workspace, decoded: list[Decoded]
+    workspace: Workspace, parts: list[Parts]
 ) -> tuple[set[str], set[str], set[tuple[str, str]]]:
     """Ids of customers the batch may change, ids it only names, identifiers it looks up."""
     changed: set[str] = set()
     named: set[str] = set()
     pairs: set[tuple[str, str]] = set()
-    for d in decoded:
-        element: Any = d.element
-        if (cid := ident(element.customer_id)) is not None:
-            (changed if isinstance(element, CustomerElement) else named).add(cid)
-        if workspace.identity_resolution:
-            if isinstance(element, CustomerElement):
-                pairs.update(identifier_pairs(workspace, element.attributes or {}))
-            if isinstance(element, EventElement):
-                pairs.update(identifier_pairs(workspace, element.user_identifiers or {}))
+    ir = workspace.identity_resolution
+    for part in parts:
+        for _, customer in part.customers:
+            if (cid := ident(customer.customer_id)) is not None:
+                changed.add(cid)
+            if ir:
+                pairs.update(identifier_pairs(workspace, customer.attributes or {}))
+        for elements in (part.devices, part.events):
+            named.update(cid for _, e in elements if (cid := ident(e.customer_id)) is not None)
+        if ir:
+            for _, event in part.events:
+                pairs.update(identifier_pairs(workspace, event.user_identifiers or {}))
     return changed, named, pairs
 
 
@@ -273,22 +289,30 @@ def _device(
     return device, profile
 
 
-def _element_events(ctx: Context, index: int, el: EventElement) -> ElementEvents | None:
-    """The element's events ready to store, or ``None`` (the element failed, with its reason)."""
-    key = ident(el.customer_id) or _first_identifier(ctx.workspace, el.user_identifiers or {})
-    device_id = ident(el.device_id)
-    if device_id is not None and len(device_id) > MAX_ID_LENGTH:
-        msg = f"'device_id' must be at most {MAX_ID_LENGTH} characters"
-        ctx.ledger.fail(index, key, "device_id", oc.INVALID_FIELD, msg)
-        return None
-    fields = draft_actions(ctx.ledger, index, key, el.actions, ctx.batch.accepted_at)
-    if fields is None:
-        return None
-    profile = _event_customer(ctx, index, el)
-    if profile is None:
-        return None
-    ctx.ledger.mark_applied()
-    return ElementEvents(profile, device_id, ctx.batch, fields)
+def _apply_events(ctx: Context, events: list[tuple[int, EventElement]]) -> None:
+    """Each event element's rows, waiting for the flush; a bad element fails with its reason."""
+    ledger, batch, ws = ctx.ledger, ctx.batch, ctx.workspace
+    by_id = ctx.book.by_id
+    waiting = ctx.shared.events
+    for index, el in events:
+        cid = el.customer_id
+        if type(cid) is not str:
+            cid = ident(cid)
+        key = cid or _first_identifier(ws, el.user_identifiers or {})
+        device_id = ident(el.device_id)
+        if device_id is not None and len(device_id) > MAX_ID_LENGTH:
+            msg = f"'device_id' must be at most {MAX_ID_LENGTH} characters"
+            ledger.fail(index, key, "device_id", oc.INVALID_FIELD, msg)
+            continue
+        drafts = draft_actions(ledger, index, key, el.actions, batch, device_id)
+        if drafts is None:
+            continue
+        if cid is not None and len(cid) <= MAX_ID_LENGTH and (profile := by_id.get(cid)):
+            pass  # the common case: a known, valid customer id
+        elif (profile := _event_customer(ctx, index, el)) is None:
+            continue
+        ledger.applied += 1
+        waiting.append((profile, drafts))
 
 
 def _event_customer(ctx: Context, index: int, el: EventElement) -> Profile | None:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from roster.domain.outcomes import Ledger
 from roster.domain.workspaces import Workspace
 from roster.services.faults import crash_if
+from roster.services.gc_pause import collector_paused
 from roster.services.transition import apply_transitions
 from roster.settings import Settings
 from roster.store import batches, ratelimit, workspaces
@@ -132,7 +133,7 @@ class Worker:
 
     def _apply(self, group: list[Claimed]) -> None:
         started = time.perf_counter()
-        with self.db.write() as conn:
+        with collector_paused(), self.db.write() as conn:
             ledgers = self._apply_in(conn, group)
         ids = [b.id for b in group]
         if ledgers is None:  # another worker took some over: give back whatever is still ours
