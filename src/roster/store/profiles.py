@@ -10,6 +10,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from roster.store import raw_sql
 from roster.store.id_lists import among
 from roster.store.schema import customer_identifiers as it
 from roster.store.schema import customers as t
@@ -36,15 +37,26 @@ class Profile:
 def load_by_customer_ids(
     conn: Connection, workspace_id: str, ids: Collection[str], *, with_attributes: bool = True
 ) -> list[Profile]:
+    """The live customers among ``ids``; without attributes, ``partial`` profiles."""
     if not ids:
         return []
-    where = (t.c.workspace_id == workspace_id, among(t.c.customer_id, ids, conn.dialect.name))
+    listed, params = raw_sql.among(conn, "customer_id", ids)
+    columns = "uid, customer_id, created_at"
     if with_attributes:
-        return [_profile(r) for r in conn.execute(_select().where(*where)).all()]
-    light = sa.select(t.c.uid, t.c.customer_id, t.c.created_at).where(*where)
+        columns += ", attributes, attribute_times"
+    rows = raw_sql.fetch_all(
+        conn,
+        f"SELECT {columns} FROM customers WHERE workspace_id = {raw_sql.placeholder(conn)}"
+        f" AND {listed}",
+        [workspace_id, *params],
+    )
+    if with_attributes:
+        return [
+            Profile(int(uid), cid, _decode(attributes), _decode(times), created_at)
+            for uid, cid, created_at, attributes, times in rows
+        ]
     return [
-        Profile(int(r.uid), r.customer_id, created_at=r.created_at, partial=True)
-        for r in conn.execute(light).all()
+        Profile(int(uid), cid, created_at=created_at, partial=True) for uid, cid, created_at in rows
     ]
 
 

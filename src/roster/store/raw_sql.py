@@ -1,0 +1,45 @@
+"""Hot-path statements sent straight to the driver's cursor, inside the caller's transaction.
+
+SQLAlchemy Core costs several microseconds per result row (``Row`` objects, result processing)
+and more per statement built; the worker loads hundreds of customers per batch, so those loads
+skip it. Each statement is written once per dialect: ``?`` placeholders and an ``IN (?, …)``
+list on SQLite, ``%s`` and ``= ANY(%s)`` over one array on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import msgspec
+from sqlalchemy.engine import Connection
+
+#: Most values sent as separate parameters on SQLite (its limit is 32,766 per statement);
+#: longer lists go as one JSON text through ``json_each``.
+SQLITE_MAX_LISTED = 30_000
+
+
+def placeholder(conn: Connection) -> str:
+    return "%s" if conn.dialect.name == "postgresql" else "?"
+
+
+def among(conn: Connection, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
+    """``column`` is one of ``values``: the SQL text and its parameters."""
+    if conn.dialect.name == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    if len(values) <= SQLITE_MAX_LISTED:
+        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+    encoded = msgspec.json.encode(list(values)).decode()
+    return f"{column} IN (SELECT value FROM json_each(?))", [encoded]
+
+
+def fetch_all(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run one query on the connection's driver cursor and return its rows as tuples."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
