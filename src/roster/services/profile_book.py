@@ -111,6 +111,7 @@ class ProfileBook:
         ws = self.workspace.id
         profiles.insert_new(self.conn, ws, self.new, self.now)
         new = set(map(id, self.new))
+        new_uids = {p.uid for p in self.new if p.uid is not None}
         changed = [p for p in self.dirty if id(p) not in new]
         profiles.update_existing(self.conn, changed, self.now)
         index: dict[int, list[tuple[str, str]]] = {}
@@ -120,7 +121,7 @@ class ProfileBook:
             pairs = identifier_pairs(self.workspace, p.attributes)
             if pairs != self.stored_pairs.get(p.uid, []):  # new profiles hold none yet
                 index[p.uid] = self.stored_pairs[p.uid] = pairs
-        profiles.replace_identifiers(self.conn, ws, index)
+        profiles.replace_identifiers(self.conn, ws, index, new=new_uids)
         self.new = []
         self.dirty = []
 

@@ -15,6 +15,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 
+import sqlalchemy.exc
 import structlog
 from sqlalchemy.engine import Connection
 
@@ -24,12 +25,13 @@ from roster.services.faults import crash_if
 from roster.services.gc_pause import collector_paused
 from roster.services.transition import apply_transitions
 from roster.settings import Settings
-from roster.store import batches, ratelimit, workspaces
+from roster.store import batches, planner_stats, ratelimit, workspaces
 from roster.store.batches import Claimed
 from roster.store.database import Database
 
 log = structlog.get_logger("roster.worker")
 HOUSEKEEPING_MS = 60_000
+STATS_CHECK_MS = 5_000
 RATE_WINDOW_KEPT_MS = 3_600_000
 
 #: Applies consecutive batches of one workspace (one or more, in order) and returns their ledgers.
@@ -60,6 +62,7 @@ class Worker:
         host = socket.gethostname()[:48]
         self.owner = name or f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._last_housekeeping = 0
+        self._last_stats_check = 0
 
     def run(self, stop: threading.Event) -> None:
         """Apply batches until ``stop`` is set; the batch in hand is finished first."""
@@ -87,6 +90,22 @@ class Worker:
                 ratelimit.forget_before(conn, now - RATE_WINDOW_KEPT_MS)
         except Exception:
             log.exception("worker.housekeeping_failed", worker=self.owner)
+
+    def _refresh_planner_stats(self) -> None:
+        """While busy, at most every few seconds: re-analyse the tables an import outgrew."""
+        now = now_ms()
+        if self.db.is_sqlite or now - self._last_stats_check < STATS_CHECK_MS:
+            return
+        self._last_stats_check = now
+        try:
+            with self.db.write() as conn:
+                stale = planner_stats.stale_tables(conn)
+            for table in stale:
+                with self.db.write() as conn:
+                    planner_stats.analyze(conn, table)
+                log.info("worker.analyzed", table=table, worker=self.owner)
+        except sqlalchemy.exc.OperationalError:  # another session holds the table's lock
+            log.info("worker.analyze_skipped", worker=self.owner)
 
     def run_once(self) -> bool:
         """Claim and apply one batch (and the batches queued right behind it); ``False`` when
@@ -143,6 +162,7 @@ class Worker:
             return
         crash_if(self.settings.fault_point, "worker_after_commit")
         ms = round((time.perf_counter() - started) * 1000, 1)
+        self._refresh_planner_stats()
         for batch, ledger in zip(group, ledgers, strict=True):
             log.info(
                 "batch.applied",

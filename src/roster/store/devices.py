@@ -10,6 +10,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from roster.store import raw_sql
 from roster.store.id_lists import among
 from roster.store.schema import devices as t
 
@@ -52,7 +53,9 @@ def save(conn: Connection, workspace_id: str, devices: Collection[Device], now: 
     new = [_row(workspace_id, d, now) | {"created_at": now} for d in devices if not d.exists]
     old = [_row(workspace_id, d, now) for d in devices if d.exists]
     if new:
-        conn.execute(sa.insert(t), new)
+        raw_sql.insert_rows(
+            conn, "devices", _NEW_COLUMNS, [tuple(r[c] for c in _NEW_COLUMNS) for r in new]
+        )
     if old:
         conn.execute(
             sa.update(t)
@@ -74,6 +77,20 @@ def save(conn: Connection, workspace_id: str, devices: Collection[Device], now: 
                 for r in old
             ],
         )
+
+
+#: ``_row`` order, then ``created_at``.
+_NEW_COLUMNS = (
+    "workspace_id",
+    "device_id",
+    "uid",
+    "platform",
+    "push_id",
+    "push_opted_out",
+    "attributes",
+    "updated_at",
+    "created_at",
+)
 
 
 def of_customer(conn: Connection, uid: int) -> list[dict[str, Any]]:

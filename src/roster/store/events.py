@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from roster.store import raw_sql
 from roster.store.schema import events as t
 
 #: Column order of the tuples ``insert_many`` takes.
@@ -29,27 +30,11 @@ COLUMNS = (
     "migrated",
     "source_id",
 )
-_COLS = ", ".join(COLUMNS)
-_SQLITE_INSERT = f"INSERT INTO events ({_COLS}) VALUES ({', '.join('?' * len(COLUMNS))})"
-_PG_COPY = f"COPY events ({_COLS}) FROM STDIN"
 
 
 def insert_many(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """Append event rows (tuples in ``COLUMNS`` order) inside the connection's transaction."""
-    if not rows:
-        return
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    cursor = raw.cursor()
-    try:
-        if conn.dialect.name == "postgresql":
-            with cursor.copy(_PG_COPY) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            cursor.executemany(_SQLITE_INSERT, rows)
-    finally:
-        cursor.close()
+    raw_sql.insert_rows(conn, "events", COLUMNS, rows)
 
 
 def of_customer(

@@ -197,20 +197,27 @@ def update_existing(conn: Connection, changed: list[Profile], now: int) -> None:
     )
 
 
+_IDENTIFIER_COLUMNS = ("workspace_id", "name", "value", "uid")
+
+
 def replace_identifiers(
-    conn: Connection, workspace_id: str, by_uid: Mapping[int, Iterable[tuple[str, str]]]
+    conn: Connection,
+    workspace_id: str,
+    by_uid: Mapping[int, Iterable[tuple[str, str]]],
+    *,
+    new: Collection[int] = (),
 ) -> None:
-    """Make the identifier index of these customers exactly ``by_uid``."""
+    """Make the identifier index of these customers exactly ``by_uid``; the ``new`` ones (just
+    inserted) have no entries to delete."""
     if not by_uid:
         return
-    conn.execute(sa.delete(it).where(among(it.c.uid, list(by_uid), conn.dialect.name)))
+    stale = [uid for uid in by_uid if uid not in new]
+    if stale:
+        conn.execute(sa.delete(it).where(among(it.c.uid, stale, conn.dialect.name)))
     rows = [
-        {"workspace_id": workspace_id, "name": name, "value": value, "uid": uid}
-        for uid, pairs in by_uid.items()
-        for name, value in pairs
+        (workspace_id, name, value, uid) for uid, pairs in by_uid.items() for name, value in pairs
     ]
-    if rows:
-        conn.execute(sa.insert(it), rows)
+    raw_sql.insert_rows(conn, "customer_identifiers", _IDENTIFIER_COLUMNS, rows)
 
 
 def rebuild_identifiers(

@@ -1,5 +1,7 @@
 """Hot-path statements sent straight to the driver's cursor, inside the caller's transaction.
 
+Table and column names given to these helpers are Roster's own constants, never client input.
+
 SQLAlchemy Core costs several microseconds per result row (``Row`` objects, result processing)
 and more per statement built; the worker loads hundreds of customers per batch, so those loads
 skip it. Each statement is written once per dialect: ``?`` placeholders and an ``IN (?, …)``
@@ -41,5 +43,28 @@ def fetch_all(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[A
     try:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def insert_rows(
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Append rows (tuples in ``columns`` order): ``COPY`` on PostgreSQL, one ``executemany``
+    on SQLite."""
+    if not rows:
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    names = ", ".join(columns)
+    cursor = raw.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
     finally:
         cursor.close()
