@@ -154,26 +154,21 @@ def _insert_numbered(conn: Connection, new: list[Profile], rows: list[dict[str, 
     conn.execute(sa.insert(t), rows)
 
 
-_UPDATE_FROM_ARRAYS = sa.text(
-    "UPDATE customers AS c SET attributes = v.a, attribute_times = v.t, updated_at = :now "
-    "FROM unnest(CAST(:uids AS bigint[]), CAST(:attributes AS text[]), CAST(:times AS text[]))"
-    " AS v(uid, a, t) WHERE c.uid = v.uid"
+_UPDATE_FROM_JSON = (
+    "UPDATE customers AS c SET attributes = v.a, attribute_times = v.t, updated_at = %s"
+    " FROM json_to_recordset(%s::json) AS v(uid bigint, a text, t text) WHERE c.uid = v.uid"
 )
 
 
 def update_existing(conn: Connection, changed: list[Profile], now: int) -> None:
     if not changed:
         return
-    if conn.dialect.name == "postgresql":  # one statement, the values as three arrays
-        conn.execute(
-            _UPDATE_FROM_ARRAYS,
-            {
-                "now": now,
-                "uids": [p.uid for p in changed],
-                "attributes": [_encode(p.attributes).decode() for p in changed],
-                "times": [_encode(p.times).decode() for p in changed],
-            },
-        )
+    if conn.dialect.name == "postgresql":  # one statement, the rows as one JSON text
+        rows = [
+            {"uid": p.uid, "a": _encode(p.attributes).decode(), "t": _encode(p.times).decode()}
+            for p in changed
+        ]
+        raw_sql.execute(conn, _UPDATE_FROM_JSON, [now, _encode(rows).decode()])
         return
     query = (
         sa.update(t)
