@@ -1,0 +1,41 @@
+"""batch payloads compressed with lz4 on PostgreSQL
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-12-02 05:10:00
+
+PostgreSQL compresses a 100 KB request body with pglz when it stores it, and decompresses it
+when a worker reads it: about 2.5 ms of server CPU per batch, more than the rest of the
+accept. lz4 (PostgreSQL 14 and newer, when the server was built with it) does the same in a
+fraction of the time at about the same size. A server without lz4 keeps pglz. Rows already
+stored keep their compression; SQLite stores payloads as they are.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    if bind.dialect.server_version_info < (14,):
+        return
+    try:  # a server built without lz4 refuses it: keep pglz then
+        with bind.begin_nested():
+            op.execute("ALTER TABLE batches ALTER COLUMN payload SET COMPRESSION lz4")
+    except sa.exc.DBAPIError:
+        pass
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql" and bind.dialect.server_version_info >= (14,):
+        op.execute("ALTER TABLE batches ALTER COLUMN payload SET COMPRESSION pglz")
