@@ -22,6 +22,7 @@ from roster.domain.errors import InvalidEnvelope, MalformedBody
 from roster.formats.strict_json import loads_strict
 
 ELEMENT_TYPES = ("customer", "device", "event")
+_KNOWN_KINDS = frozenset(ELEMENT_TYPES)
 _ELEMENT = re.compile(r"^elements\[(\d+)\]")
 
 
@@ -60,15 +61,24 @@ def check_transition(body: Any) -> TransitionSummary:
         raise InvalidEnvelope("'elements' is required and must be a list", field="elements")
     if not elements:
         raise InvalidEnvelope("'elements' must not be empty", field="elements")
-    users = events = 0
-    for index, element in enumerate(elements):
-        kind = _element_type(element, index)
+    kinds = [e.get("type") if type(e) is dict else None for e in elements]
+    if not _all_known(kinds):  # name the first element that breaks the rule
+        for index, element in enumerate(elements):
+            _element_type(element, index)
+    events = 0
+    for element, kind in zip(elements, kinds, strict=True):
         if kind == "event":
             actions = element.get("actions")
-            events += len(actions) if isinstance(actions, list) else 1
-        else:
-            users += 1
+            events += len(actions) if type(actions) is list else 1
+    users = len(elements) - kinds.count("event")
     return TransitionSummary(len(elements), users, events)
+
+
+def _all_known(kinds: list[Any]) -> bool:
+    try:
+        return _KNOWN_KINDS.issuperset(kinds)
+    except TypeError:  # a list or an object as a type: unhashable, and not a known one
+        return False
 
 
 def _element_type(element: Any, index: int) -> str:
