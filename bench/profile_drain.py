@@ -8,7 +8,6 @@ once plain (stage (b) of BENCHMARK.md) and once more, on a fresh store, under ``
 from __future__ import annotations
 
 import argparse
-import os
 import asyncio
 import cProfile
 import pstats
@@ -72,7 +71,7 @@ def _drain(worker: Worker) -> int:
 
 def drain_once(url: str, data: dataset.Dataset, profiler: cProfile.Profile | None) -> float:
     """Elements/s of one drain of the whole data set on the store at ``url``."""
-    settings = Settings(database_url=url, log_level=os.environ.get("DRAIN_LOG", "warning"))
+    settings = Settings(database_url=url, log_level="warning")
     logs.configure(settings.log_level)
     db = Database(url, sqlite_synchronous=settings.sqlite_synchronous)
     try:

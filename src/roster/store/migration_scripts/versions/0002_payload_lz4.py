@@ -23,11 +23,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if not _postgresql_14():
+        return
     bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
-        return
-    if bind.dialect.server_version_info < (14,):
-        return
     try:  # a server built without lz4 refuses it: keep pglz then
         with bind.begin_nested():
             op.execute("ALTER TABLE batches ALTER COLUMN payload SET COMPRESSION lz4")
@@ -36,6 +34,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql" and bind.dialect.server_version_info >= (14,):
+    if _postgresql_14():
         op.execute("ALTER TABLE batches ALTER COLUMN payload SET COMPRESSION pglz")
+
+
+def _postgresql_14() -> bool:
+    """PostgreSQL 14 or newer: the first with per-column compression methods."""
+    dialect = op.get_bind().dialect
+    version = dialect.server_version_info or (0,)
+    return dialect.name == "postgresql" and tuple(version) >= (14,)
