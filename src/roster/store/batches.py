@@ -44,7 +44,7 @@ class Claimed:
 
 
 def insert(conn: Connection, row: dict[str, Any]) -> None:
-    conn.execute(sa.insert(t).values(**row))
+    conn.execute(_INSERT, row)  # one statement built once: the row goes as its parameters
 
 
 def find_idempotent(conn: Connection, workspace_id: str, key: str) -> tuple[str, str] | None:
@@ -57,15 +57,18 @@ def find_idempotent(conn: Connection, workspace_id: str, key: str) -> tuple[str,
     return (row.id, row.payload_sha256) if row else None
 
 
+_INSERT = sa.insert(t)
+_LAST_ACCEPTED = (
+    sa.select(t.c.accepted_at)
+    .where(t.c.workspace_id == sa.bindparam("workspace_id"))
+    .order_by(t.c.seq.desc())
+    .limit(1)
+)
+
+
 def last_accepted_at(conn: Connection, workspace_id: str) -> int | None:
     """The accept time of the workspace's newest batch."""
-    query = (
-        sa.select(t.c.accepted_at)
-        .where(t.c.workspace_id == workspace_id)
-        .order_by(t.c.seq.desc())
-        .limit(1)
-    )
-    found = conn.execute(query).scalar()
+    found = conn.execute(_LAST_ACCEPTED, {"workspace_id": workspace_id}).scalar()
     return None if found is None else int(found)
 
 
@@ -104,7 +107,7 @@ def issues_of(conn: Connection, batch_id: str) -> list[Issue]:
 
 def claim_next(conn: Connection, owner: str, now: int, lease_ms: int) -> Claimed | None:
     """Take the lease of the next batch that may run now, or return ``None``."""
-    row = conn.execute(_claim_query(now)).first()
+    row = conn.execute(_CLAIM, {"now": now}).first()
     if row is None:
         return None
     # Stamp with a clock read after the query saw the previous batch finished, so started_at
@@ -179,7 +182,13 @@ def claim_followers(
 
 
 def _claim_query(now: int) -> sa.Select[Any]:
-    """The oldest ready batch among the workspaces' heads (each one's oldest unfinished batch).
+    """The claim query with its clock bound to ``now`` (for looking at its plan)."""
+    return _CLAIM.params(now=now)
+
+
+def _build_claim() -> sa.Select[Any]:
+    """The oldest ready batch among the workspaces' heads (each one's oldest unfinished batch),
+    as of the parameter ``now``.
 
     Heads come from one grouped pass over the unfinished batches, so a workspace with a long
     backlog behind a batch in hand costs one index range, not one probe per waiting batch.
@@ -190,6 +199,7 @@ def _claim_query(now: int) -> sa.Select[Any]:
         .where(_unfinished(unfinished.c.status))
         .group_by(unfinished.c.workspace_id)
     )
+    now = sa.bindparam("now", type_=sa.BigInteger)
     ready = sa.or_(
         sa.and_(t.c.status == "queued", t.c.next_attempt_at <= now),
         sa.and_(t.c.status == "processing", t.c.lease_expires_at < now),
@@ -202,6 +212,9 @@ def _claim_query(now: int) -> sa.Select[Any]:
         .limit(1)
         .with_for_update(skip_locked=True, of=t)
     )
+
+
+_CLAIM = _build_claim()
 
 
 def _held(conn: Connection, batch_ids: list[str], owner: str) -> sa.ColumnElement[bool]:
@@ -225,26 +238,30 @@ def hold(conn: Connection, batch_ids: list[str], owner: str) -> bool:
     return len(rows) == len(batch_ids)
 
 
+_INSERT_ISSUES = sa.insert(it)
+_FINISH = (
+    sa.update(t)
+    .where(t.c.id == sa.bindparam("b_id"))
+    .values(
+        status="done",
+        finished_at=sa.bindparam("b_now"),
+        applied=sa.bindparam("b_applied"),
+        skipped=sa.bindparam("b_skipped"),
+        failed=sa.bindparam("b_failed"),
+        lease_owner=None,
+        lease_expires_at=None,
+        last_error=None,
+    )
+)
+
+
 def finish(conn: Connection, batch_id: str, ledger: Ledger, now: int) -> None:
     """Write the ledger and mark the batch done (in the transaction that applied it)."""
     if ledger.issues:
-        conn.execute(
-            sa.insert(it), [_issue_row(batch_id, n, i) for n, i in enumerate(ledger.issues)]
-        )
-    conn.execute(
-        sa.update(t)
-        .where(t.c.id == batch_id)
-        .values(
-            status="done",
-            finished_at=now,
-            applied=ledger.applied,
-            skipped=ledger.skipped,
-            failed=ledger.failed,
-            lease_owner=None,
-            lease_expires_at=None,
-            last_error=None,
-        )
-    )
+        rows = [_issue_row(batch_id, n, i) for n, i in enumerate(ledger.issues)]
+        conn.execute(_INSERT_ISSUES, rows)
+    params = {"b_id": batch_id, "b_now": now, "b_applied": ledger.applied}
+    conn.execute(_FINISH, params | {"b_skipped": ledger.skipped, "b_failed": ledger.failed})
 
 
 def _issue_row(batch_id: str, ordinal: int, issue: Issue) -> dict[str, Any]:

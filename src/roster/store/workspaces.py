@@ -27,13 +27,17 @@ def set_key(conn: Connection, workspace_id: str, key_hash: str, now_ms: int) -> 
     return result.rowcount == 1
 
 
+#: Built once (every request and every applied group reads its workspace).
+_BY_ID = sa.select(t).where(t.c.id == sa.bindparam("workspace_id"))
+
+
 def get(conn: Connection, workspace_id: str) -> Workspace | None:
-    row = conn.execute(sa.select(t).where(t.c.id == workspace_id)).mappings().first()
+    row = conn.execute(_BY_ID, {"workspace_id": workspace_id}).mappings().first()
     return _workspace(row) if row else None
 
 
 def get_with_hash(conn: Connection, workspace_id: str) -> tuple[Workspace, str] | None:
-    row = conn.execute(sa.select(t).where(t.c.id == workspace_id)).mappings().first()
+    row = conn.execute(_BY_ID, {"workspace_id": workspace_id}).mappings().first()
     return (_workspace(row), row["key_hash"]) if row else None
 
 
