@@ -319,7 +319,15 @@ def test_every_shape_of_event_time_gives_the_same_stored_times(roster: Harness) 
     """The common epoch-ms shapes and the general rules agree: a digit string, an integer, a
     float, ISO-8601 and epoch seconds, with and without an offset, store the same instant."""
     ms = 1712567385000
-    shapes = [str(ms), ms, float(ms), "2024-04-08T09:09:45Z", ms // 1000, " 1712567385000 "]
+    shapes = [
+        str(ms),
+        ms,
+        float(ms),
+        "2024-04-08T09:09:45Z",
+        ms // 1000,
+        " 1712567385000 ",
+        "0001712567385",
+    ]
     for offset in (None, 3600, "3600"):
         for shape in shapes:
             extra = {} if offset is None else {"user_timezone_offset": offset}
@@ -327,3 +335,14 @@ def test_every_shape_of_event_time_gives_the_same_stored_times(roster: Harness) 
             assert event["occurred_at"] == "2024-04-08T09:09:45.000Z", (shape, offset)
             local = "2024-04-08T10:09:45.000Z" if offset else "2024-04-08T09:09:45.000Z"
             assert event["local_time"] == local, (shape, offset)
+
+
+def test_a_digit_string_with_leading_zeros_is_read_by_its_value(roster: Harness) -> None:
+    """'099999999999' is 99,999,999,999: below 1e11, so seconds (year 5138), which is refused as
+    too far in the future; its twelve digits do not make it milliseconds."""
+    tenant = roster.tenant()
+    action = {"action": "x", "current_time": "099999999999"}
+    batch = _apply(roster, tenant, [{"type": "event", "customer_id": "c1", "actions": [action]}])
+    assert batch["counts"]["failed"] == 1
+    assert batch["errors"][0]["code"] == "invalid_timestamp"
+    assert batch["errors"][0]["field"] == "actions[0].current_time"

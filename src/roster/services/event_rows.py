@@ -103,8 +103,14 @@ def _epoch_ms_times(action: Action, latest: int) -> tuple[int, int, int | None] 
     if action.user_time is not None:
         return None
     current = action.current_time
-    if type(current) is str and 11 < len(current) < 16 and current.isascii() and current.isdigit():
-        utc = int(current)  # 12 to 15 digits: at least 1e11, so milliseconds
+    if (
+        type(current) is str
+        and 11 < len(current) < 16
+        and current.isascii()
+        and current.isdigit()
+        and current[0] != "0"
+    ):
+        utc = int(current)  # 12 to 15 digits, no leading zero: at least 1e11, so milliseconds
     elif type(current) is int and 100_000_000_000 <= current < 10**15:
         utc = current
     else:
