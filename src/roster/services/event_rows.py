@@ -35,7 +35,7 @@ MAX_NAME = 255
 MAX_VERSION = 255
 #: Platform spellings met in practice, mapped without ``strip().lower()``.
 _PLATFORM = {**CANONICAL, **{v: v for v in CANONICAL.values()}}
-_PLATFORM.update({"Android": "ANDROID", "IOS": "iOS", "Web": "web", "WEB": "web", "tv": "TV"})
+_PLATFORM.update({"Android": "ANDROID", "IOS": "iOS", "Web": "web", "WEB": "web"})
 
 #: An event row without its first three columns (workspace, uid, origin uid): ``name`` to
 #: ``source_id`` in ``events.COLUMNS`` order.
