@@ -24,9 +24,9 @@ _FAST_MS_THRESHOLD = 100_000_000_000
 _MAX_FAST = 10**15  # integers below this take the fast path (no Decimal)
 _MIN_MS = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // _ONE_MS
 _MAX_MS = (datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC) - _EPOCH) // _ONE_MS
-EARLIEST_EVENT_MS = 31_536_000_000  # 1971-01-01T00:00:00Z
-FUTURE_WINDOW_MS = 600_000  # event times may run 10 minutes ahead of the receive time
-MAX_OFFSET_S = 54_000  # 15 hours either side of UTC
+_EARLIEST_EVENT_MS = 31_536_000_000  # 1971-01-01T00:00:00Z
+_FUTURE_WINDOW_MS = 600_000  # event times may run 10 minutes ahead of the receive time
+_MAX_OFFSET_S = 54_000  # 15 hours either side of UTC
 _NUMERIC = re.compile(r"[+-]?\d+(?:\.\d+)?", re.ASCII)
 _INTEGER = re.compile(r"[+-]?\d{1,6}", re.ASCII)
 
@@ -73,14 +73,14 @@ def parse_local_timestamp(value: object, *, field: str = "user_time") -> int:
     return parse_timestamp(value, field=field)
 
 
-def check_event_window(ms: int, now_ms: int, *, future_ms: int = FUTURE_WINDOW_MS) -> None:
+def check_event_window(ms: int, now_ms: int, *, future_ms: int = _FUTURE_WINDOW_MS) -> None:
     """Refuse an event time more than ``future_ms`` after ``now_ms`` or before 1971."""
     if ms > now_ms + future_ms:
         minutes = future_ms / 60_000
         raise InvalidTimestamp(
             f"timestamp {_show_ms(ms)} is more than {minutes:g} minutes in the future"
         )
-    if ms < EARLIEST_EVENT_MS:
+    if ms < _EARLIEST_EVENT_MS:
         raise InvalidTimestamp(f"timestamp {_show_ms(ms)} is before 1971-01-01T00:00:00Z")
 
 
@@ -115,17 +115,47 @@ def resolve_event_time(
     return received_ms, received_ms + shift, offset
 
 
+def common_event_time(
+    current_time: object, user_time: object, offset_s: object, received_ms: int
+) -> tuple[int, int, int | None] | None:
+    """``resolve_event_time`` for the common shape of an action, already checked against the
+    event window: ``current_time`` in epoch milliseconds (an integer, or a digit string with no
+    leading zero), no ``user_time``, an integer offset or none, a time between 1971 and
+    10 minutes after ``received_ms``. ``None`` for any other shape: the general rules decide."""
+    if user_time is not None:
+        return None
+    if (
+        type(current_time) is str
+        and 11 < len(current_time) < 16
+        and current_time.isascii()
+        and current_time.isdigit()
+        and current_time[0] != "0"
+    ):
+        utc = int(current_time)  # 12 to 15 digits, no leading zero: at least 1e11, so ms
+    elif type(current_time) is int and _FAST_MS_THRESHOLD <= current_time < _MAX_FAST:
+        utc = current_time
+    else:
+        return None
+    if not _EARLIEST_EVENT_MS <= utc <= received_ms + _FUTURE_WINDOW_MS:
+        return None
+    if offset_s is None:
+        return utc, utc, None
+    if type(offset_s) is int and -_MAX_OFFSET_S <= offset_s <= _MAX_OFFSET_S:
+        return utc, utc + offset_s * 1000, offset_s
+    return None
+
+
 def parse_offset(value: object, *, field: str = "user_timezone_offset") -> int | None:
     """Return a timezone offset in whole seconds within +-54000, ``None`` when absent."""
     if value is None:
         return None
-    if type(value) is int and -MAX_OFFSET_S <= value <= MAX_OFFSET_S:
+    if type(value) is int and -_MAX_OFFSET_S <= value <= _MAX_OFFSET_S:
         return value  # the common case
     offset = _whole_number(value)
     if offset is None:
         raise _invalid(field, value, "whole seconds as a number or numeric string", _AN_OFFSET)
-    if not -MAX_OFFSET_S <= offset <= MAX_OFFSET_S:
-        raise _invalid(field, value, f"within -{MAX_OFFSET_S}..{MAX_OFFSET_S} s", _AN_OFFSET)
+    if not -_MAX_OFFSET_S <= offset <= _MAX_OFFSET_S:
+        raise _invalid(field, value, f"within -{_MAX_OFFSET_S}..{_MAX_OFFSET_S} s", _AN_OFFSET)
     return offset
 
 
@@ -143,7 +173,7 @@ def _whole_number(value: object) -> int | None:
 
 def _derived_offset(utc_ms: int, local_ms: int) -> int | None:
     offset = (local_ms - utc_ms + 500) // 1000
-    return offset if -MAX_OFFSET_S <= offset <= MAX_OFFSET_S else None
+    return offset if -_MAX_OFFSET_S <= offset <= _MAX_OFFSET_S else None
 
 
 def _from_string(text: str, field: str) -> int:

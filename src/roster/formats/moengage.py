@@ -150,12 +150,11 @@ class _Typed(msgspec.Struct):
 
 
 class Unreadable:
-    """An element that does not fit its Struct: its ``type`` and why, for the ledger."""
+    """An element that does not fit its Struct: why, and where, for the ledger."""
 
-    __slots__ = ("error", "field", "kind")
+    __slots__ = ("error", "field")
 
-    def __init__(self, kind: str, error: str, field: str | None) -> None:
-        self.kind = kind
+    def __init__(self, error: str, field: str | None) -> None:
         self.error = error
         self.field = field
 
@@ -179,7 +178,7 @@ def _decode_one(raw: msgspec.Raw) -> Element | Unreadable:
     try:
         return msgspec.json.decode(raw, type=STRUCTS[kind])
     except msgspec.ValidationError as exc:
-        return Unreadable(kind, str(exc), _path_of(str(exc)))
+        return Unreadable(str(exc), _path_of(str(exc)))
 
 
 def _path_of(message: str) -> str | None:

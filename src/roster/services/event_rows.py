@@ -2,8 +2,9 @@
 
 This is the worker's hottest loop (85 % of a typical import is events), so the common shape of
 an action (a name, an epoch-ms ``current_time`` string or number, an integer offset, a known
-platform spelling) is read in a few steps; anything else goes through the general rules of
-``roster.domain.timestamps`` and ``roster.domain.platforms``, which give the same values.
+platform spelling) is read in a few steps (``timestamps.common_event_time``, a table of
+spellings); anything else goes through the general rules of ``roster.domain.timestamps`` and
+``roster.domain.platforms``, which give the same values.
 The action's attributes arrive as the raw JSON text of the request (checked strictly at the
 door) and are stored as sent, without being decoded and encoded again.
 """
@@ -19,11 +20,9 @@ from roster.domain.campaigns import can_trigger
 from roster.domain.outcomes import Ledger
 from roster.domain.platforms import CANONICAL, canonical_platform
 from roster.domain.timestamps import (
-    EARLIEST_EVENT_MS,
-    FUTURE_WINDOW_MS,
-    MAX_OFFSET_S,
     InvalidTimestamp,
     check_event_window,
+    common_event_time,
     resolve_event_time,
 )
 from roster.formats.moengage import Action
@@ -34,8 +33,11 @@ from roster.store.profiles import Profile
 MAX_NAME = 255
 MAX_VERSION = 255
 #: Platform spellings met in practice, mapped without ``strip().lower()``.
-_PLATFORM = {**CANONICAL, **{v: v for v in CANONICAL.values()}}
-_PLATFORM.update({"Android": "ANDROID", "IOS": "iOS", "Web": "web", "WEB": "web"})
+_PLATFORM = {
+    **CANONICAL,
+    **{v: v for v in CANONICAL.values()},
+    **{"Android": "ANDROID", "IOS": "iOS", "Web": "web", "WEB": "web"},
+}
 
 #: An event row without its first three columns (workspace, uid, origin uid): ``name`` to
 #: ``source_id`` in ``events.COLUMNS`` order.
@@ -57,7 +59,6 @@ def draft_actions(
         ledger.fail(index, key, "actions", oc.MISSING_FIELD, "'actions' must be a non-empty list")
         return None
     received = batch.accepted_at
-    latest = received + FUTURE_WINDOW_MS
     drafts = []
     for n, action in enumerate(actions):
         name = action.action
@@ -74,7 +75,9 @@ def draft_actions(
                 ledger.fail(index, key, where, oc.INVALID_FIELD, msg)
                 return None
             attributes = "{}"
-        times = _epoch_ms_times(action, latest)
+        times = common_event_time(
+            action.current_time, action.user_time, action.user_timezone_offset, received
+        )
         if times is None:
             times = _general_times(ledger, index, key, n, action, received)
             if times is None:
@@ -94,35 +97,6 @@ def draft_actions(
         row = (name, utc, local, offset, platform, version, device_id, attributes, received)
         drafts.append((*row, batch.id, trigger, False, None))
     return drafts
-
-
-def _epoch_ms_times(action: Action, latest: int) -> tuple[int, int, int | None] | None:
-    """``(utc, local, offset)`` of the common shape: ``current_time`` in epoch milliseconds (a
-    number or a digit string), no ``user_time``, an integer offset or none, a time in the
-    accepted window; ``None`` for anything else (the general rules then decide)."""
-    if action.user_time is not None:
-        return None
-    current = action.current_time
-    if (
-        type(current) is str
-        and 11 < len(current) < 16
-        and current.isascii()
-        and current.isdigit()
-        and current[0] != "0"
-    ):
-        utc = int(current)  # 12 to 15 digits, no leading zero: at least 1e11, so milliseconds
-    elif type(current) is int and 100_000_000_000 <= current < 10**15:
-        utc = current
-    else:
-        return None
-    if not EARLIEST_EVENT_MS <= utc <= latest:
-        return None
-    offset = action.user_timezone_offset
-    if offset is None:
-        return utc, utc, None
-    if type(offset) is int and -MAX_OFFSET_S <= offset <= MAX_OFFSET_S:
-        return utc, utc + offset * 1000, offset
-    return None
 
 
 def _general_times(

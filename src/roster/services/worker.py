@@ -98,7 +98,7 @@ class Worker:
             return
         self._last_stats_check = now
         try:
-            with self.db.write() as conn:
+            with self.db.read() as conn:
                 stale = planner_stats.stale_tables(conn)
             for table in stale:
                 with self.db.write() as conn:

@@ -260,8 +260,8 @@ def finish(conn: Connection, batch_id: str, ledger: Ledger, now: int) -> None:
     if ledger.issues:
         rows = [_issue_row(batch_id, n, i) for n, i in enumerate(ledger.issues)]
         conn.execute(_INSERT_ISSUES, rows)
-    params = {"b_id": batch_id, "b_now": now, "b_applied": ledger.applied}
-    conn.execute(_FINISH, params | {"b_skipped": ledger.skipped, "b_failed": ledger.failed})
+    counts = {"b_applied": ledger.applied, "b_skipped": ledger.skipped, "b_failed": ledger.failed}
+    conn.execute(_FINISH, {"b_id": batch_id, "b_now": now, **counts})
 
 
 def _issue_row(batch_id: str, ordinal: int, issue: Issue) -> dict[str, Any]:

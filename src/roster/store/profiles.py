@@ -128,16 +128,11 @@ def _copy_numbered(conn: Connection, new: list[Profile], rows: list[dict[str, An
     """PostgreSQL: draw the uids from the table's sequence in one query, then ``COPY`` the rows
     (a multi-row ``INSERT … RETURNING`` of thousands of parameters is slow to build and send)."""
     uids = conn.execute(_NEXT_UIDS, {"n": len(new)}).scalars().all()
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    cursor = raw.cursor()
-    try:
-        with cursor.copy(f"COPY customers ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
-            for profile, row, uid in zip(new, rows, uids, strict=True):
-                profile.uid = row["uid"] = int(uid)
-                copy.write_row([row[c] for c in _COPY_COLUMNS])
-    finally:
-        cursor.close()
+    for profile, row, uid in zip(new, rows, uids, strict=True):
+        profile.uid = row["uid"] = int(uid)
+    raw_sql.insert_rows(
+        conn, "customers", _COPY_COLUMNS, [[r[c] for c in _COPY_COLUMNS] for r in rows]
+    )
 
 
 def _insert_numbered(conn: Connection, new: list[Profile], rows: list[dict[str, Any]]) -> None:

@@ -5,15 +5,14 @@ Table and column names given to these helpers are Roster's own constants, never 
 SQLAlchemy Core costs several microseconds per result row (``Row`` objects, result processing)
 and more per statement built; the worker loads hundreds of customers per batch, so those loads
 skip it. Each statement is written once per dialect: ``?`` placeholders and an ``IN (?, …)``
-list on SQLite; ``%s`` and lists as one JSON text on PostgreSQL. A JSON text, not an array:
-psycopg spends about 30 µs per string building an array literal (escaping every quote of a
-JSON value), while encoding the list as JSON takes well under one; and PostgreSQL plans a
-set-returning function over it with an index nested loop whatever the table statistics say.
+list on SQLite; ``%s`` and a list as one JSON text on PostgreSQL, as ``id_lists.among`` (the
+SQLAlchemy form, which explains why) sends it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import msgspec
@@ -39,41 +38,40 @@ def among(conn: Connection, column: str, values: Collection[Any]) -> tuple[str, 
     return f"{column} IN (SELECT value FROM json_each(?))", [encoded]
 
 
-def fetch_all(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Run one query on the connection's driver cursor and return its rows as tuples."""
+@contextmanager
+def _cursor(conn: Connection) -> Iterator[Any]:
+    """A cursor of the driver connection under ``conn`` (inside its transaction)."""
     raw = conn.connection.dbapi_connection
     assert raw is not None
     cursor = raw.cursor()
     try:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
+        yield cursor
     finally:
         cursor.close()
+
+
+def fetch_all(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run one query on the connection's driver cursor and return its rows as tuples."""
+    with _cursor(conn) as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
 
 
 def execute(conn: Connection, sql: str, params: Sequence[Any]) -> None:
     """Run one statement on the connection's driver cursor."""
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    cursor = raw.cursor()
-    try:
+    with _cursor(conn) as cursor:
         cursor.execute(sql, params)
-    finally:
-        cursor.close()
 
 
 def insert_rows(
     conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
-    """Append rows (tuples in ``columns`` order): ``COPY`` on PostgreSQL, one ``executemany``
-    on SQLite."""
+    """Append rows (in ``columns`` order): ``COPY`` on PostgreSQL, one ``executemany`` on
+    SQLite; nothing is sent for no rows."""
     if not rows:
         return
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
     names = ", ".join(columns)
-    cursor = raw.cursor()
-    try:
+    with _cursor(conn) as cursor:
         if conn.dialect.name == "postgresql":
             with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
@@ -81,5 +79,3 @@ def insert_rows(
         else:
             marks = ", ".join("?" * len(columns))
             cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
-    finally:
-        cursor.close()
