@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
+from roster.services import worker as worker_module
 from roster.services.worker import Worker
 from roster.store import batches
 from roster.store.schema import batches as batches_table
@@ -79,6 +82,35 @@ def test_an_expired_lease_is_taken_over_and_applied_exactly_once(roster: Harness
     late = Worker(roster.db, roster.container.settings, name="stalled-worker")
     late._apply([stalled])  # the stalled worker wakes up and tries to finish its batch
     assert len(roster.events(tenant, "c1")) == 1
+
+
+def test_a_lease_lost_while_the_group_is_decided_writes_nothing(
+    roster: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group is decided outside the write transaction. If its lease runs out meanwhile and
+    another worker applies the batch, the first worker's decision is dropped, not written."""
+    tenant = roster.tenant()
+    batch_id = roster.transition(tenant, [_event("c1", "opened")]).json()["batch_id"]
+    decide = worker_module.PLANNERS["transition"]
+
+    def decide_then_stall(*args: Any) -> worker_module.Plan:
+        plan = decide(*args)
+        with roster.db.write() as conn:  # the lease runs out while this worker is stalled
+            conn.execute(
+                sa.update(batches_table)
+                .where(batches_table.c.id == batch_id)
+                .values(lease_expires_at=int(time.time() * 1000) - 1000)
+            )
+        monkeypatch.setitem(worker_module.PLANNERS, "transition", decide)
+        assert Worker(roster.db, roster.container.settings, name="rescuer").run_once()
+        return plan
+
+    monkeypatch.setitem(worker_module.PLANNERS, "transition", decide_then_stall)
+    stalled = Worker(roster.db, roster.container.settings, name="stalled-worker")
+    assert stalled.run_once()
+    batch = roster.batch(tenant, batch_id)
+    assert (batch["status"], batch["attempts"], batch["counts"]["applied"]) == ("done", 2, 1)
+    assert [e["name"] for e in roster.events(tenant, "c1")] == ["opened"]
 
 
 def test_a_live_lease_is_not_taken_over(roster: Harness) -> None:

@@ -1,11 +1,15 @@
-"""Write turns: the threads of one process reach SQLite's write lock in arrival order."""
+"""Write turns: the threads of one process reach SQLite's write lock in arrival order, and
+processes sharing a database file take turns too."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
-from roster.store.write_turns import WriteTurns
+from roster.store.write_turns import WriteTurns, turns_for
 
 
 def _wait_for_tickets(turns: WriteTurns, n: int) -> None:
@@ -52,3 +56,63 @@ def test_a_turn_is_reentrant_within_one_thread() -> None:
         pass
     with turns.turn():  # and the next turn is still served
         pass
+
+
+_HOG = """
+import sys, time
+from pathlib import Path
+from roster.store.write_turns import WriteTurns
+
+turns, log = WriteTurns(sys.argv[1]), Path(sys.argv[2])
+for n in range(1, 201):  # bounded: at most 200 turns of 10 ms, straight back in line each time
+    with turns.turn():
+        if Path(sys.argv[3]).exists():  # the other process has had its turn
+            break
+        with log.open("a") as f:
+            f.write(f"hog {n}\\n")
+        time.sleep(0.01)
+"""
+
+
+def _lines(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_processes_take_turns_and_one_that_keeps_writing_cannot_starve_another(
+    tmp_path: Path,
+) -> None:
+    """Two processes on one database file: while one holds its turn the other waits (no hog
+    turn happens during ours), and while the hog takes turn after turn, the other, once it
+    asks, gets the next turn: it waits at the gate, it does not race the hog for each turn.
+    (On an idle machine the kernel often wakes the waiter first anyway; the gate makes it so
+    when both cores are busy.)"""
+    lock, log, done = tmp_path / "db-turns", tmp_path / "log", tmp_path / "done"
+    hog = subprocess.Popen([sys.executable, "-c", _HOG, str(lock), str(log), str(done)])
+    try:
+        deadline = time.monotonic() + 10
+        while len(_lines(log)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        asked_after = len(_lines(log))
+        assert asked_after >= 3, "the hog never got going"
+        with WriteTurns(str(lock)).turn():
+            got_after = len(_lines(log))
+            time.sleep(0.1)  # ten hog turns' worth: none may happen while this turn is held
+            still = len(_lines(log))
+            done.touch()
+        assert hog.wait(10) == 0
+    finally:
+        hog.kill()
+    assert still == got_after
+    # the hog was in (or entering) turn `asked_after` or `asked_after + 1` when we asked
+    assert got_after <= asked_after + 2
+    assert len(_lines(log)) < 200
+
+
+def test_every_engine_of_a_file_shares_one_lock_file_and_memory_has_none(
+    tmp_path: Path,
+) -> None:
+    """Turns are per database file (beside it, ``-turns``); an in-memory database has no file."""
+    db = str(tmp_path / "roster.db")
+    assert turns_for(db) is turns_for(db)
+    assert turns_for(db)._lock_path == db + "-turns"
+    assert turns_for(":memory:")._lock_path is None

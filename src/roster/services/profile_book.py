@@ -1,8 +1,9 @@
 """The customers one batch touches, loaded in one query and written back in a few.
 
-A batch finds customers by ``customer_id`` or (with identity resolution) by identifier,
-creates the ones it needs, changes their attributes in memory, and ``flush`` writes every
-new and changed profile and its identifier index in set-based statements.
+A batch finds customers by ``customer_id`` or (with identity resolution) by identifier
+(``preload``, in a read transaction), creates the ones it needs, changes their attributes in
+memory, and ``flush`` writes every new and changed profile and its identifier index in
+set-based statements (in the write transaction).
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from roster.store.profiles import Profile
 
 
 class ProfileBook:
-    def __init__(self, conn: Connection, workspace: Workspace, now: int) -> None:
-        self.conn = conn
+    def __init__(self, workspace: Workspace, now: int) -> None:
         self.workspace = workspace
         self.now = now  # updated_at of every profile written
         self.by_id: dict[str, Profile] = {}
@@ -34,6 +34,7 @@ class ProfileBook:
 
     def preload(
         self,
+        conn: Connection,
         changed_ids: Iterable[str],
         named_ids: Iterable[str],
         identifiers: Iterable[tuple[str, str]],
@@ -45,15 +46,15 @@ class ProfileBook:
         """
         ws = self.workspace.id
         changed = set(changed_ids)
-        for p in profiles.load_by_customer_ids(self.conn, ws, changed):
+        for p in profiles.load_by_customer_ids(conn, ws, changed):
             self._remember(p)
         light = set(named_ids) - changed
-        for p in profiles.load_by_customer_ids(self.conn, ws, light, with_attributes=False):
+        for p in profiles.load_by_customer_ids(conn, ws, light, with_attributes=False):
             self._remember(p)
-        found = profiles.uids_by_identifiers(self.conn, ws, set(identifiers))
+        found = profiles.uids_by_identifiers(conn, ws, set(identifiers))
         loaded = {p.uid: p for p in self.by_id.values() if not p.partial}
         missing = set(found.values()) - set(loaded)
-        for p in profiles.load_by_uids(self.conn, ws, missing):
+        for p in profiles.load_by_uids(conn, ws, missing):
             loaded[p.uid] = p
             self._remember(p)
         for pair, uid in found.items():  # the database's answer first: the oldest holder
@@ -106,14 +107,14 @@ class ProfileBook:
                 shared.append((pair, holder))
         return shared
 
-    def flush(self) -> None:
+    def flush(self, conn: Connection) -> None:
         """Write new and changed profiles, and the identifier index where it changed."""
         ws = self.workspace.id
-        profiles.insert_new(self.conn, ws, self.new, self.now)
+        profiles.insert_new(conn, ws, self.new, self.now)
         new = set(map(id, self.new))
         new_uids = {p.uid for p in self.new if p.uid is not None}
         changed = [p for p in self.dirty if id(p) not in new]
-        profiles.update_existing(self.conn, changed, self.now)
+        profiles.update_existing(conn, changed, self.now)
         index: dict[int, list[tuple[str, str]]] = {}
         for p in self.dirty:
             p.dirty = False
@@ -121,7 +122,7 @@ class ProfileBook:
             pairs = identifier_pairs(self.workspace, p.attributes)
             if pairs != self.stored_pairs.get(p.uid, []):  # new profiles hold none yet
                 index[p.uid] = self.stored_pairs[p.uid] = pairs
-        profiles.replace_identifiers(self.conn, ws, index, new=new_uids)
+        profiles.replace_identifiers(conn, ws, index, new=new_uids)
         self.new = []
         self.dirty = []
 

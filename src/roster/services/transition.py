@@ -1,7 +1,8 @@
 """Applying a MoEngage transition batch: customers, then devices, then events.
 
 Each group is applied in request order. Every element gets exactly one outcome in the ledger;
-all database work is set-based (one load, a few bulk writes per group).
+all database work is set-based: a few loads while the group is decided in memory
+(``plan_transitions``), then a few bulk writes (``TransitionPlan.write``).
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ class Shared:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    conn: Connection
     workspace: Workspace
     batch: Claimed
     ledger: Ledger
@@ -71,30 +71,49 @@ class Parts:
     events: list[tuple[int, EventElement]] = field(default_factory=list)
 
 
-def apply_transitions(
+@dataclass(slots=True)
+class TransitionPlan:
+    """A group of batches decided in memory: every outcome is known, nothing is written yet."""
+
+    workspace_id: str
+    ledgers: list[Ledger]
+    book: ProfileBook
+    shared: Shared
+
+    def write(self, conn: Connection) -> list[Ledger]:
+        """Write the group's effects in the caller's (write) transaction; return the ledgers."""
+        self.book.flush(conn)
+        shared = self.shared
+        for device, owner in shared.device_owners:
+            assert owner.uid is not None
+            device.uid = owner.uid
+        touched = shared.touched_devices.values()
+        device_store.save(conn, self.workspace_id, touched, self.book.now)
+        insert_events(conn, self.workspace_id, shared.events)
+        return self.ledgers
+
+
+def plan_transitions(
     conn: Connection, workspace: Workspace, batches: list[Claimed], *, max_string: int
-) -> list[Ledger]:
-    """Apply consecutive batches of one workspace, in order, with one set of bulk writes.
+) -> TransitionPlan:
+    """Decide consecutive batches of one workspace, in order, reading what they touch in a few
+    queries; ``TransitionPlan.write`` then stores it all with one set of bulk writes.
 
     Each batch keeps its own ledger and its own source time; the result is the same as applying
-    them one after the other (the profiles they touch are shared in memory between them).
+    them one after the other (the profiles they touch are shared in memory between them). The
+    reads may run outside the write transaction: while the worker holds the group's leases, no
+    other writer changes the workspace's customers or devices.
     """
     decoded = [decode_elements(b.payload) for b in batches]
     ledgers = [Ledger(total=len(elements)) for elements in decoded]
     parts = [_parts(elements, ledger) for elements, ledger in zip(decoded, ledgers, strict=True)]
-    book = ProfileBook(conn, workspace, max(b.accepted_at for b in batches))
-    book.preload(*_named_customers(workspace, parts))
+    book = ProfileBook(workspace, max(b.accepted_at for b in batches))
+    book.preload(conn, *_named_customers(workspace, parts))
     shared = Shared(known_devices=device_store.load(conn, workspace.id, _device_ids(parts)))
     for batch, ledger, part in zip(batches, ledgers, parts, strict=True):
-        ctx = Context(conn, workspace, batch, ledger, book, max_string, shared)
+        ctx = Context(workspace, batch, ledger, book, max_string, shared)
         _apply_one(ctx, part)
-    book.flush()
-    for device, owner in shared.device_owners:
-        assert owner.uid is not None
-        device.uid = owner.uid
-    device_store.save(conn, workspace.id, shared.touched_devices.values(), book.now)
-    insert_events(conn, workspace.id, shared.events)
-    return ledgers
+    return TransitionPlan(workspace.id, ledgers, book, shared)
 
 
 def _parts(elements: Sequence[Element | Unreadable], ledger: Ledger) -> Parts:

@@ -1,4 +1,8 @@
-"""The worker loop: claim a batch, apply it with its ledger in one transaction, repeat.
+"""The worker loop: claim a batch, decide it, write it with its ledger in one transaction, repeat.
+
+A group of batches is decided in memory first, reading what it touches in a read transaction
+(on SQLite other processes may write meanwhile); only the writes and the ``done`` marks take
+the write transaction, after checking that the worker still holds every lease.
 
 A heartbeat renews the lease while a batch is in hand. A batch that raises is retried with
 exponential backoff, then marked ``failed`` with the error kept; a batch whose worker died is
@@ -14,6 +18,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from typing import Protocol
 
 import sqlalchemy.exc
 import structlog
@@ -23,7 +28,7 @@ from roster.domain.outcomes import Ledger
 from roster.domain.workspaces import Workspace
 from roster.services.faults import crash_if
 from roster.services.gc_pause import collector_paused
-from roster.services.transition import apply_transitions
+from roster.services.transition import plan_transitions
 from roster.settings import Settings
 from roster.store import batches, planner_stats, ratelimit, workspaces
 from roster.store.batches import Claimed
@@ -34,17 +39,24 @@ HOUSEKEEPING_MS = 60_000
 STATS_CHECK_MS = 5_000
 RATE_WINDOW_KEPT_MS = 3_600_000
 
-#: Applies consecutive batches of one workspace (one or more, in order) and returns their ledgers.
-Applier = Callable[[Connection, Workspace, list[Claimed], Settings], list[Ledger]]
+
+class Plan(Protocol):
+    """A group of batches decided in memory, waiting to be written."""
+
+    def write(self, conn: Connection) -> list[Ledger]:
+        """Write the group's effects in ``conn``'s transaction; return each batch's ledger."""
+        ...
 
 
-def _transitions(
-    conn: Connection, ws: Workspace, group: list[Claimed], settings: Settings
-) -> list[Ledger]:
-    return apply_transitions(conn, ws, group, max_string=settings.max_string_length)
+#: Decides consecutive batches of one workspace (one or more, in order), reading but not writing.
+Planner = Callable[[Connection, Workspace, list[Claimed], Settings], Plan]
 
 
-APPLIERS: dict[str, Applier] = {"transition": _transitions}
+def _transitions(conn: Connection, ws: Workspace, group: list[Claimed], settings: Settings) -> Plan:
+    return plan_transitions(conn, ws, group, max_string=settings.max_string_length)
+
+
+PLANNERS: dict[str, Planner] = {"transition": _transitions}
 #: Kinds whose consecutive batches may be applied together in one transaction.
 GROUPED_KINDS = frozenset({"transition"})
 
@@ -152,8 +164,13 @@ class Worker:
 
     def _apply(self, group: list[Claimed]) -> None:
         started = time.perf_counter()
-        with collector_paused(), self.db.write() as conn:
-            ledgers = self._apply_in(conn, group)
+        with collector_paused():
+            with self.db.read() as conn:  # decide in memory: no write lock held meanwhile
+                workspace = workspaces.get(conn, group[0].workspace_id)
+                assert workspace is not None
+                plan = PLANNERS[group[0].kind](conn, workspace, group, self.settings)
+            with self.db.write() as conn:
+                ledgers = self._write(conn, group, plan)
         ids = [b.id for b in group]
         if ledgers is None:  # another worker took some over: give back whatever is still ours
             log.warning("batch.lease_lost", batch_ids=ids, worker=self.owner)
@@ -176,14 +193,12 @@ class Worker:
                 ms=ms,
             )
 
-    def _apply_in(self, conn: Connection, group: list[Claimed]) -> list[Ledger] | None:
-        """Apply the group and mark it done, in the caller's transaction; ``None`` if this
-        worker no longer holds every lease."""
+    def _write(self, conn: Connection, group: list[Claimed], plan: Plan) -> list[Ledger] | None:
+        """Write the group and mark it done, in the caller's transaction; ``None`` if this
+        worker no longer holds every lease (nothing is written then)."""
         if not batches.hold(conn, [b.id for b in group], self.owner):
             return None
-        workspace = workspaces.get(conn, group[0].workspace_id)
-        assert workspace is not None
-        ledgers = APPLIERS[group[0].kind](conn, workspace, group, self.settings)
+        ledgers = plan.write(conn)
         crash_if(self.settings.fault_point, "worker_mid_apply")
         for batch, ledger in zip(group, ledgers, strict=True):
             batches.finish(conn, batch.id, ledger, now_ms())

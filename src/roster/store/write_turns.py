@@ -1,28 +1,46 @@
-"""First come, first served turns at SQLite's single write lock, among one process's threads.
+"""Fair turns at SQLite's single write lock, among threads and among processes.
 
 SQLite's own busy handler makes a waiting writer sleep and retry (up to 100 ms between tries),
-so in ``roster serve`` a worker that commits and at once begins its next write transaction
-keeps winning, and API requests queue behind it for seconds. Threads of one process instead
-take a ticket and are woken in order the moment the previous writer is done.
+so a writer that commits and at once begins its next write transaction keeps winning, and the
+others queue behind it for seconds. Roster's writers take turns before ``BEGIN IMMEDIATE``:
+
+- the threads of one process take a ticket and are woken in order the moment the previous
+  writer is done;
+- the thread whose turn it is then takes the process's turn at a lock file beside the
+  database (``<file>-turns``), with two POSIX record locks used as a turnstile: a writer first
+  takes the gate (byte 0), then the write lock (byte 1), then lets go of the gate. A writer
+  waiting for the write lock holds the gate, so the one that just let go of the write lock
+  cannot take it again before the waiter has had its turn. The kernel wakes a waiter the
+  moment a lock is released: nobody sleeps and polls.
+
+A process that does not take turns (a ``sqlite3`` shell, say) still works: SQLite's busy
+timeout covers it.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+_GATE, _WRITE = 0, 1
+
 
 class WriteTurns:
-    def __init__(self) -> None:
+    def __init__(self, lock_path: str | None = None) -> None:
         self._cond = threading.Condition()
         self._next_ticket = 0
         self._serving = 0
         self._local = threading.local()
+        self._lock_path = lock_path
+        self._fd: int | None = None
+        self._fd_pid = 0
 
     @contextmanager
     def turn(self) -> Iterator[None]:
-        """Wait for this thread's turn; re-entrant within one thread."""
+        """Wait for this thread's turn, then this process's; re-entrant within one thread."""
         if getattr(self._local, "holding", False):
             yield
             return
@@ -33,12 +51,34 @@ class WriteTurns:
                 self._cond.wait()
         self._local.holding = True
         try:
-            yield
+            fd = self._process_turn()
+            try:
+                yield
+            finally:
+                if fd is not None:
+                    fcntl.lockf(fd, fcntl.LOCK_UN, 1, _WRITE)
         finally:
             self._local.holding = False
             with self._cond:
                 self._serving += 1
                 self._cond.notify_all()
+
+    def _process_turn(self) -> int | None:
+        """Take the write lock among processes (only the thread whose turn it is gets here)."""
+        if self._lock_path is None:
+            return None
+        if self._fd is None or self._fd_pid != os.getpid():
+            # One descriptor per process, never closed: closing any descriptor of the file
+            # would drop every record lock this process holds on it.
+            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._fd_pid = os.getpid()
+        fd = self._fd
+        fcntl.lockf(fd, fcntl.LOCK_EX, 1, _GATE)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX, 1, _WRITE)
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN, 1, _GATE)
+        return fd
 
 
 _registry: dict[str, WriteTurns] = {}
@@ -46,6 +86,12 @@ _registry_lock = threading.Lock()
 
 
 def turns_for(database: str) -> WriteTurns:
-    """The turns of one database file, shared by every engine of this process that opens it."""
+    """The turns of one database file, shared by every engine of this process that opens it.
+
+    An in-memory database (no file) has only the turns among this process's threads."""
     with _registry_lock:
-        return _registry.setdefault(database, WriteTurns())
+        if database not in _registry:
+            in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+            path = None if in_memory else os.path.abspath(database) + "-turns"
+            _registry[database] = WriteTurns(path)
+        return _registry[database]
