@@ -1,8 +1,8 @@
 """The end-to-end stage: real ``roster`` processes, real HTTP, until every batch is ``done``.
 
-SQLite runs one ``roster serve --workers 1`` (API and worker loop in one process). PostgreSQL
-runs ``roster serve --no-worker`` and two ``roster worker`` processes. Each rep uses a fresh
-database. Accepted elements/s is timed from the first request to the last 200; applied
+SQLite runs one ``roster serve --workers 1`` (the API, and one worker process it starts).
+PostgreSQL runs ``roster serve --no-worker`` and two ``roster worker`` processes. Each rep
+uses a fresh database. Accepted elements/s is timed from the first request to the last 200; applied
 elements/s from the first request to the last batch's ``finished_at``.
 """
 
@@ -83,7 +83,7 @@ def _start_all(
     tenant = server.create_workspace(env)
     for n in range(layout.workers):
         procs.append(server.start(f"worker-{n + 1}", ["worker"], env, workdir))
-    for proc in procs[1:]:
+    for proc in procs if "--no-worker" not in layout.serve_args else procs[1:]:
         _wait_worker_ready(proc)
     return base_url, tenant
 
@@ -137,14 +137,15 @@ def _measure(
     profile: Profile,
 ) -> dict[str, Any]:
     """Post everything, wait for the drain, read memory, then cross-check the store."""
-    memory_start = {p.role: server.memory_mb(p.pid) for p in procs}
+    memory_start = {k: v for p in procs for k, v in server.memory_of(p.role, p.pid).items()}
     path = f"/v1/transition/{tenant.id}"
     posted = load.post_all(
         base_url, path, tenant.auth, dataset.bodies, dataset.element_counts, profile.post_cap_s
     )
     _, backlog = probe.progress()
     drained = probe.wait_drained(posted.ok, profile.drain_cap_s)
-    memory = {p.role: server.memory_mb(p.pid) for p in procs if p.popen.poll() is None}
+    live = [p for p in procs if p.popen.poll() is None]
+    memory = {k: v for p in live for k, v in server.memory_of(p.role, p.pid).items()}
     check = verify.cross_check(probe, posted, dataset, base_url, tenant.auth)
     problems = list(check["problems"])
     if not drained:

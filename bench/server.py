@@ -125,6 +125,30 @@ def memory_mb(pid: int) -> dict[str, float]:
     return {k: round(v, 1) for k, v in found.items()}
 
 
+def children_of(pid: int) -> list[int]:
+    """The pids of a process's live children (``roster serve`` starts its workers so)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # exited meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def memory_of(role: str, pid: int) -> dict[str, dict[str, float]]:
+    """``memory_mb`` of a process and of each of its children (``ROLE/worker-N``)."""
+    found = {role: memory_mb(pid)}
+    for n, child in enumerate(children_of(pid), start=1):
+        try:
+            found[f"{role}/worker-{n}"] = memory_mb(child)
+        except OSError:
+            continue
+    return found
+
+
 def stop(proc: Proc, timeout: float = STOP_TIMEOUT_S) -> int | None:
     """SIGTERM the process (by its pid), wait, and SIGKILL it if it does not exit in time."""
     if proc.popen.poll() is None:

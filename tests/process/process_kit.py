@@ -237,6 +237,9 @@ class Cluster:
         for proc in self.procs:
             if proc.popen is not None:
                 proc.signal(signal.SIGKILL)
+                for child in spawned_workers(proc):  # they have process groups of their own
+                    with suppress(ProcessLookupError):
+                        os.kill(child, signal.SIGKILL)
                 with suppress(subprocess.TimeoutExpired):
                     proc.popen.wait(10)
 
@@ -327,6 +330,25 @@ def unfinished(db: Database) -> int:
 def drain(db: Database, timeout: float = 60) -> None:
     """Wait (bounded) until no batch is queued or processing."""
     wait_for("the queue to drain", lambda: unfinished(db) == 0, timeout, interval=0.1)
+
+
+def spawned_workers(proc: Proc) -> list[int]:
+    """The pids of the worker processes a ``roster serve`` started, in every incarnation."""
+    return [
+        int(e["pid"])
+        for n in range(1, proc.incarnation + 1)
+        for e in proc.events(n)
+        if e.get("event") == "worker.spawned"
+    ]
+
+
+def process_gone(pid: int) -> bool:
+    """The process has exited (a zombie waiting to be reaped counts as exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
 
 
 def lease_owner_pid(owner: str | None) -> int | None:

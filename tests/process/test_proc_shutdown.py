@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -14,6 +15,7 @@ from process_kit import (
     HOST,
     Cluster,
     Poster,
+    Proc,
     chaos_elements,
     check_exactly_once,
     client,
@@ -21,8 +23,10 @@ from process_kit import (
     lease_owner_pid,
     opened,
     post_transition,
+    process_gone,
     rows,
     scalar,
+    spawned_workers,
     start_all,
     wait_for,
 )
@@ -177,14 +181,7 @@ def test_sigterm_api_exits_cleanly_and_keeps_every_acknowledged_batch(
     assert acked_ids <= stored
 
 
-def test_sigterm_embedded_serve_finishes_the_batch_in_hand(
-    pg_cluster: Cluster,
-    make_tenant: Callable[[Cluster, str], Tenant],
-    figure: Callable[[str], None],
-) -> None:
-    """`roster serve` with its own worker loop finishes the batch in hand on SIGTERM, exit 0."""
-    cluster = pg_cluster
-    tenant = make_tenant(cluster, "term-serve")
+def _serve_with_a_worker(cluster: Cluster) -> Proc:
     serve = cluster.add(
         "serve",
         "serve",
@@ -192,21 +189,88 @@ def test_sigterm_embedded_serve_finishes_the_batch_in_hand(
         HOST,
         ROSTER_WORKERS="1",
         ROSTER_SHUTDOWN_GRACE_SECONDS=str(GRACE),
+        ROSTER_GROUP_MAX_BATCHES="2",  # small groups: batches are still queued when it stops
     )
     start_all(serve)
+    return serve
+
+
+def _worker_pid(serve: Proc, other_than: int | None = None) -> int:
+    """The pid of the worker process ``serve`` started last (once it is running)."""
+    found: list[int] = []
+
+    def started() -> bool:
+        found[:] = [p for p in spawned_workers(serve) if p != other_than]
+        return bool(found)
+
+    wait_for("serve to start a worker process", started, 30)
+    return found[-1]
+
+
+def test_sigterm_embedded_serve_finishes_the_batch_in_hand(
+    store_cluster: Cluster,
+    make_tenant: Callable[[Cluster, str], Tenant],
+    figure: Callable[[str], None],
+) -> None:
+    """`roster serve` runs its worker in a child process; on SIGTERM it stops that worker,
+    which finishes its batch in hand, and exits 0 with no lease left behind."""
+    cluster = store_cluster
+    tenant = make_tenant(cluster, "term-serve")
+    serve = _serve_with_a_worker(cluster)
     with client(serve) as http, opened(cluster.url) as db:
         queue_backlog(http, [tenant], "serve")
-        held = wait_until_busy(db, serve.pid, min_done=1)
-        serve.signal(signal.SIGTERM)
+        child = _worker_pid(serve)
+        held = wait_until_busy(db, child, min_done=1)
+        serve.signal(signal.SIGTERM)  # to serve's process group: the worker has its own
         code = serve.wait(GRACE + 5)
         stopped = any(e.get("event") == "worker.stopped" for e in serve.events())
-        left = held_by(db, serve.pid)
+        left = rows(db, "SELECT id FROM batches WHERE status = 'processing'")
         finished = [r for r in rows(db, "SELECT id, status, attempts FROM batches") if r.id in held]
+        queued = scalar(db, "SELECT count(*) FROM batches WHERE status = 'queued'")
+    store = "sqlite" if cluster.url.startswith("sqlite") else "postgres"
     figure(
-        f"FIGURE sigterm_serve store=postgres exit_code={code} worker_stopped={stopped} "
-        f"held_at_sigterm={len(held)} left_processing={len(left)}"
+        f"FIGURE sigterm_serve store={store} exit_code={code} worker_stopped={stopped} "
+        f"held_at_sigterm={len(held)} left_processing={len(left)} queued_at_exit={queued}"
     )
     assert code == 0
-    assert stopped, f"exit code {code}: the embedded worker loop was never stopped"
+    assert stopped, f"exit code {code}: the worker process was never stopped"
+    assert process_gone(child)
     assert left == []
     assert [(r.status, r.attempts) for r in finished] == [("done", 1)] * len(held)
+
+
+def test_serve_replaces_a_dead_worker_and_a_killed_serve_leaves_no_worker(
+    store_cluster: Cluster,
+    make_tenant: Callable[[Cluster, str], Tenant],
+    figure: Callable[[str], None],
+) -> None:
+    """A worker process of `roster serve` killed with SIGKILL is replaced, and every batch is
+    applied exactly once. When serve itself is killed with SIGKILL, its worker notices, stops
+    after the batch in hand, and does not linger."""
+    cluster = store_cluster
+    tenant = make_tenant(cluster, "respawn")
+    serve = _serve_with_a_worker(cluster)
+    with client(serve) as http, opened(cluster.url) as db:
+        acked = queue_backlog(http, [tenant], "respawn")
+        first = _worker_pid(serve)
+        wait_until_busy(db, first, min_done=1)
+        os.kill(first, signal.SIGKILL)
+        second = _worker_pid(serve, other_than=first)
+        wait_until_busy(db, second, min_done=1)
+        os.kill(serve.pid, signal.SIGKILL)  # serve alone: the worker is in a group of its own
+        serve.wait(10)
+        wait_for("the orphaned worker to exit", lambda: process_gone(second), GRACE + 10)
+        gone_noticed = any(e.get("event") == "worker.parent_gone" for e in serve.events())
+        left = rows(db, "SELECT id FROM batches WHERE status = 'processing'")
+        serve.start().ready()  # a new serve (and worker) finishes the rest, exactly once
+        drain(db, timeout=60)
+        with client(serve) as again:  # on a new port
+            lost, dup = check_exactly_once(db, again, acked, "respawn", customers=HEAVY)
+    store = "sqlite" if cluster.url.startswith("sqlite") else "postgres"
+    figure(
+        f"FIGURE serve_workers store={store} replaced_after_sigkill={second != first} "
+        f"orphan_exited=True parent_gone_logged={gone_noticed} "
+        f"left_processing_by_orphan={len(left)} lost={lost} dup={dup}"
+    )
+    assert gone_noticed
+    assert left == []  # the orphan finished its batch in hand before it exited

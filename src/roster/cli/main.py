@@ -12,7 +12,12 @@ from rich.console import Console
 from rich.table import Table
 
 from roster.bootstrap import bootstrap
-from roster.cli.runtime import WorkerPool, stop_on_signals
+from roster.cli.runtime import (
+    WorkerPool,
+    WorkerProcesses,
+    outlive_uvicorn_signals,
+    run_until_stopped,
+)
 from roster.domain.errors import RosterError
 from roster.domain.workspaces import Workspace
 from roster.services import workspace_admin
@@ -40,21 +45,26 @@ def serve(
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option(min=0, max=64, help="Worker loops in this process [ROSTER_WORKERS]."),
+        typer.Option(
+            min=0, max=64, help="Worker processes started beside the API [ROSTER_WORKERS]."
+        ),
     ] = None,
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="API only; run `roster worker` elsewhere.")
     ] = False,
 ) -> None:
-    """Run the HTTP API (and, unless --no-worker, the workers) after upgrading the schema."""
+    """Run the HTTP API (and, unless --no-worker, worker processes) after upgrading the schema.
+
+    The workers are `roster worker` child processes: started again if one dies, stopped
+    (after the batch in hand) when `serve` stops."""
     from roster.api.app import create_app
 
     settings = Settings()
     container = bootstrap(settings, upgrade=True)
     n = 0 if no_worker else (settings.workers if workers is None else workers)
-    pool = WorkerPool(container, n)
-    stop_on_signals(pool)  # uvicorn restores this handler and re-raises the signal on exit
-    pool.start()
+    children = WorkerProcesses(n, settings.shutdown_grace_seconds)
+    outlive_uvicorn_signals()
+    children.start()
     config = uvicorn.Config(
         create_app(container),
         host=host or settings.host,
@@ -67,7 +77,7 @@ def serve(
     try:
         uvicorn.Server(config).run()
     finally:
-        pool.stop()
+        children.stop()
         container.db.dispose()
 
 
@@ -79,17 +89,16 @@ def worker(
             min=1, max=64, help="Worker loops in this process [ROSTER_WORKER_CONCURRENCY]."
         ),
     ] = None,
+    parent_pid: Annotated[
+        int | None,
+        typer.Option(hidden=True, help="Stop (as on SIGTERM) once this parent process is gone."),
+    ] = None,
 ) -> None:
     """Apply queued batches until SIGTERM (the batch in hand is finished first)."""
     settings = Settings()
     container = bootstrap(settings, upgrade=True)
     n = settings.worker_concurrency if concurrency is None else concurrency
-    pool = WorkerPool(container, n)
-    stop_on_signals(pool)
-    pool.start()
-    while not pool.stop_flag.wait(0.5):
-        pass
-    pool.stop()
+    run_until_stopped(WorkerPool(container, n), parent_pid)
     container.db.dispose()
 
 

@@ -1,15 +1,25 @@
-"""Running worker loops in threads and stopping them cleanly on SIGTERM / SIGINT."""
+"""Running worker loops (in threads, or as child processes of ``roster serve``) and stopping
+them cleanly on SIGTERM / SIGINT."""
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from types import FrameType
 
+import structlog
+
 from roster.bootstrap import Container, worker_database
 from roster.services.gc_pause import freeze_startup_objects
 from roster.services.worker import Worker
+
+log = structlog.get_logger("roster.serve")
+WATCH_SECONDS = 1.0
+RESTART_DELAY_MAX_SECONDS = 30.0
 
 
 class WorkerPool:
@@ -42,6 +52,104 @@ class WorkerPool:
             t.join(max(0.0, deadline - time.monotonic()))
         if self.db.is_sqlite:
             self.db.dispose()
+
+
+class WorkerProcesses:
+    """``n`` ``roster worker`` child processes of ``roster serve``, kept running.
+
+    A worker loop is CPU-bound Python: in a thread of the API process it would share that
+    process's interpreter lock with the API; as a process it has a core of its own. A child
+    that exits is started again (after 1 s, doubling while it keeps dying, up to 30 s). A child
+    stops by itself, after the batch in hand, once its parent is gone (``--parent-pid``): a
+    ``serve`` killed with SIGKILL leaves no worker behind for long.
+    """
+
+    def __init__(self, n: int, grace: float) -> None:
+        self.n = n
+        self.grace = grace
+        self.children: list[subprocess.Popen[bytes]] = []
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="roster-watch", daemon=True)
+
+    def start(self) -> None:
+        if self.n == 0:
+            return
+        self.children = [self._spawn() for _ in range(self.n)]
+        self._watcher.start()
+
+    def stop(self) -> None:
+        """SIGTERM every child (each finishes its batch in hand), wait up to the grace period,
+        then kill whatever is left."""
+        self._stopping.set()
+        if self._watcher.is_alive():
+            self._watcher.join()
+        for child in self.children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.grace
+        for child in self.children:
+            try:
+                child.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("worker.killed_after_grace", pid=child.pid)
+                child.kill()
+                child.wait()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "roster", "worker", "--concurrency", "1"]
+        # A process group of its own: a terminal's Ctrl-C reaches only `serve`, which then
+        # stops the children in order (SIGTERM, grace period) instead of racing them.
+        child = subprocess.Popen([*command, "--parent-pid", str(os.getpid())], process_group=0)
+        log.info("worker.spawned", pid=child.pid)
+        return child
+
+    def _watch(self) -> None:
+        started = [time.monotonic()] * self.n
+        delays = [0.0] * self.n
+        due: list[float | None] = [None] * self.n
+        while not self._stopping.wait(WATCH_SECONDS):
+            for slot, child in enumerate(self.children):
+                code = child.poll()
+                if code is None:
+                    continue
+                now = time.monotonic()
+                at = due[slot]
+                if at is None:  # just noticed: wait, then start a new one
+                    kept_dying = now - started[slot] < 2 * RESTART_DELAY_MAX_SECONDS
+                    doubled = min(RESTART_DELAY_MAX_SECONDS, 2 * delays[slot])
+                    delays[slot] = max(1.0, doubled) if kept_dying else 1.0
+                    due[slot] = now + delays[slot]
+                    log.error("worker.exited", pid=child.pid, code=code, restart_in=delays[slot])
+                elif now >= at:
+                    due[slot] = None
+                    started[slot] = now
+                    self.children[slot] = self._spawn()
+
+
+def run_until_stopped(pool: WorkerPool, parent_pid: int | None) -> None:
+    """Run the pool until SIGTERM or SIGINT, or until the process ``parent_pid`` (the
+    ``roster serve`` that started this one) is gone; the batches in hand are finished."""
+    stop_on_signals(pool)
+    pool.start()
+    while not pool.stop_flag.wait(0.5):
+        if parent_pid is not None and os.getppid() != parent_pid:
+            log.warning("worker.parent_gone", parent_pid=parent_pid)
+            break
+    pool.stop()
+
+
+def outlive_uvicorn_signals() -> None:
+    """Let SIGTERM and SIGINT end only uvicorn's run, not the process.
+
+    uvicorn handles both while it runs, then restores the handlers it found and raises the
+    signal again; with these (doing nothing) under it, ``roster serve`` goes on to stop its
+    worker processes and exits 0 instead of dying there."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _ignore)
+
+
+def _ignore(_signum: int, _frame: FrameType | None) -> None:
+    return None
 
 
 def stop_on_signals(pool: WorkerPool) -> None:
