@@ -22,7 +22,10 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `roster serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `roster serve` listens on.")
     workers: int = Field(
-        1, ge=0, le=64, description="Worker loops `roster serve` runs in its own process."
+        1,
+        ge=0,
+        le=64,
+        description="Worker processes `roster serve` starts beside its API (`roster worker`).",
     )
     worker_concurrency: int = Field(
         1, ge=1, le=64, description="Worker loops one `roster worker` process runs."

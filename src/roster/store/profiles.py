@@ -41,9 +41,11 @@ def load_by_customer_ids(
     if not ids:
         return []
     listed, params = raw_sql.among(conn, "customer_id", ids)
-    columns = "uid, customer_id, created_at"
+    # Without attributes, only columns of the (workspace_id, customer_id) index (and the uid,
+    # SQLite's rowid): the lookup never visits the table.
+    columns = "uid, customer_id"
     if with_attributes:
-        columns += ", attributes, attribute_times"
+        columns += ", attributes, attribute_times, created_at"
     rows = raw_sql.fetch_all(
         conn,
         f"SELECT {columns} FROM customers WHERE workspace_id = {raw_sql.placeholder(conn)}"
@@ -53,11 +55,9 @@ def load_by_customer_ids(
     if with_attributes:
         return [
             Profile(int(uid), cid, _decode(attributes), _decode(times), created_at)
-            for uid, cid, created_at, attributes, times in rows
+            for uid, cid, attributes, times, created_at in rows
         ]
-    return [
-        Profile(int(uid), cid, created_at=created_at, partial=True) for uid, cid, created_at in rows
-    ]
+    return [Profile(int(uid), cid, partial=True) for uid, cid in rows]
 
 
 def load_by_uids(conn: Connection, workspace_id: str, uids: Collection[int]) -> list[Profile]:
