@@ -40,6 +40,14 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         default="FULL",
         help="ROSTER_SQLITE_SYNCHRONOUS of the server (FULL is Roster's default)",
     )
+    parser.add_argument(
+        "--sqlite-workers",
+        choices=("processes", "threads"),
+        default="processes",
+        help="how `roster serve` runs its worker on SQLite: a child process "
+        "(--worker-processes, the default here) or a thread of the API process (Roster's "
+        "default, SPEC §1)",
+    )
     parser.add_argument("--keep-workdir", action="store_true", help="keep databases and logs")
     args = parser.parse_args(argv)
     unknown = set(args.stores.split(",")) - set(STORES)
@@ -91,7 +99,10 @@ def _run(args: argparse.Namespace, profile: Profile, workdir: Path) -> int:
     stores = tuple(s for s in STORES if s in args.stores.split(","))
     admin, pg_skip = _pg_admin(args, stores)
     data = dataset.build(profile)
-    settings = {"sqlite_synchronous": args.sqlite_synchronous}
+    settings = {
+        "sqlite_synchronous": args.sqlite_synchronous,
+        "worker_processes": str(args.sqlite_workers == "processes").lower(),
+    }
     plan = runner.Plan(profile, data, workdir, stores, admin, settings)
     env = environment.describe(workdir)
     env["loadavg_start"] = environment.loadavg()

@@ -1,6 +1,8 @@
 """The end-to-end stage: real ``roster`` processes, real HTTP, until every batch is ``done``.
 
-SQLite runs one ``roster serve --workers 1`` (the API, and one worker process it starts).
+SQLite runs one ``roster serve --workers 1``: the API, and one worker loop that it runs as a
+child process (``ROSTER_WORKER_PROCESSES=true``; ``--sqlite-workers threads`` runs it as a
+thread of the API process, Roster's default).
 PostgreSQL runs ``roster serve --no-worker`` and two ``roster worker`` processes. Each rep
 uses a fresh database. Accepted elements/s is timed from the first request to the last 200; applied
 elements/s from the first request to the last batch's ``finished_at``.

@@ -25,7 +25,12 @@ class Settings(BaseSettings):
         1,
         ge=0,
         le=64,
-        description="Worker processes `roster serve` starts beside its API (`roster worker`).",
+        description="Worker loops `roster serve` runs beside its API.",
+    )
+    worker_processes: bool = Field(
+        False,
+        description="Whether `roster serve` runs its worker loops as child processes "
+        "(`roster worker`, a core each) instead of threads of its own process.",
     )
     worker_concurrency: int = Field(
         1, ge=1, le=64, description="Worker loops one `roster worker` process runs."

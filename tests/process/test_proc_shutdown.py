@@ -181,13 +181,14 @@ def test_sigterm_api_exits_cleanly_and_keeps_every_acknowledged_batch(
     assert acked_ids <= stored
 
 
-def _serve_with_a_worker(cluster: Cluster) -> Proc:
+def _serve_with_a_worker(cluster: Cluster, *, processes: bool) -> Proc:
     serve = cluster.add(
         "serve",
         "serve",
         "--host",
         HOST,
         ROSTER_WORKERS="1",
+        ROSTER_WORKER_PROCESSES=str(processes).lower(),
         ROSTER_SHUTDOWN_GRACE_SECONDS=str(GRACE),
         ROSTER_GROUP_MAX_BATCHES="2",  # small groups: batches are still queued when it stops
     )
@@ -207,34 +208,35 @@ def _worker_pid(serve: Proc, other_than: int | None = None) -> int:
     return found[-1]
 
 
+@pytest.mark.parametrize("mode", ["threads", "processes"])
 def test_sigterm_embedded_serve_finishes_the_batch_in_hand(
     store_cluster: Cluster,
     make_tenant: Callable[[Cluster, str], Tenant],
     figure: Callable[[str], None],
+    mode: str,
 ) -> None:
-    """`roster serve` runs its worker in a child process; on SIGTERM it stops that worker,
-    which finishes its batch in hand, and exits 0 with no lease left behind."""
+    """`roster serve` with its worker loop (a thread, or a child process) stops that worker on
+    SIGTERM; the worker finishes its batch in hand, and serve exits 0 with no lease left."""
     cluster = store_cluster
     tenant = make_tenant(cluster, "term-serve")
-    serve = _serve_with_a_worker(cluster)
+    serve = _serve_with_a_worker(cluster, processes=mode == "processes")
     with client(serve) as http, opened(cluster.url) as db:
         queue_backlog(http, [tenant], "serve")
-        child = _worker_pid(serve)
-        held = wait_until_busy(db, child, min_done=1)
-        serve.signal(signal.SIGTERM)  # to serve's process group: the worker has its own
+        worker = _worker_pid(serve) if mode == "processes" else serve.pid
+        held = wait_until_busy(db, worker, min_done=1)
+        serve.signal(signal.SIGTERM)  # to serve's process group (a worker process has its own)
         code = serve.wait(GRACE + 5)
         stopped = any(e.get("event") == "worker.stopped" for e in serve.events())
         left = rows(db, "SELECT id FROM batches WHERE status = 'processing'")
         finished = [r for r in rows(db, "SELECT id, status, attempts FROM batches") if r.id in held]
-        queued = scalar(db, "SELECT count(*) FROM batches WHERE status = 'queued'")
     store = "sqlite" if cluster.url.startswith("sqlite") else "postgres"
     figure(
-        f"FIGURE sigterm_serve store={store} exit_code={code} worker_stopped={stopped} "
-        f"held_at_sigterm={len(held)} left_processing={len(left)} queued_at_exit={queued}"
+        f"FIGURE sigterm_serve store={store} workers={mode} exit_code={code} "
+        f"worker_stopped={stopped} held_at_sigterm={len(held)} left_processing={len(left)}"
     )
     assert code == 0
-    assert stopped, f"exit code {code}: the worker process was never stopped"
-    assert process_gone(child)
+    assert stopped, f"exit code {code}: the worker was never stopped"
+    assert process_gone(worker)
     assert left == []
     assert [(r.status, r.attempts) for r in finished] == [("done", 1)] * len(held)
 
@@ -244,12 +246,12 @@ def test_serve_replaces_a_dead_worker_and_a_killed_serve_leaves_no_worker(
     make_tenant: Callable[[Cluster, str], Tenant],
     figure: Callable[[str], None],
 ) -> None:
-    """A worker process of `roster serve` killed with SIGKILL is replaced, and every batch is
+    """A worker process of `roster serve --worker-processes` killed with SIGKILL is replaced, and every batch is
     applied exactly once. When serve itself is killed with SIGKILL, its worker notices, stops
     after the batch in hand, and does not linger."""
     cluster = store_cluster
     tenant = make_tenant(cluster, "respawn")
-    serve = _serve_with_a_worker(cluster)
+    serve = _serve_with_a_worker(cluster, processes=True)
     with client(serve) as http, opened(cluster.url) as db:
         acked = queue_backlog(http, [tenant], "respawn")
         first = _worker_pid(serve)

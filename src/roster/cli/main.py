@@ -17,6 +17,7 @@ from roster.cli.runtime import (
     WorkerProcesses,
     outlive_uvicorn_signals,
     run_until_stopped,
+    stop_on_signals,
 )
 from roster.domain.errors import RosterError
 from roster.domain.workspaces import Workspace
@@ -45,26 +46,40 @@ def serve(
     ] = None,
     workers: Annotated[
         int | None,
+        typer.Option(min=0, max=64, help="Worker loops beside the API [ROSTER_WORKERS]."),
+    ] = None,
+    worker_processes: Annotated[
+        bool | None,
         typer.Option(
-            min=0, max=64, help="Worker processes started beside the API [ROSTER_WORKERS]."
+            "--worker-processes/--worker-threads",
+            help="Run the worker loops as child processes (one core each) rather than as "
+            "threads of this process [ROSTER_WORKER_PROCESSES].",
+            show_default=False,
         ),
     ] = None,
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="API only; run `roster worker` elsewhere.")
     ] = False,
 ) -> None:
-    """Run the HTTP API (and, unless --no-worker, worker processes) after upgrading the schema.
+    """Run the HTTP API (and, unless --no-worker, the workers) after upgrading the schema.
 
-    The workers are `roster worker` child processes: started again if one dies, stopped
-    (after the batch in hand) when `serve` stops."""
+    The worker loops are threads of this process, or with --worker-processes `roster worker`
+    child processes: started again if one dies, stopped (after the batch in hand) when `serve`
+    stops."""
     from roster.api.app import create_app
 
     settings = Settings()
     container = bootstrap(settings, upgrade=True)
     n = 0 if no_worker else (settings.workers if workers is None else workers)
-    children = WorkerProcesses(n, settings.shutdown_grace_seconds)
-    outlive_uvicorn_signals()
-    children.start()
+    as_processes = settings.worker_processes if worker_processes is None else worker_processes
+    workers_in_hand: WorkerPool | WorkerProcesses
+    if as_processes:
+        workers_in_hand = WorkerProcesses(n, settings.shutdown_grace_seconds)
+        outlive_uvicorn_signals()
+    else:
+        workers_in_hand = WorkerPool(container, n)
+        stop_on_signals(workers_in_hand)  # uvicorn restores it and re-raises the signal on exit
+    workers_in_hand.start()
     config = uvicorn.Config(
         create_app(container),
         host=host or settings.host,
@@ -77,7 +92,7 @@ def serve(
     try:
         uvicorn.Server(config).run()
     finally:
-        children.stop()
+        workers_in_hand.stop()
         container.db.dispose()
 
 
