@@ -246,9 +246,9 @@ def test_serve_replaces_a_dead_worker_and_a_killed_serve_leaves_no_worker(
     make_tenant: Callable[[Cluster, str], Tenant],
     figure: Callable[[str], None],
 ) -> None:
-    """A worker process of `roster serve --worker-processes` killed with SIGKILL is replaced, and every batch is
-    applied exactly once. When serve itself is killed with SIGKILL, its worker notices, stops
-    after the batch in hand, and does not linger."""
+    """A worker process of `roster serve --worker-processes` killed with SIGKILL is replaced,
+    and every batch is applied exactly once. When serve itself is killed with SIGKILL, its
+    worker notices, stops after the batch in hand, and does not linger."""
     cluster = store_cluster
     tenant = make_tenant(cluster, "respawn")
     serve = _serve_with_a_worker(cluster, processes=True)
