@@ -20,6 +20,8 @@ from roster.services.worker import Worker
 log = structlog.get_logger("roster.serve")
 WATCH_SECONDS = 1.0
 RESTART_DELAY_MAX_SECONDS = 30.0
+#: Beyond the grace period a child has for its batch in hand: its own shutdown and exit.
+EXIT_MARGIN_SECONDS = 5.0
 
 
 class WorkerPool:
@@ -78,15 +80,15 @@ class WorkerProcesses:
         self._watcher.start()
 
     def stop(self) -> None:
-        """SIGTERM every child (each finishes its batch in hand), wait up to the grace period,
-        then kill whatever is left."""
+        """SIGTERM every child (each finishes its batch in hand), wait up to the grace period
+        (and a margin for the child's own exit), then kill whatever is left."""
         self._stopping.set()
         if self._watcher.is_alive():
             self._watcher.join()
         for child in self.children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + self.grace
+        deadline = time.monotonic() + self.grace + EXIT_MARGIN_SECONDS
         for child in self.children:
             try:
                 child.wait(max(0.0, deadline - time.monotonic()))
