@@ -1,0 +1,112 @@
+"""Masivo loyalty migration (``/api/storefront/v1/customers/migrate…``) wire format: the door.
+
+The four migration bodies (SPEC §7, seed 000) are checked here, after strict JSON parsing and
+before anything is stored; a body that breaks a batch rule is refused whole (the API answers
+422 ``{"error", "details"}``), naming the field and the rule:
+
+* ``POST /customers/migrate``: ``{"customers": [{"id", …}]}``, 1 to 1000 customers;
+* ``POST /customers/migrate/events``: ``{"customers": [{"id", "events": [...]}]}``, at most
+  1000 customers and 1000 events in all, and at least one event per customer;
+* ``POST /customers/migrate/transactions``: ``{"customers": [{"id", "transactions": [...]}]}``,
+  at most 1000 customers and 1000 transactions in all;
+* ``DELETE /customers/migrate``: ``{"customers": ["id", …]}``, 1 to 1000 ids.
+
+Only the envelope is the door's business: what each customer, event or transaction says is
+decided per element by the worker, so one bad entry never sinks the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from roster.domain.errors import InvalidEnvelope, TooManyElements
+from roster.formats.strict_json import loads_strict
+
+MAX_CUSTOMERS = 1000
+MAX_EVENTS = 1000
+MAX_TRANSACTIONS = 1000
+MAX_ID_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationSummary:
+    """What the door learnt about a valid migration body."""
+
+    customers: int
+    #: Events or transactions in all (0 for customers and reverts).
+    entries: int
+
+
+def read_customers(body: bytes) -> MigrationSummary:
+    """``POST /customers/migrate``."""
+    customers = _customers(loads_strict(body))
+    for index, customer in enumerate(customers):
+        _customer_id(customer, f"customers[{index}]", index)
+    return MigrationSummary(len(customers), 0)
+
+
+def read_events(body: bytes) -> MigrationSummary:
+    """``POST /customers/migrate/events``: every customer brings at least one event."""
+    return _with_entries(loads_strict(body), "events", MAX_EVENTS, at_least_one=True)
+
+
+def read_transactions(body: bytes) -> MigrationSummary:
+    """``POST /customers/migrate/transactions``."""
+    return _with_entries(loads_strict(body), "transactions", MAX_TRANSACTIONS, at_least_one=False)
+
+
+def read_revert(body: bytes) -> MigrationSummary:
+    """``DELETE /customers/migrate``: a list of customer ids."""
+    customers = _customers(loads_strict(body))
+    for index, value in enumerate(customers):
+        _id_value(value, f"customers[{index}]", index)
+    return MigrationSummary(len(customers), 0)
+
+
+def _customers(body: Any) -> list[Any]:
+    if not isinstance(body, dict):
+        raise InvalidEnvelope("the body must be a JSON object", field="$")
+    customers = body.get("customers")
+    if not isinstance(customers, list):
+        raise InvalidEnvelope("'customers' is required and must be a list", field="customers")
+    if not customers:
+        raise InvalidEnvelope("'customers' must not be empty", field="customers")
+    if len(customers) > MAX_CUSTOMERS:
+        msg = f"at most {MAX_CUSTOMERS} customers per batch, got {len(customers)}"
+        raise TooManyElements(msg, field="customers")
+    return customers
+
+
+def _customer_id(customer: Any, where: str, index: int) -> None:
+    if not isinstance(customer, dict):
+        raise InvalidEnvelope(f"{where} must be an object", field=where, index=index)
+    if "id" not in customer:
+        raise InvalidEnvelope(f"{where}.id is required", field=f"{where}.id", index=index)
+    _id_value(customer["id"], f"{where}.id", index)
+
+
+def _id_value(value: Any, where: str, index: int) -> None:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
+        msg = f"{where} must be a non-blank string of at most {MAX_ID_LENGTH} characters"
+        raise InvalidEnvelope(msg, field=where, index=index)
+
+
+def _with_entries(body: Any, name: str, limit: int, *, at_least_one: bool) -> MigrationSummary:
+    customers = _customers(body)
+    total = 0
+    for index, customer in enumerate(customers):
+        where = f"customers[{index}]"
+        _customer_id(customer, where, index)
+        entries = customer.get(name)
+        if not isinstance(entries, list):
+            msg = f"{where}.{name} is required and must be a list"
+            raise InvalidEnvelope(msg, field=f"{where}.{name}", index=index)
+        if at_least_one and not entries:
+            msg = f"each customer must have at least one of its {name}; {where} has none"
+            raise InvalidEnvelope(msg, field=f"{where}.{name}", index=index)
+        total += len(entries)
+    if total > limit:
+        msg = f"at most {limit} {name} in all per batch, got {total}"
+        raise TooManyElements(msg, field=f"customers[].{name}")
+    return MigrationSummary(len(customers), total)
