@@ -171,6 +171,9 @@ class Worker:
                 plan = PLANNERS[group[0].kind](conn, workspace, group, self.settings)
             with self.db.write() as conn:
                 ledgers = self._write(conn, group, plan)
+            # Free the group's objects while the collector is still off: resumed with them
+            # alive, it would walk them all once before they go.
+            del plan
         ids = [b.id for b in group]
         if ledgers is None:  # another worker took some over: give back whatever is still ours
             log.warning("batch.lease_lost", batch_ids=ids, worker=self.owner)
