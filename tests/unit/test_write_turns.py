@@ -3,6 +3,7 @@ processes sharing a database file take turns too."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
@@ -106,6 +107,38 @@ def test_processes_take_turns_and_one_that_keeps_writing_cannot_starve_another(
     # the hog was in (or entering) turn `asked_after` or `asked_after + 1` when we asked
     assert got_after <= asked_after + 2
     assert len(_lines(log)) < 200
+
+
+_TAKE_A_TURN = """
+import sys, time
+from pathlib import Path
+from roster.store.write_turns import WriteTurns
+
+with WriteTurns(sys.argv[1]).turn():
+    Path(sys.argv[2]).touch()
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+def test_a_process_killed_in_its_turn_leaves_the_lock_free(tmp_path: Path) -> None:
+    """The kernel drops a dead process's record locks: a writer SIGKILLed in the middle of its
+    turn does not leave the others waiting forever."""
+    lock, holding, took = tmp_path / "db-turns", tmp_path / "holding", tmp_path / "took"
+    script = [sys.executable, "-c", _TAKE_A_TURN, str(lock)]
+    holder = subprocess.Popen([*script, str(holding), "60"])  # killed long before 60 s
+    try:
+        deadline = time.monotonic() + 10
+        while not holding.exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert holding.exists(), "the holder never took its turn"
+        holder.kill()
+        assert holder.wait(10) == -signal.SIGKILL
+        # in a process of its own, so that a lock left behind ends at the timeout, not a hang
+        waiter = subprocess.run([*script, str(took), "0"], timeout=20, check=False)
+    finally:
+        holder.kill()
+    assert waiter.returncode == 0
+    assert took.exists()
 
 
 def test_every_engine_of_a_file_shares_one_lock_file_and_memory_has_none(
