@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from roster.services import workspace_admin
 from roster.services import worker as worker_module
 from roster.services.worker import Worker
 from roster.store import batches
 from roster.store.schema import batches as batches_table
+from roster.store.schema import customer_identifiers as identifiers_table
 from roster.store.schema import events as events_table
 from roster_testkit import Harness, Tenant
 
@@ -106,11 +108,53 @@ def test_a_lease_lost_while_the_group_is_decided_writes_nothing(
         return plan
 
     monkeypatch.setitem(worker_module.PLANNERS, "transition", decide_then_stall)
-    stalled = Worker(roster.db, roster.container.settings, name="stalled-worker")
+    silent = roster.container.settings.model_copy(update={"heartbeat_seconds": 3600})
+    stalled = Worker(roster.db, silent, name="stalled-worker")  # no renewal while it stalls
     assert stalled.run_once()
     batch = roster.batch(tenant, batch_id)
     assert (batch["status"], batch["attempts"], batch["counts"]["applied"]) == ("done", 2, 1)
     assert [e["name"] for e in roster.events(tenant, "c1")] == ["opened"]
+
+
+def test_settings_changed_while_a_group_is_decided_are_the_ones_it_is_written_with(
+    roster: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New identifiers set while a worker decides a group (they rebuild the whole identifier
+    index) win: the group is decided again, and the index holds every customer's identifiers
+    under the new list, the group's own customers included."""
+    tenant = roster.tenant(identity_resolution=True, identifiers=["email"])
+    first = [_customer("c1", email="a@example.com", phone="+1")]
+    roster.transition(tenant, first)
+    roster.drain()
+    decide = worker_module.PLANNERS["transition"]
+
+    decided: list[tuple[str, ...]] = []
+
+    def decide_then_reconfigure(*args: Any) -> worker_module.Plan:
+        plan = decide(*args)
+        decided.append(args[1].identifiers)
+        if len(decided) == 1:  # the first decision is outdated as soon as it is made
+            workspace_admin.configure(roster.db, tenant.id, identifiers=["email", "phone"])
+        return plan
+
+    monkeypatch.setitem(worker_module.PLANNERS, "transition", decide_then_reconfigure)
+    second = [_customer("c2", email="b@example.com", phone="+2")]
+    batch_id = roster.transition(tenant, second).json()["batch_id"]
+    assert roster.worker.run_once()
+    assert _status(roster, tenant, batch_id) == "done"
+    assert decided == [("email",), ("email", "phone")]
+    with roster.db.read() as conn:
+        index = conn.execute(
+            sa.select(identifiers_table.c.name, identifiers_table.c.value)
+            .where(identifiers_table.c.workspace_id == tenant.id)
+            .order_by(identifiers_table.c.value)
+        ).all()
+    assert [tuple(r) for r in index] == [
+        ("phone", "+1"),
+        ("phone", "+2"),
+        ("email", "a@example.com"),
+        ("email", "b@example.com"),
+    ]
 
 
 def test_a_live_lease_is_not_taken_over(roster: Harness) -> None:

@@ -170,7 +170,7 @@ class Worker:
                 assert workspace is not None
                 plan = PLANNERS[group[0].kind](conn, workspace, group, self.settings)
             with self.db.write() as conn:
-                ledgers = self._write(conn, group, plan)
+                ledgers = self._write(conn, group, workspace, plan)
             # Free the group's objects while the collector is still off: resumed with them
             # alive, it would walk them all once before they go.
             del plan
@@ -196,11 +196,22 @@ class Worker:
                 ms=ms,
             )
 
-    def _write(self, conn: Connection, group: list[Claimed], plan: Plan) -> list[Ledger] | None:
+    def _write(
+        self, conn: Connection, group: list[Claimed], decided_with: Workspace, plan: Plan
+    ) -> list[Ledger] | None:
         """Write the group and mark it done, in the caller's transaction; ``None`` if this
-        worker no longer holds every lease (nothing is written then)."""
+        worker no longer holds every lease (nothing is written then).
+
+        The workspace is read again first (and on PostgreSQL share-locked, so no settings
+        change overlaps the write): if its settings changed since the group was decided (new
+        identifiers rebuild the whole identifier index), the group is decided again, here."""
+        workspace = workspaces.get_for_writing(conn, group[0].workspace_id)
+        assert workspace is not None
         if not batches.hold(conn, [b.id for b in group], self.owner):
             return None
+        if workspace != decided_with:
+            log.info("batch.decided_again", batch_ids=[b.id for b in group], worker=self.owner)
+            plan = PLANNERS[group[0].kind](conn, workspace, group, self.settings)
         ledgers = plan.write(conn)
         crash_if(self.settings.fault_point, "worker_mid_apply")
         for batch, ledger in zip(group, ledgers, strict=True):

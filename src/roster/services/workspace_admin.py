@@ -74,6 +74,7 @@ def configure(
 ) -> Workspace:
     """Change the given settings and keep the others."""
     with db.write() as conn:
+        workspaces.lock_for_settings(conn, workspace_id)
         ws = workspaces.get(conn, workspace_id)
         if ws is None:
             raise NotFound(f"workspace {workspace_id!r} not found", field="workspace_id")

@@ -36,6 +36,26 @@ def get(conn: Connection, workspace_id: str) -> Workspace | None:
     return _workspace(row) if row else None
 
 
+#: The worker's read in its write transaction: on PostgreSQL ``FOR KEY SHARE``, which waits for
+#: a settings change in progress (``lock_for_settings``) but never for an accept.
+_BY_ID_SHARED = _BY_ID.with_for_update(read=True, key_share=True)
+
+
+def get_for_writing(conn: Connection, workspace_id: str) -> Workspace | None:
+    """The workspace, as the worker writes a group: no settings change overlaps that write."""
+    query = _BY_ID_SHARED if conn.dialect.name == "postgresql" else _BY_ID
+    row = conn.execute(query, {"workspace_id": workspace_id}).mappings().first()
+    return _workspace(row) if row else None
+
+
+def lock_for_settings(conn: Connection, workspace_id: str) -> None:
+    """Before changing settings (PostgreSQL ``FOR UPDATE``): waits for the group a worker is
+    writing, and holds off the next one until the change commits (SQLite's single writer does
+    the same by itself)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(t.c.id).where(t.c.id == workspace_id).with_for_update())
+
+
 def get_with_hash(conn: Connection, workspace_id: str) -> tuple[Workspace, str] | None:
     row = conn.execute(_BY_ID, {"workspace_id": workspace_id}).mappings().first()
     return (_workspace(row), row["key_hash"]) if row else None
