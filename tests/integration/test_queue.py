@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from roster.services import workspace_admin
 from roster.services import worker as worker_module
+from roster.services import workspace_admin
 from roster.services.worker import Worker
 from roster.store import batches
 from roster.store.schema import batches as batches_table
