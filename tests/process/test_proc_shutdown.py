@@ -271,7 +271,7 @@ def test_serve_replaces_a_dead_worker_and_a_killed_serve_leaves_no_worker(
     store = "sqlite" if cluster.url.startswith("sqlite") else "postgres"
     figure(
         f"FIGURE serve_workers store={store} replaced_after_sigkill={second != first} "
-        f"orphan_exited=True parent_gone_logged={gone_noticed} "
+        f"parent_gone_logged={gone_noticed} "
         f"left_processing_by_orphan={len(left)} lost={lost} dup={dup}"
     )
     assert gone_noticed

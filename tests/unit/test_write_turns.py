@@ -147,5 +147,7 @@ def test_every_engine_of_a_file_shares_one_lock_file_and_memory_has_none(
     """Turns are per database file (beside it, ``-turns``); an in-memory database has no file."""
     db = str(tmp_path / "roster.db")
     assert turns_for(db) is turns_for(db)
+    (tmp_path / "sub").mkdir()
+    assert turns_for(str(tmp_path / "sub" / ".." / "roster.db")) is turns_for(db)  # same file
     assert turns_for(db)._lock_path == db + "-turns"
     assert turns_for(":memory:")._lock_path is None

@@ -15,9 +15,8 @@ from roster.bootstrap import bootstrap
 from roster.cli.runtime import (
     WorkerPool,
     WorkerProcesses,
-    outlive_uvicorn_signals,
     run_until_stopped,
-    stop_on_signals,
+    serve_signals,
 )
 from roster.domain.errors import RosterError
 from roster.domain.workspaces import Workspace
@@ -72,14 +71,6 @@ def serve(
     container = bootstrap(settings, upgrade=True)
     n = 0 if no_worker else (settings.workers if workers is None else workers)
     as_processes = settings.worker_processes if worker_processes is None else worker_processes
-    workers_in_hand: WorkerPool | WorkerProcesses
-    if as_processes:
-        workers_in_hand = WorkerProcesses(n, settings.shutdown_grace_seconds)
-        outlive_uvicorn_signals()
-    else:
-        workers_in_hand = WorkerPool(container, n)
-        stop_on_signals(workers_in_hand)  # uvicorn restores it and re-raises the signal on exit
-    workers_in_hand.start()
     config = uvicorn.Config(
         create_app(container),
         host=host or settings.host,
@@ -89,8 +80,17 @@ def serve(
         proxy_headers=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
+    server = uvicorn.Server(config)
+    workers_in_hand: WorkerPool | WorkerProcesses
+    if as_processes:
+        grace = settings.shutdown_grace_seconds
+        workers_in_hand = WorkerProcesses(n, grace, shutting_down=lambda: server.should_exit)
+    else:
+        workers_in_hand = WorkerPool(container, n)
+    serve_signals(server, workers_in_hand)
+    workers_in_hand.start()
     try:
-        uvicorn.Server(config).run()
+        server.run()
     finally:
         workers_in_hand.stop()
         container.db.dispose()

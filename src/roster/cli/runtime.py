@@ -9,7 +9,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import Protocol
 
 import structlog
 
@@ -46,6 +48,10 @@ class WorkerPool:
         for t in self.threads:
             t.start()
 
+    def request_stop(self) -> None:
+        """Ask every loop to stop after the batch in hand (from a signal handler)."""
+        self.stop_flag.set()
+
     def stop(self) -> None:
         """Ask every loop to stop after the batch in hand, and wait up to the grace period."""
         self.stop_flag.set()
@@ -66,9 +72,20 @@ class WorkerProcesses:
     ``serve`` killed with SIGKILL leaves no worker behind for long.
     """
 
-    def __init__(self, n: int, grace: float) -> None:
+    def __init__(
+        self,
+        n: int,
+        grace: float,
+        shutting_down: Callable[[], bool],
+        command: Sequence[str] | None = None,
+    ) -> None:
         self.n = n
+        #: What each child runs (a test may give another command).
+        self.command = list(command or _worker_command())
         self.grace = grace
+        #: ``serve`` is on its way out (uvicorn shutting down): a child that exits now is not
+        #: replaced.
+        self._shutting_down = shutting_down
         self.children: list[subprocess.Popen[bytes]] = []
         self._stopping = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="roster-watch", daemon=True)
@@ -78,6 +95,14 @@ class WorkerProcesses:
             return
         self.children = [self._spawn() for _ in range(self.n)]
         self._watcher.start()
+
+    def request_stop(self) -> None:
+        """From a signal handler: no more restarts; a second request kills the children now."""
+        if self._stopping.is_set():
+            for child in self.children:
+                if child.poll() is None:
+                    child.kill()
+        self._stopping.set()
 
     def stop(self) -> None:
         """SIGTERM every child (each finishes its batch in hand), wait up to the grace period
@@ -98,10 +123,9 @@ class WorkerProcesses:
                 child.wait()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "roster", "worker", "--concurrency", "1"]
         # A process group of its own: a terminal's Ctrl-C reaches only `serve`, which then
         # stops the children in order (SIGTERM, grace period) instead of racing them.
-        child = subprocess.Popen([*command, "--parent-pid", str(os.getpid())], process_group=0)
+        child = subprocess.Popen(self.command, process_group=0)
         log.info("worker.spawned", pid=child.pid)
         return child
 
@@ -112,7 +136,7 @@ class WorkerProcesses:
         while not self._stopping.wait(WATCH_SECONDS):
             for slot, child in enumerate(self.children):
                 code = child.poll()
-                if code is None:
+                if code is None or self._shutting_down():
                     continue
                 now = time.monotonic()
                 at = due[slot]
@@ -140,18 +164,30 @@ def run_until_stopped(pool: WorkerPool, parent_pid: int | None) -> None:
     pool.stop()
 
 
-def outlive_uvicorn_signals() -> None:
-    """Let SIGTERM and SIGINT end only uvicorn's run, not the process.
-
-    uvicorn handles both while it runs, then restores the handlers it found and raises the
-    signal again; with these (doing nothing) under it, ``roster serve`` goes on to stop its
-    worker processes and exits 0 instead of dying there."""
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _ignore)
+def _worker_command() -> list[str]:
+    worker = [sys.executable, "-m", "roster", "worker", "--concurrency", "1"]
+    return [*worker, "--parent-pid", str(os.getpid())]
 
 
-def _ignore(_signum: int, _frame: FrameType | None) -> None:
-    return None
+class _Exits(Protocol):
+    should_exit: bool
+
+
+def serve_signals(server: _Exits, workers: WorkerPool | WorkerProcesses) -> None:
+    """SIGTERM and SIGINT while ``roster serve`` starts or stops (uvicorn handles them itself
+    while it runs, then restores these and raises the signal again).
+
+    Each sets the server's exit flag (a signal while starting stops it as soon as it is up)
+    and asks the workers to stop after the batch in hand; a second one while worker processes
+    are stopping kills them at once. The process itself goes on to stop its workers and exit
+    0 instead of dying in the middle."""
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        server.should_exit = True
+        workers.request_stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 def stop_on_signals(pool: WorkerPool) -> None:

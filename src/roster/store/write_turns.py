@@ -25,6 +25,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import structlog
+
+log = structlog.get_logger("roster.store")
 _GATE, _WRITE = 0, 1
 
 
@@ -70,7 +73,12 @@ class WriteTurns:
         if self._fd is None or self._fd_pid != os.getpid():
             # One descriptor per process, never closed: closing any descriptor of the file
             # would drop every record lock this process holds on it.
-            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                self._fd = _open_beside_database(self._lock_path)
+            except PermissionError as exc:  # another user's file: SQLite's busy timeout only
+                log.warning("sqlite.turns_unavailable", path=self._lock_path, error=str(exc))
+                self._lock_path = None
+                return None
             self._fd_pid = os.getpid()
         fd = self._fd
         fcntl.lockf(fd, fcntl.LOCK_EX, 1, _GATE)
@@ -81,6 +89,22 @@ class WriteTurns:
         return fd
 
 
+def _open_beside_database(lock_path: str) -> int:
+    """Open (or create) the lock file with the database file's permissions and, when run as
+    root, its owner, as SQLite does for ``-wal`` and ``-shm``: a ``sudo roster workspace ...``
+    must not leave a file that the service's own user cannot open."""
+    database = lock_path.removesuffix("-turns")
+    try:
+        stat = os.stat(database)
+    except FileNotFoundError:
+        stat = None
+    mode = stat.st_mode & 0o666 if stat else 0o644
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, mode)
+    if stat and os.geteuid() == 0 and os.fstat(fd).st_uid != stat.st_uid:
+        os.fchown(fd, stat.st_uid, stat.st_gid)
+    return fd
+
+
 _registry: dict[str, WriteTurns] = {}
 _registry_lock = threading.Lock()
 
@@ -89,9 +113,13 @@ def turns_for(database: str) -> WriteTurns:
     """The turns of one database file, shared by every engine of this process that opens it.
 
     An in-memory database (no file) has only the turns among this process's threads."""
+    in_memory = (
+        database in ("", ":memory:")
+        or "mode=memory" in database
+        or database.startswith("file::memory:")
+    )
+    key = database if in_memory else os.path.realpath(database)  # one file, one entry
     with _registry_lock:
-        if database not in _registry:
-            in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
-            path = None if in_memory else os.path.abspath(database) + "-turns"
-            _registry[database] = WriteTurns(path)
-        return _registry[database]
+        if key not in _registry:
+            _registry[key] = WriteTurns(None if in_memory else key + "-turns")
+        return _registry[key]
