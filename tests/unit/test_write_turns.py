@@ -3,6 +3,8 @@ processes sharing a database file take turns too."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import signal
 import subprocess
 import sys
@@ -85,8 +87,8 @@ def test_processes_take_turns_and_one_that_keeps_writing_cannot_starve_another(
     """Two processes on one database file: while one holds its turn the other waits (no hog
     turn happens during ours), and while the hog takes turn after turn, the other, once it
     asks, gets the next turn: it waits at the gate, it does not race the hog for each turn.
-    (On an idle machine the kernel often wakes the waiter first anyway; the gate makes it so
-    when both cores are busy.)"""
+    (On an idle machine the kernel often wakes the waiter first even without the gate; the
+    next test checks the gate itself.)"""
     lock, log, done = tmp_path / "db-turns", tmp_path / "log", tmp_path / "done"
     hog = subprocess.Popen([sys.executable, "-c", _HOG, str(lock), str(log), str(done)])
     try:
@@ -138,6 +140,47 @@ def test_a_process_killed_in_its_turn_leaves_the_lock_free(tmp_path: Path) -> No
     finally:
         holder.kill()
     assert waiter.returncode == 0
+    assert took.exists()
+
+
+def _gate_is_held(lock: Path) -> bool:
+    """Whether another process holds the gate (byte 0 of the lock file) right now."""
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 0)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also drops the probe's lock, if it got one
+    return False
+
+
+def test_a_process_waiting_for_its_turn_holds_the_gate(tmp_path: Path) -> None:
+    """While one process writes, the one waiting for the write lock holds the gate, so that
+    the writer, done, cannot take its next turn before the waiter has had this one."""
+    lock, holding, took = tmp_path / "db-turns", tmp_path / "holding", tmp_path / "took"
+    script = [sys.executable, "-c", _TAKE_A_TURN, str(lock)]
+    holder = subprocess.Popen([*script, str(holding), "3"])
+    waiter = None
+    try:
+        deadline = time.monotonic() + 10
+        while not holding.exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert holding.exists(), "the holder never took its turn"
+        assert not _gate_is_held(lock)  # the writer let go of the gate once it had the lock
+        waiter = subprocess.Popen([*script, str(took), "0"])
+        deadline = time.monotonic() + 2.5  # within the holder's 3 s turn
+        gated = False
+        while not gated and time.monotonic() < deadline:
+            gated = _gate_is_held(lock)
+            time.sleep(0.01)
+        assert holder.wait(10) == 0
+        assert waiter.wait(10) == 0
+    finally:
+        holder.kill()
+        if waiter is not None:
+            waiter.kill()
+    assert gated, "the waiting process did not hold the gate"
     assert took.exists()
 
 

@@ -41,8 +41,9 @@ def load_by_customer_ids(
     if not ids:
         return []
     listed, params = raw_sql.among(conn, "customer_id", ids)
-    # Without attributes, only columns of the (workspace_id, customer_id) index (and the uid,
-    # SQLite's rowid): the lookup never visits the table.
+    # Without attributes, only the uid and the columns of the (workspace_id, customer_id)
+    # index: on SQLite the uid is the rowid, which the index holds, so the lookup never visits
+    # the table.
     columns = "uid, customer_id"
     if with_attributes:
         columns += ", attributes, attribute_times, created_at"
