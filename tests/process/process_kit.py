@@ -332,6 +332,11 @@ def drain(db: Database, timeout: float = 60) -> None:
     wait_for("the queue to drain", lambda: unfinished(db) == 0, timeout, interval=0.1)
 
 
+def store_of(cluster: Cluster) -> str:
+    """``sqlite`` or ``postgres``: the store a cluster runs on, as the figures name it."""
+    return "sqlite" if cluster.url.startswith("sqlite") else "postgres"
+
+
 def spawned_workers(proc: Proc) -> list[int]:
     """The pids of the worker processes a ``roster serve`` started, in every incarnation."""
     return [

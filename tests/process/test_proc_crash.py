@@ -25,6 +25,7 @@ from process_kit import (
     rows,
     scalar,
     start_all,
+    store_of,
     wait_for,
 )
 
@@ -34,10 +35,6 @@ from roster_testkit import Tenant
 pytestmark = pytest.mark.process
 
 STREAM = {"postgres": 60, "sqlite": 36}  # batches per test
-
-
-def store_of(cluster: Cluster) -> str:
-    return "sqlite" if cluster.url.startswith("sqlite") else "postgres"
 
 
 def is_done(db: Database, batch_id: str) -> bool:

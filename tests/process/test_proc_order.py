@@ -25,6 +25,7 @@ from process_kit import (
     rows,
     scalar,
     start_all,
+    store_of,
 )
 
 from roster_testkit import Tenant
@@ -208,7 +209,7 @@ def test_concurrent_acceptances_keep_accept_time_in_acceptance_order(
 ) -> None:
     """Concurrent posts to one workspace through two APIs: the last accepted write wins."""
     cluster = store_cluster
-    store = "sqlite" if cluster.url.startswith("sqlite") else "postgres"
+    store = store_of(cluster)
     tenant = make_tenant(cluster, "race")
     apis = [cluster.api("a1"), cluster.api("a2")]
     workers = [cluster.worker("w1"), cluster.worker("w2")]

@@ -28,6 +28,7 @@ from process_kit import (
     scalar,
     spawned_workers,
     start_all,
+    store_of,
     wait_for,
 )
 
@@ -229,7 +230,7 @@ def test_sigterm_embedded_serve_finishes_the_batch_in_hand(
         stopped = any(e.get("event") == "worker.stopped" for e in serve.events())
         left = rows(db, "SELECT id FROM batches WHERE status = 'processing'")
         finished = [r for r in rows(db, "SELECT id, status, attempts FROM batches") if r.id in held]
-    store = "sqlite" if cluster.url.startswith("sqlite") else "postgres"
+    store = store_of(cluster)
     figure(
         f"FIGURE sigterm_serve store={store} workers={mode} exit_code={code} "
         f"worker_stopped={stopped} held_at_sigterm={len(held)} left_processing={len(left)}"
@@ -268,7 +269,7 @@ def test_serve_replaces_a_dead_worker_and_a_killed_serve_leaves_no_worker(
         drain(db, timeout=60)
         with client(serve) as again:  # on a new port
             lost, dup = check_exactly_once(db, again, acked, "respawn", customers=HEAVY)
-    store = "sqlite" if cluster.url.startswith("sqlite") else "postgres"
+    store = store_of(cluster)
     figure(
         f"FIGURE serve_workers store={store} replaced_after_sigkill={second != first} "
         f"parent_gone_logged={gone_noticed} "

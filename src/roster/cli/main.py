@@ -16,7 +16,7 @@ from roster.cli.runtime import (
     WorkerPool,
     WorkerProcesses,
     run_until_stopped,
-    serve_signals,
+    stop_on_signals,
 )
 from roster.domain.errors import RosterError
 from roster.domain.workspaces import Workspace
@@ -87,7 +87,7 @@ def serve(
         workers_in_hand = WorkerProcesses(n, grace, shutting_down=lambda: server.should_exit)
     else:
         workers_in_hand = WorkerPool(container, n)
-    serve_signals(server, workers_in_hand)
+    stop_on_signals(workers_in_hand, server)
     workers_in_hand.start()
     try:
         server.run()

@@ -173,26 +173,19 @@ class _Exits(Protocol):
     should_exit: bool
 
 
-def serve_signals(server: _Exits, workers: WorkerPool | WorkerProcesses) -> None:
-    """SIGTERM and SIGINT while ``roster serve`` starts or stops (uvicorn handles them itself
-    while it runs, then restores these and raises the signal again).
+def stop_on_signals(workers: WorkerPool | WorkerProcesses, server: _Exits | None = None) -> None:
+    """On SIGTERM and SIGINT, ask the workers to stop after the batch in hand (a second signal
+    kills worker processes at once) and, in ``roster serve``, set the server's exit flag.
 
-    Each sets the server's exit flag (a signal while starting stops it as soon as it is up)
-    and asks the workers to stop after the batch in hand; a second one while worker processes
-    are stopping kills them at once. The process itself goes on to stop its workers and exit
-    0 instead of dying in the middle."""
+    uvicorn handles both signals itself while it runs, then restores these handlers and raises
+    the signal again; so in ``serve`` these cover the start (a signal then stops the server as
+    soon as it is up) and the stop, and the process goes on to stop its workers and exit 0
+    instead of dying in the middle."""
 
     def handler(_signum: int, _frame: FrameType | None) -> None:
-        server.should_exit = True
+        if server is not None:
+            server.should_exit = True
         workers.request_stop()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-
-
-def stop_on_signals(pool: WorkerPool) -> None:
-    def handler(_signum: int, _frame: FrameType | None) -> None:
-        pool.stop_flag.set()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)

@@ -37,14 +37,14 @@ def get(conn: Connection, workspace_id: str) -> Workspace | None:
 
 
 #: The worker's read in its write transaction: on PostgreSQL ``FOR KEY SHARE``, which waits for
-#: a settings change in progress (``lock_for_settings``) but never for an accept.
+#: a settings change in progress (``lock_for_settings``) but never for an accept (SQLite has no
+#: row locks: the clause is left out there, and its single writer serialises the two anyway).
 _BY_ID_SHARED = _BY_ID.with_for_update(read=True, key_share=True)
 
 
 def get_for_writing(conn: Connection, workspace_id: str) -> Workspace | None:
     """The workspace, as the worker writes a group: no settings change overlaps that write."""
-    query = _BY_ID_SHARED if conn.dialect.name == "postgresql" else _BY_ID
-    row = conn.execute(query, {"workspace_id": workspace_id}).mappings().first()
+    row = conn.execute(_BY_ID_SHARED, {"workspace_id": workspace_id}).mappings().first()
     return _workspace(row) if row else None
 
 
