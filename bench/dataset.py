@@ -176,6 +176,7 @@ class _Stream:
                 can_trigger(occurred, self.base_ms, migrated=False),
                 False,
                 None,
+                None,
             )
         )
         action = {

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         102_400, gt=0, description="Largest transition request body (100 KB)."
     )
+    migration_max_body_bytes: int = Field(
+        10_485_760,
+        gt=0,
+        description="Largest loyalty migration request body (10 MB: 1000 customers or events).",
+    )
     max_string_length: int = Field(
         512, gt=0, description="Longest attribute string value kept; longer ones are refused."
     )

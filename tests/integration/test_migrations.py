@@ -22,7 +22,7 @@ def test_upgrade_is_idempotent(container: Container) -> None:
     """Upgrading an up-to-date database changes nothing and stays at the newest revision."""
     before = migrations.current_revision(container.db)
     migrations.upgrade(container.db)
-    assert migrations.current_revision(container.db) == before == "0002"
+    assert migrations.current_revision(container.db) == before == "0003"
 
 
 def test_batch_payloads_are_compressed_with_lz4_on_postgresql(pg_url: str) -> None:

@@ -16,6 +16,7 @@ def test_a_key_reads_its_own_workspace_settings(roster: Harness) -> None:
         "identity_resolution": False,
         "identifiers": ["email", "moe_mobile"],
         "limits": {"users_per_minute": None, "events_per_minute": None, "merges_per_minute": None},
+        "tiers": [],
     }
 
 

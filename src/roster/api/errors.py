@@ -42,9 +42,19 @@ def fail_body(code: str, kind: str, message: str, field: str | None, index: int 
     return {"status": "fail", "error": error}
 
 
-def response_for(exc: e.RosterError) -> JSONResponse:
+#: Under Masivo's prefix, a body that breaks a batch rule (malformed, a wrong envelope, too
+#: many entries) is 422 ``{"error", "details"}``, as the vendor documents.
+MASIVO_PREFIX = "/api/storefront/"
+MASIVO_UNPROCESSABLE = (e.MalformedBody, e.InvalidEnvelope, e.TooManyElements)
+
+
+def response_for(exc: e.RosterError, path: str = "") -> JSONResponse:
     status, kind = next(((s, k) for cls, s, k in STATUS if isinstance(exc, cls)), (400, "Error"))
     body = fail_body(exc.code, kind, exc.message, exc.field, exc.index)
+    if path.startswith(MASIVO_PREFIX):
+        if isinstance(exc, MASIVO_UNPROCESSABLE):
+            status = 422
+        body = {"error": exc.code, "details": exc.message, "field": exc.field, "index": exc.index}
     headers: dict[str, str] = {}
     if isinstance(exc, e.AuthenticationFailed):
         headers["WWW-Authenticate"] = 'Basic realm="roster"'
@@ -62,8 +72,8 @@ def response_for(exc: e.RosterError) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(e.RosterError)
-    async def _roster(_: Request, exc: e.RosterError) -> JSONResponse:
-        return response_for(exc)
+    async def _roster(request: Request, exc: e.RosterError) -> JSONResponse:
+        return response_for(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

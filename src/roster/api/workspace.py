@@ -1,8 +1,8 @@
 """``GET /v1/workspace`` and ``PATCH /v1/workspace``: the caller's workspace settings.
 
-A data API key may read its workspace's settings and change identity resolution and its
-identifier attributes. Rate limits are the operator's to set (``roster workspace set``): a
-tenant cannot lift its own limits.
+A data API key may read its workspace's settings, change identity resolution and its
+identifier attributes, and set its loyalty tiers (``PUT /v1/workspace/tiers``). Rate limits
+are the operator's to set (``roster workspace set``): a tenant cannot lift its own limits.
 """
 
 from __future__ import annotations
@@ -32,6 +32,21 @@ class WorkspaceSettings(BaseModel):
     )
 
 
+class TierRule(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    threshold: int | float = Field(ge=0)
+
+
+class TierRules(BaseModel):
+    """The workspace's loyalty tiers, in any order (an empty list removes them)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    tiers: list[TierRule] = Field(max_length=50)
+
+
 @router.get("/v1/workspace", summary="The caller's workspace and its settings")
 async def get_workspace(workspace: Caller) -> dict[str, Any]:
     return workspace_admin.describe(workspace)
@@ -50,4 +65,12 @@ async def patch_workspace(
             identifiers=body.identifiers,
         )
     )
+    return workspace_admin.describe(changed)
+
+
+@router.put("/v1/workspace/tiers", summary="Set the loyalty tiers (thresholds on lifetime spend)")
+async def put_tiers(body: TierRules, request: Request, workspace: Caller) -> dict[str, Any]:
+    db = container(request).db
+    pairs = [(t.name, str(t.threshold)) for t in body.tiers]
+    changed = await run_in_threadpool(lambda: workspace_admin.set_tiers(db, workspace.id, pairs))
     return workspace_admin.describe(changed)

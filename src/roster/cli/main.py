@@ -216,6 +216,29 @@ def ws_set(
     _print_workspace(ws, as_json)
 
 
+@ws_app.command("set-tiers")
+def ws_set_tiers(
+    workspace_id: str,
+    tiers: Annotated[
+        list[str] | None,
+        typer.Argument(help="NAME=THRESHOLD on lifetime spend, e.g. Bronze=0 Silver=500 Gold=2000"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Set the loyalty tiers (none given: remove them); a profile's tier is the highest
+    threshold at or below its lifetime spend_total."""
+    container = bootstrap(upgrade=True)
+    pairs = []
+    for text in tiers or []:
+        name, sep, threshold = text.rpartition("=")
+        if not sep:
+            typer.echo(f"error: {text!r} must be NAME=THRESHOLD, e.g. Silver=500", err=True)
+            raise typer.Exit(2)
+        pairs.append((name, threshold))
+    ws = _run(lambda: workspace_admin.set_tiers(container.db, workspace_id, pairs))
+    _print_workspace(ws, as_json)
+
+
 def _run(action: Callable[[], T]) -> T:
     try:
         return action()

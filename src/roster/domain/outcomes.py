@@ -24,6 +24,17 @@ VALUE_TOO_LONG = "value_too_long"
 SYSTEM_ATTRIBUTE = "system_attribute"
 INVALID_CUSTOMER_ID = "invalid_customer_id"
 IDENTIFIER_CONFLICT = "identifier_conflict"
+# The loyalty migration (SPEC §7) and live wallet transactions.
+EMAIL_TAKEN = "email_taken"
+NOT_MIGRATED_ONLY = "not_migrated_only"
+NOT_MIGRATED = "not_migrated"
+HAS_NEW_TRANSACTIONS = "has_new_transactions"
+BALANCE_MISMATCH = "balance_mismatch"
+BALANCE_KEPT = "balance_kept"
+METRICS_IGNORED = "metrics_ignored"
+TRANSACTIONS_ALREADY_MIGRATED = "transactions_already_migrated"
+TRANSACTIONS_REFUSED = "transactions_refused"
+INSUFFICIENT_BALANCE = "insufficient_balance"
 
 Severity = Literal["error", "warning"]
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from roster.domain.attributes import FORBIDDEN_NAMES, SYSTEM_NAMES
 from roster.domain.errors import InvalidSetting
+from roster.domain.loyalty import Tier
 
 DEFAULT_IDENTIFIERS = ("email", "moe_mobile")
 IDENTIFIER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,199}$")
@@ -47,6 +48,8 @@ class Workspace:
     identity_resolution: bool = False
     identifiers: tuple[str, ...] = DEFAULT_IDENTIFIERS
     limits: Limits = field(default_factory=Limits)
+    #: Loyalty tiers, lowest threshold first (``roster.domain.loyalty.tiers_of``).
+    tiers: tuple[Tier, ...] = ()
 
     def with_identifiers(self, names: list[str]) -> Workspace:
         for name in names:

@@ -18,7 +18,10 @@ decided per element by the worker, so one bad entry never sinks the others.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
+
+import msgspec
 
 from roster.domain.errors import InvalidEnvelope, TooManyElements
 from roster.formats.strict_json import loads_strict
@@ -36,6 +39,33 @@ class MigrationSummary:
     customers: int
     #: Events or transactions in all (0 for customers and reverts).
     entries: int
+
+
+#: The worker's reading of a stored body (checked here at the door): numbers with a fraction
+#: become ``Decimal``, so amounts are never rounded through a float.
+_decode = msgspec.json.Decoder(float_hook=Decimal).decode
+_encode = msgspec.json.Encoder(decimal_format="number").encode
+
+
+def decode_body(payload: bytes) -> Any:
+    """A stored migration body, with exact decimals."""
+    return _decode(payload)
+
+
+def encode_entry(entry: Any) -> str:
+    """An entry as stored (JSON text), its decimals written as the numbers they were."""
+    return _encode(entry).decode()
+
+
+def plain_value(value: Any) -> Any:
+    """An attribute value as the profile stores it: decimals become floats."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, list):
+        return [plain_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain_value(v) for k, v in value.items()}
+    return value
 
 
 def read_customers(body: bytes) -> MigrationSummary:
@@ -110,3 +140,15 @@ def _with_entries(body: Any, name: str, limit: int, *, at_least_one: bool) -> Mi
         msg = f"at most {limit} {name} in all per batch, got {total}"
         raise TooManyElements(msg, field=f"customers[].{name}")
     return MigrationSummary(len(customers), total)
+
+
+def read_live_transaction(body: bytes) -> None:
+    """``POST /v1/customers/{customer_id}/transactions``: one transaction object (what it
+    says is checked by the worker, into the ledger)."""
+    if not isinstance(loads_strict(body), dict):
+        raise InvalidEnvelope("the body must be a JSON object (one transaction)", field="$")
+
+
+def live_transaction_payload(customer_id: str, body: bytes) -> bytes:
+    """The stored batch of a live transaction: the path's customer id and the body as sent."""
+    return b'{"customer_id":' + _encode(customer_id) + b',"transaction":' + body + b"}"

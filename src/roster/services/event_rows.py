@@ -40,7 +40,7 @@ _PLATFORM = {
 }
 
 #: An event row without its first three columns (workspace, uid, origin uid): ``name`` to
-#: ``source_id`` in ``events.COLUMNS`` order.
+#: ``value`` in ``events.COLUMNS`` order.
 Draft = tuple[Any, ...]
 #: The events of one element, waiting together for their customer's uid.
 ElementEvents = tuple[Profile, list[Draft]]
@@ -95,7 +95,7 @@ def draft_actions(
             version = str(version)[:MAX_VERSION]
         trigger = can_trigger(utc, received, migrated=False)
         row = (name, utc, local, offset, platform, version, device_id, attributes, received)
-        drafts.append((*row, batch.id, trigger, False, None))
+        drafts.append((*row, batch.id, trigger, False, None, None))
     return drafts
 
 

@@ -21,9 +21,12 @@ from roster.store.profiles import Profile
 
 
 class ProfileBook:
-    def __init__(self, workspace: Workspace, now: int) -> None:
+    def __init__(self, workspace: Workspace, now: int, *, live: bool = True) -> None:
         self.workspace = workspace
         self.now = now  # updated_at of every profile written
+        #: Writes of a live surface (not the loyalty migration): changed customers are then no
+        #: longer migrated-only.
+        self.live = live
         self.by_id: dict[str, Profile] = {}
         self.by_identifier: dict[tuple[str, str], Profile] = {}
         self.new: list[Profile] = []
@@ -114,7 +117,7 @@ class ProfileBook:
         new = set(map(id, self.new))
         new_uids = {p.uid for p in self.new if p.uid is not None}
         changed = [p for p in self.dirty if id(p) not in new]
-        profiles.update_existing(conn, changed, self.now)
+        profiles.update_existing(conn, changed, self.now, live=self.live)
         index: dict[int, list[tuple[str, str]]] = {}
         for p in self.dirty:
             p.dirty = False

@@ -1,4 +1,4 @@
-"""What a user reads back: batches with their ledger, profiles, events, activity."""
+"""What a user reads back: batches with their ledger, profiles, events, activity, wallets."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from roster.domain.identity import normalise_identifier
 from roster.domain.outcomes import Issue
 from roster.domain.timestamps import format_ms
 from roster.domain.workspaces import Workspace
+from roster.services.loyalty_reads import loyalty_view, transactions_view
 from roster.store import batches, devices, events, reads
 from roster.store.database import Database
 
@@ -92,6 +93,7 @@ def profile(
     with db.read() as conn:
         row = _customer_row(conn, workspace, customer_id, uid, identifier)
         device_views = [_device(d) for d in devices.of_customer(conn, row["uid"])]
+        loyalty = loyalty_view(conn, workspace, row, int(time.time() * 1000))
     attributes = msgspec.json.decode(row["attributes"])
     times = msgspec.json.decode(row["attribute_times"])
     return {
@@ -102,8 +104,10 @@ def profile(
         "identifiers": {n: attributes[n] for n in workspace.identifiers if n in attributes},
         "devices": device_views,
         "reachable": any(d["push_id"] and not d["push_opted_out"] for d in device_views),
+        **loyalty,
         "migrated": bool(row["migrated"]),
         "migrated_batch": row["migrated_batch"],
+        "migrated_only": bool(row["migrated"]) and row["live_since"] is None,
         "merged_into": row["merged_into"],
         "created_at": _iso(row["created_at"]),
         "updated_at": _iso(row["updated_at"]),
@@ -132,6 +136,12 @@ def _customer_row(
     if row is None:
         raise NotFound("customer not found", field="customer_id")
     return row
+
+
+def transactions(db: Database, row: dict[str, Any], *, limit: int) -> list[dict[str, Any]]:
+    """A customer's wallet transactions, newest first."""
+    with db.read() as conn:
+        return transactions_view(conn, row["uid"], limit=limit)
 
 
 def _device(d: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,11 @@ from roster.domain.outcomes import Ledger
 from roster.domain.workspaces import Workspace
 from roster.services.faults import crash_if
 from roster.services.gc_pause import collector_paused
+from roster.services.live_transactions import plan_live_transaction
+from roster.services.migrate_customers import plan_customers
+from roster.services.migrate_events import plan_events
+from roster.services.migrate_transactions import plan_transactions
+from roster.services.revert import plan_revert
 from roster.services.transition import plan_transitions
 from roster.settings import Settings
 from roster.store import batches, planner_stats, ratelimit, workspaces
@@ -56,7 +61,31 @@ def _transitions(conn: Connection, ws: Workspace, group: list[Claimed], settings
     return plan_transitions(conn, ws, group, max_string=settings.max_string_length)
 
 
-PLANNERS: dict[str, Planner] = {"transition": _transitions}
+def _alone(plan: Callable[[Connection, Workspace, Claimed], Plan]) -> Planner:
+    """A planner of a kind applied one batch at a time."""
+
+    def planner(conn: Connection, ws: Workspace, group: list[Claimed], _: Settings) -> Plan:
+        (batch,) = group
+        return plan(conn, ws, batch)
+
+    return planner
+
+
+def _migrated_customers(
+    conn: Connection, ws: Workspace, group: list[Claimed], settings: Settings
+) -> Plan:
+    (batch,) = group
+    return plan_customers(conn, ws, batch, max_string=settings.max_string_length)
+
+
+PLANNERS: dict[str, Planner] = {
+    "transition": _transitions,
+    "masivo.customers": _migrated_customers,
+    "masivo.events": _alone(plan_events),
+    "masivo.transactions": _alone(plan_transactions),
+    "masivo.revert": _alone(plan_revert),
+    "wallet.transaction": _alone(plan_live_transaction),
+}
 #: Kinds whose consecutive batches may be applied together in one transaction.
 GROUPED_KINDS = frozenset({"transition"})
 

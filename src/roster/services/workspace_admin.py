@@ -9,6 +9,7 @@ from typing import Any
 from roster.domain.credentials import hash_key, new_api_key, new_workspace_id
 from roster.domain.errors import InvalidSetting, NotFound
 from roster.domain.identity import identifier_pairs
+from roster.domain.loyalty import amount_json, tiers_of
 from roster.domain.workspaces import Limits, Workspace, limits_preset
 from roster.store import profiles, workspaces
 from roster.store.database import Database
@@ -54,6 +55,7 @@ def describe(ws: Workspace) -> dict[str, Any]:
             "events_per_minute": ws.limits.events_per_minute,
             "merges_per_minute": ws.limits.merges_per_minute,
         },
+        "tiers": [{"name": t.name, "threshold": amount_json(t.threshold)} for t in ws.tiers],
     }
 
 
@@ -87,6 +89,20 @@ def configure(
         if limits is not None:
             ws = replace(ws, limits=limits_preset(limits))
         ws = replace(ws, limits=_override(ws.limits, users_per_minute, events_per_minute))
+        workspaces.save_settings(conn, ws)
+    return ws
+
+
+def set_tiers(db: Database, workspace_id: str, tiers: list[tuple[Any, Any]]) -> Workspace:
+    """Replace the workspace's tier rules (``(name, threshold)`` pairs, in any order; an empty
+    list removes them). Profiles show the tier of the rules in force when they are read."""
+    rules = tiers_of(tiers)
+    with db.write() as conn:
+        workspaces.lock_for_settings(conn, workspace_id)
+        ws = workspaces.get(conn, workspace_id)
+        if ws is None:
+            raise NotFound(f"workspace {workspace_id!r} not found", field="workspace_id")
+        ws = replace(ws, tiers=rules)
         workspaces.save_settings(conn, ws)
     return ws
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from roster.store import raw_sql
+from roster.store.id_lists import among
 from roster.store.schema import events as t
 
 #: Column order of the tuples ``insert_many`` takes.
@@ -29,12 +30,33 @@ COLUMNS = (
     "can_trigger",
     "migrated",
     "source_id",
+    "value",
 )
 
 
 def insert_many(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """Append event rows (tuples in ``COLUMNS`` order) inside the connection's transaction."""
     raw_sql.insert_rows(conn, "events", COLUMNS, rows)
+
+
+def holders_of_source_ids(
+    conn: Connection, workspace_id: str, source_ids: Collection[str]
+) -> dict[str, tuple[int, str]]:
+    """The stored events among these client-given ids: ``source_id -> (uid, batch_id)``."""
+    if not source_ids:
+        return {}
+    query = sa.select(t.c.source_id, t.c.uid, t.c.batch_id).where(
+        t.c.workspace_id == workspace_id, among(t.c.source_id, source_ids, conn.dialect.name)
+    )
+    return {sid: (int(uid), batch) for sid, uid, batch in conn.execute(query)}
+
+
+def purchases_of(
+    conn: Connection, uid: int, names: Collection[str]
+) -> list[tuple[int, str | None]]:
+    """``(occurred_at, value)`` of a customer's purchase events (events named in ``names``)."""
+    query = sa.select(t.c.occurred_at, t.c.value).where(t.c.uid == uid, t.c.name.in_(names))
+    return [(at, value) for at, value in conn.execute(query)]
 
 
 def of_customer(

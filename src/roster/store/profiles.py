@@ -151,12 +151,15 @@ def _insert_numbered(conn: Connection, new: list[Profile], rows: list[dict[str, 
 
 
 _UPDATE_FROM_JSON = (
-    "UPDATE customers AS c SET attributes = v.a, attribute_times = v.t, updated_at = %s"
+    "UPDATE customers AS c SET attributes = v.a, attribute_times = v.t, updated_at = %s,"
+    " live_since = CASE WHEN %s THEN coalesce(c.live_since, %s) ELSE c.live_since END"
     " FROM json_to_recordset(%s::json) AS v(uid bigint, a text, t text) WHERE c.uid = v.uid"
 )
 
 
-def update_existing(conn: Connection, changed: list[Profile], now: int) -> None:
+def update_existing(conn: Connection, changed: list[Profile], now: int, *, live: bool) -> None:
+    """Write changed attributes; ``live`` (any surface but the loyalty migration) also marks
+    the customers as no longer migrated-only, from ``now`` on."""
     if not changed:
         return
     if conn.dialect.name == "postgresql":  # one statement, the rows as one JSON text
@@ -164,7 +167,7 @@ def update_existing(conn: Connection, changed: list[Profile], now: int) -> None:
             {"uid": p.uid, "a": _encode(p.attributes).decode(), "t": _encode(p.times).decode()}
             for p in changed
         ]
-        raw_sql.execute(conn, _UPDATE_FROM_JSON, [now, _encode(rows).decode()])
+        raw_sql.execute(conn, _UPDATE_FROM_JSON, [now, live, now, _encode(rows).decode()])
         return
     query = (
         sa.update(t)
@@ -173,6 +176,7 @@ def update_existing(conn: Connection, changed: list[Profile], now: int) -> None:
             attributes=sa.bindparam("b_attributes"),
             attribute_times=sa.bindparam("b_times"),
             updated_at=now,
+            live_since=sa.func.coalesce(t.c.live_since, now) if live else t.c.live_since,
         )
     )
     conn.execute(
@@ -246,3 +250,110 @@ def _profile(row: Any) -> Profile:
         times=_decode(row.attribute_times),
         created_at=row.created_at,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationState:
+    """What the loyalty migration needs to know of an existing customer."""
+
+    uid: int
+    migrated: bool
+    #: When another surface first changed it (``None``: it is still migrated-only).
+    live_since: int | None
+    events_migrated: bool
+    #: The metrics sent with its migration (JSON text), until its events are migrated.
+    metrics: str | None
+
+
+def migration_states(
+    conn: Connection, workspace_id: str, uids: Collection[int]
+) -> dict[int, MigrationState]:
+    if not uids:
+        return {}
+    query = sa.select(
+        t.c.uid, t.c.migrated, t.c.live_since, t.c.events_migrated, t.c.metrics
+    ).where(t.c.workspace_id == workspace_id, among(t.c.uid, uids, conn.dialect.name))
+    return {
+        int(uid): MigrationState(int(uid), bool(migrated), live, bool(events), metrics)
+        for uid, migrated, live, events, metrics in conn.execute(query)
+    }
+
+
+def mark_migrated(conn: Connection, rows: Collection[tuple[int, str, str | None]]) -> None:
+    """``(uid, batch_id, metrics JSON or None)``: these customers come from a migration."""
+    if not rows:
+        return
+    query = (
+        sa.update(t)
+        .where(t.c.uid == sa.bindparam("b_uid"))
+        .values(
+            migrated=True,
+            migrated_batch=sa.bindparam("b_batch"),
+            metrics=sa.bindparam("b_metrics"),
+        )
+    )
+    conn.execute(query, [{"b_uid": u, "b_batch": b, "b_metrics": m} for u, b, m in rows])
+
+
+def mark_events_migrated(conn: Connection, uids: Collection[int], now: int) -> None:
+    """Their events came: metrics are computed from them from now on."""
+    if uids:
+        conn.execute(
+            sa.update(t)
+            .where(among(t.c.uid, uids, conn.dialect.name))
+            .values(events_migrated=True, metrics=None, updated_at=now)
+        )
+
+
+def mark_live(conn: Connection, uids: Collection[int], now: int) -> None:
+    """Another surface changed them (a live transaction): no longer migrated-only."""
+    if uids:
+        conn.execute(
+            sa.update(t)
+            .where(among(t.c.uid, uids, conn.dialect.name))
+            .values(live_since=sa.func.coalesce(t.c.live_since, now), updated_at=now)
+        )
+
+
+def uids_by_customer_ids(
+    conn: Connection, workspace_id: str, ids: Collection[str]
+) -> dict[str, int]:
+    if not ids:
+        return {}
+    query = sa.select(t.c.customer_id, t.c.uid).where(
+        t.c.workspace_id == workspace_id, among(t.c.customer_id, ids, conn.dialect.name)
+    )
+    return {cid: int(uid) for cid, uid in conn.execute(query)}
+
+
+def email_holders(
+    conn: Connection, workspace_id: str, emails: Collection[str], *, indexed: bool
+) -> dict[str, tuple[int, str | None]]:
+    """The live customers holding each (normalised) email: ``email -> (uid, customer_id)``.
+
+    With ``email`` among the workspace's identifiers the identifier index answers; otherwise
+    every profile's ``email`` attribute is read (a scan, for that rare setting)."""
+    if not emails:
+        return {}
+    if indexed:
+        query = (
+            sa.select(it.c.value, t.c.uid, t.c.customer_id)
+            .join(t, t.c.uid == it.c.uid)
+            .where(
+                it.c.workspace_id == workspace_id,
+                it.c.name == "email",
+                among(it.c.value, emails, conn.dialect.name),
+            )
+            .order_by(t.c.uid.desc())
+        )
+        return {value: (int(uid), cid) for value, uid, cid in conn.execute(query)}
+    wanted = set(emails)
+    found: dict[str, tuple[int, str | None]] = {}
+    query = sa.select(t.c.uid, t.c.customer_id, t.c.attributes).where(
+        t.c.workspace_id == workspace_id, t.c.merged_into.is_(None)
+    )
+    for uid, cid, attributes in conn.execute(query.execution_options(yield_per=5000)):
+        email = _decode(attributes).get("email")
+        if isinstance(email, str) and (key := email.strip().lower()) in wanted:
+            found.setdefault(key, (int(uid), cid))
+    return found

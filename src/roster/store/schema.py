@@ -32,6 +32,8 @@ workspaces = sa.Table(
     sa.Column("identity_resolution", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("identifiers", sa.Text, nullable=False),
     sa.Column("limits", sa.Text, nullable=False),
+    #: Loyalty tiers: a JSON list of ``{"name", "threshold"}``, lowest threshold first.
+    sa.Column("tiers", sa.Text, nullable=False, server_default="[]"),
 )
 
 batches = sa.Table(
@@ -93,6 +95,11 @@ customers = sa.Table(
     sa.Column("migrated_batch", sa.String(40)),
     sa.Column("merged_into", sa.BigInteger),
     sa.Column("merged_at", sa.BigInteger),
+    #: Metrics sent with a Masivo customer migration, kept as sent until its events come.
+    sa.Column("metrics", sa.Text),
+    sa.Column("events_migrated", sa.Boolean, nullable=False, server_default=sa.false()),
+    #: When another surface first changed this customer (it is no longer migrated-only).
+    sa.Column("live_since", sa.BigInteger),
     sa.UniqueConstraint("workspace_id", "customer_id"),
     sqlite_autoincrement=True,  # a uid is never reused (SPEC §4), even after deletes
 )
@@ -143,6 +150,8 @@ events = sa.Table(
     sa.Column("can_trigger", sa.Boolean, nullable=False),
     sa.Column("migrated", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("source_id", sa.String(255)),
+    #: The order total of a purchase (a decimal, as text), which metrics add up.
+    sa.Column("value", sa.String(64)),
     sa.Index("ix_events_uid_occurred_at", "uid", "occurred_at"),
     sa.Index(
         "ix_events_source_id",
@@ -152,6 +161,42 @@ events = sa.Table(
         sqlite_where=sa.text("source_id IS NOT NULL"),
         postgresql_where=sa.text("source_id IS NOT NULL"),
     ),
+)
+
+wallets = sa.Table(
+    "wallets",
+    metadata,
+    sa.Column("uid", sa.ForeignKey("customers.uid"), primary_key=True),
+    sa.Column("reward_id", sa.String(255), primary_key=True),
+    sa.Column("workspace_id", sa.String(64), nullable=False),
+    # Amounts are decimals held as text, so both stores keep them exact.
+    sa.Column("opening_balance", sa.String(64), nullable=False),
+    sa.Column("balance", sa.String(64), nullable=False),
+    #: The migrated ``balance[]`` entry as sent (expiration_date, brand_id, ...).
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("migrated_batch", sa.String(40)),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+wallet_transactions = sa.Table(
+    "wallet_transactions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("workspace_id", sa.String(64), nullable=False),
+    sa.Column("uid", sa.ForeignKey("customers.uid"), nullable=False),
+    sa.Column("reward_id", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("amount", sa.String(64), nullable=False),
+    #: False for migrated history (it justifies the opening balance), true for live ones.
+    sa.Column("live", sa.Boolean, nullable=False),
+    sa.Column("issued_at", sa.BigInteger),
+    sa.Column("resolved_at", sa.BigInteger),
+    #: The transaction as sent.
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("batch_id", sa.String(40), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_wallet_transactions_uid_live", "uid", "live"),
 )
 
 rate_windows = sa.Table(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from roster.domain.loyalty import Tier, amount_text
 from roster.domain.workspaces import Limits, Workspace
 from roster.store.schema import workspaces as t
 
@@ -86,6 +88,9 @@ def _columns(ws: Workspace) -> dict[str, Any]:
         "identity_resolution": ws.identity_resolution,
         "identifiers": msgspec.json.encode(list(ws.identifiers)).decode(),
         "limits": msgspec.json.encode(ws.limits).decode(),
+        "tiers": msgspec.json.encode(
+            [{"name": t.name, "threshold": amount_text(t.threshold)} for t in ws.tiers]
+        ).decode(),
     }
 
 
@@ -98,4 +103,7 @@ def _workspace(row: Any) -> Workspace:
         identity_resolution=bool(row["identity_resolution"]),
         identifiers=tuple(msgspec.json.decode(row["identifiers"])),
         limits=msgspec.json.decode(row["limits"], type=Limits),
+        tiers=tuple(
+            Tier(t["name"], Decimal(t["threshold"])) for t in msgspec.json.decode(row["tiers"])
+        ),
     )

@@ -1,0 +1,102 @@
+"""The Masivo-compatible loyalty migration, under ``/api/storefront/v1`` (SPEC §7, seed 000).
+
+Each request is checked at the door (``formats.masivo``), stored as a batch of its own kind
+and answered 201 ``{"status": "enqueued", "batch_id"}``; a body that breaks a batch rule is
+422 ``{"error", "details"}`` (``api.errors`` gives every refusal under this prefix the vendor's
+shape). What each customer, event or transaction says is decided by the worker, into the
+batch's ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from roster.api import body as bodies
+from roster.api.deps import container, workspace_of
+from roster.formats import masivo
+from roster.formats.masivo import MigrationSummary
+from roster.services.accept import Submission, accept, check_idempotency_key
+
+PREFIX = "/api/storefront/v1"
+router = APIRouter(prefix=PREFIX, tags=["Masivo"])
+ENQUEUED: dict[int | str, dict[str, Any]] = {401: {}, 403: {}, 413: {}, 415: {}, 422: {}, 429: {}}
+
+
+async def enqueue(
+    request: Request,
+    response: Response,
+    kind: str,
+    read: Callable[[bytes], MigrationSummary],
+    charge: Callable[[MigrationSummary], tuple[int, int]],
+) -> dict[str, Any]:
+    """Authenticate, read the body within the migration limit, check it, accept it."""
+    c = container(request)
+    workspace = await workspace_of(request)
+    bodies.require_json(request)
+    key = check_idempotency_key(request.headers.get("idempotency-key"))
+    raw = await bodies.read_capped(request, c.settings.migration_max_body_bytes)
+    summary = read(raw)
+    users, events = charge(summary)
+    sub = Submission(
+        kind=kind,
+        payload=raw.removeprefix(b"\xef\xbb\xbf"),
+        elements=summary.entries or summary.customers,
+        users=users,
+        events=events,
+        idempotency_key=key,
+        forwarded_for=request.headers.get("x-forwarded-for"),
+    )
+    result = await run_in_threadpool(accept, c.db, workspace, sub)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return {"status": "enqueued", "batch_id": result.batch_id}
+
+
+def _users(s: MigrationSummary) -> tuple[int, int]:
+    return s.customers, 0
+
+
+def _events(s: MigrationSummary) -> tuple[int, int]:
+    return 0, s.entries
+
+
+@router.post(
+    "/customers/migrate", summary="Migrate customers with their balances", responses=ENQUEUED
+)
+async def migrate_customers(request: Request, response: Response) -> dict[str, Any]:
+    return await enqueue(request, response, "masivo.customers", masivo.read_customers, _users)
+
+
+@router.post(
+    "/customers/migrate/events",
+    summary="Migrate behaviour events",
+    status_code=201,
+    responses=ENQUEUED,
+)
+async def migrate_events(request: Request, response: Response) -> dict[str, Any]:
+    return await enqueue(request, response, "masivo.events", masivo.read_events, _events)
+
+
+@router.post(
+    "/customers/migrate/transactions",
+    summary="Migrate wallet transactions",
+    status_code=201,
+    responses=ENQUEUED,
+)
+async def migrate_transactions(request: Request, response: Response) -> dict[str, Any]:
+    read = masivo.read_transactions
+    return await enqueue(request, response, "masivo.transactions", read, _events)
+
+
+@router.delete(
+    "/customers/migrate",
+    summary="Revert customer migrations",
+    status_code=201,
+    responses=ENQUEUED,
+)
+async def revert_migration(request: Request, response: Response) -> dict[str, Any]:
+    return await enqueue(request, response, "masivo.revert", masivo.read_revert, _users)

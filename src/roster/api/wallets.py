@@ -1,0 +1,71 @@
+"""A customer's wallet transactions: live ones written (native API), all of them read back.
+
+``POST /v1/customers/{customer_id}/transactions`` takes one transaction (``type``,
+``reward_id``, signed ``amount``, optional ``issued_at``/``resolved_at``/``details``), stores it
+as a batch like every write and answers 202 with its ``batch_id``; the worker applies it to the
+wallet in the workspace's batch order.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from roster.api import body as bodies
+from roster.api.deps import caller, container
+from roster.api.params import text_param
+from roster.domain.workspaces import Workspace
+from roster.formats import masivo
+from roster.services import reads
+from roster.services.accept import Submission, accept, check_idempotency_key
+
+router = APIRouter(tags=["Wallets"])
+Caller = Annotated[Workspace, Depends(caller)]
+
+
+@router.post(
+    "/v1/customers/{customer_id}/transactions",
+    summary="Record a live wallet transaction (accrual, redemption, ...)",
+    status_code=202,
+    responses={400: {}, 401: {}, 413: {}, 415: {}, 429: {}},
+)
+async def post_transaction(
+    customer_id: str, request: Request, response: Response, workspace: Caller
+) -> dict[str, Any]:
+    c = container(request)
+    cid = text_param(customer_id, "customer_id")
+    bodies.require_json(request)
+    key = check_idempotency_key(request.headers.get("idempotency-key"))
+    raw = await bodies.read_capped(request, c.settings.max_body_bytes)
+    masivo.read_live_transaction(raw)
+    sub = Submission(
+        kind="wallet.transaction",
+        payload=masivo.live_transaction_payload(cid, raw.removeprefix(b"\xef\xbb\xbf")),
+        elements=1,
+        users=0,
+        events=1,
+        idempotency_key=key,
+        forwarded_for=request.headers.get("x-forwarded-for"),
+    )
+    result = await run_in_threadpool(accept, c.db, workspace, sub)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return {"status": "accepted", "batch_id": result.batch_id}
+
+
+@router.get("/v1/customers/{customer_id}/transactions", summary="Wallet transactions, newest first")
+async def get_transactions(
+    customer_id: str,
+    request: Request,
+    workspace: Caller,
+    limit: int = Query(100, ge=1, le=10_000),
+) -> dict[str, Any]:
+    db = container(request).db
+
+    def load() -> dict[str, Any]:
+        row = reads.find_customer(db, workspace, text_param(customer_id, "customer_id"))
+        return {"transactions": reads.transactions(db, row, limit=limit)}
+
+    return await run_in_threadpool(load)

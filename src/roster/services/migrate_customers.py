@@ -1,0 +1,226 @@
+"""Applying a Masivo customer migration (``POST /customers/migrate``): profiles and wallets.
+
+A customer is created migrated, or updated if it is still migrated-only (no other surface has
+changed it since). Its profile fields become attributes (last write wins at the batch's accept
+time); its ``balance[]`` sets the opening balance of each reward's wallet; its ``metrics`` are
+kept as sent until its events are migrated. ``email`` is unique per workspace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from roster.domain import outcomes as oc
+from roster.domain.attributes import clean_attributes, merge_last_write_wins
+from roster.domain.identity import normalise_identifier
+from roster.domain.loyalty import EntryProblem, amount_text, read_balance
+from roster.domain.outcomes import Ledger
+from roster.domain.workspaces import Workspace
+from roster.formats.masivo import decode_body, encode_entry, plain_value
+from roster.services.profile_book import ProfileBook
+from roster.store import profiles
+from roster.store import wallets as wallet_store
+from roster.store.batches import Claimed
+from roster.store.profiles import MigrationState, Profile
+
+#: The customer fields of the vendor's schema that become profile attributes; other fields
+#: are ignored (``balance`` and ``metrics`` have their own homes).
+PROFILE_FIELDS = (
+    "name",
+    "email",
+    "gender",
+    "dob",
+    "registration_date",
+    "document_type",
+    "document_number",
+    "country",
+)
+
+
+@dataclass(slots=True)
+class Migrated:
+    """What one customer's migration leaves, once its profile has a uid."""
+
+    profile: Profile
+    metrics: str | None
+    #: The wallets to set (``reward -> (amount, entry)``); ``None``: keep the stored ones.
+    balance: dict[str, tuple[Decimal, dict[str, Any]]] | None
+
+
+@dataclass(slots=True)
+class CustomersPlan:
+    workspace_id: str
+    batch: Claimed
+    ledger: Ledger
+    book: ProfileBook
+    migrated: dict[str, Migrated] = field(default_factory=dict)
+    stored_wallets: dict[int, dict[str, wallet_store.Wallet]] = field(default_factory=dict)
+
+    def write(self, conn: Connection) -> list[Ledger]:
+        self.book.flush(conn)
+        now = self.batch.accepted_at
+        marks: list[tuple[int, str, str | None]] = []
+        replaced: list[int] = []
+        rows: list[tuple[Any, ...]] = []
+        for m in self.migrated.values():
+            uid = m.profile.uid
+            assert uid is not None
+            marks.append((uid, self.batch.id, m.metrics))
+            if m.balance is None:
+                continue
+            replaced.append(uid)
+            stored = self.stored_wallets.get(uid, {})
+            for reward, (amount, entry) in m.balance.items():
+                created = stored[reward].created_at if reward in stored else now
+                text = amount_text(amount)
+                details = encode_entry(entry)
+                rows.append(
+                    (
+                        uid,
+                        reward,
+                        self.workspace_id,
+                        text,
+                        text,
+                        details,
+                        self.batch.id,
+                        created,
+                        now,
+                    )
+                )
+        profiles.mark_migrated(conn, marks)
+        wallet_store.replace_for(conn, replaced, rows)
+        return [self.ledger]
+
+
+def plan_customers(
+    conn: Connection, workspace: Workspace, batch: Claimed, *, max_string: int
+) -> CustomersPlan:
+    entries: list[dict[str, Any]] = decode_body(batch.payload)["customers"]
+    ledger = Ledger(total=len(entries))
+    book = ProfileBook(workspace, batch.accepted_at, live=False)
+    book.preload(conn, {e["id"] for e in entries}, (), ())
+    uids = {p.uid for p in book.by_id.values() if p.uid is not None}
+    states = profiles.migration_states(conn, workspace.id, uids)
+    plan = CustomersPlan(workspace.id, batch, ledger, book)
+    plan.stored_wallets = wallet_store.of_uids(conn, uids)
+    justified = wallet_store.with_transactions(conn, uids, live=False)
+    emails = {e for entry in entries if (e := _email(entry)) is not None}
+    holders = profiles.email_holders(
+        conn, workspace.id, emails, indexed="email" in workspace.identifiers
+    )
+    in_batch: dict[str, str] = {}  # email -> the customer id that took it in this batch
+    for index, entry in enumerate(entries):
+        cid: str = entry["id"]
+        where = f"customers[{index}]"
+        profile = book.get(cid)
+        state = states.get(profile.uid) if profile is not None and profile.uid else None
+        if state is not None and (not state.migrated or state.live_since is not None):
+            ledger.skip(index, cid, "id", oc.NOT_MIGRATED_ONLY, _not_migrated_only(state))
+            continue
+        try:
+            balance = (
+                None
+                if entry.get("balance") is None
+                else read_balance(entry["balance"], f"{where}.balance")
+            )
+        except EntryProblem as problem:
+            ledger.fail(index, cid, problem.field, problem.code, problem.message)
+            continue
+        email = _email(entry)
+        if email is not None:
+            holder = holders.get(email)
+            taken_by = in_batch.get(email)
+            if taken_by is None and holder is not None:
+                taken_by = holder[1] if holder[1] is not None else f"uid {holder[0]}"
+            if taken_by is not None and taken_by != cid:
+                msg = f"email {entry['email']!r} already belongs to customer {taken_by!r}"
+                ledger.fail(index, cid, f"{where}.email", oc.EMAIL_TAKEN, msg)
+                continue
+            in_batch[email] = cid
+        profile = profile or book.create(cid, batch)
+        raw = {k: plain_value(entry[k]) for k in PROFILE_FIELDS if k in entry}
+        clean = clean_attributes(raw, max_string=max_string, prefix=where)
+        for p in clean.problems:
+            ledger.warn(index, cid, p.field, p.code, p.message)
+        merged = merge_last_write_wins(
+            profile.attributes, profile.times, clean.values, batch.accepted_at
+        )
+        if merged.changed:
+            book.mark_dirty(profile)
+            book.index_identifiers(profile)
+        before = plan.migrated.get(cid)
+        metrics = _metrics(ledger, index, cid, where, entry, state, before)
+        if balance is not None and profile.uid in justified:
+            _warn_if_kept(ledger, index, cid, where, balance, plan.stored_wallets[profile.uid])
+            balance = None
+        elif balance is None and before is not None:
+            balance = before.balance
+        plan.migrated[cid] = Migrated(profile, metrics, balance)
+        ledger.mark_applied()
+    return plan
+
+
+def _email(entry: dict[str, Any]) -> str | None:
+    value = entry.get("email")
+    if isinstance(value, str) and value.strip():
+        return normalise_identifier("email", value)
+    return None
+
+
+def _not_migrated_only(state: MigrationState) -> str:
+    if not state.migrated:
+        return (
+            "this customer was not created by a migration: a migration never overwrites a "
+            "live customer"
+        )
+    return (
+        "this customer has been changed by another surface since it was migrated (it is no "
+        "longer migrated-only): a migration never overwrites live data"
+    )
+
+
+def _metrics(
+    ledger: Ledger,
+    index: int,
+    cid: str,
+    where: str,
+    entry: dict[str, Any],
+    state: MigrationState | None,
+    before: Migrated | None,
+) -> str | None:
+    """The metrics to keep: those sent, else those kept so far (``None`` once events came)."""
+    kept = before.metrics if before is not None else (state.metrics if state else None)
+    sent = entry.get("metrics")
+    if sent is None:
+        return kept
+    if not isinstance(sent, dict):
+        ledger.warn(
+            index, cid, f"{where}.metrics", oc.INVALID_FIELD, "'metrics' must be an object; ignored"
+        )
+        return kept
+    if state is not None and state.events_migrated:
+        msg = "this customer's events are migrated: its metrics are computed from them"
+        ledger.warn(index, cid, f"{where}.metrics", oc.METRICS_IGNORED, msg)
+        return None
+    return encode_entry(sent)
+
+
+def _warn_if_kept(
+    ledger: Ledger,
+    index: int,
+    cid: str,
+    where: str,
+    balance: dict[str, tuple[Decimal, dict[str, Any]]],
+    stored: dict[str, wallet_store.Wallet],
+) -> None:
+    """The customer's transactions are migrated: they justify the stored balance, which stays."""
+    if {r: a for r, (a, _) in balance.items()} != {r: w.opening_balance for r, w in stored.items()}:
+        msg = (
+            "this customer's transactions are already migrated and justify its stored balance, "
+            "which is kept: revert the customer to migrate another balance"
+        )
+        ledger.warn(index, cid, f"{where}.balance", oc.BALANCE_KEPT, msg)

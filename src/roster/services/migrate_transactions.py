@@ -1,0 +1,149 @@
+"""Applying a Masivo transaction migration (``POST /customers/migrate/transactions``).
+
+A customer's migrated transactions are its wallet's history: per reward, their signed sum must
+equal the balance its customer migration opened the wallet with, or the whole set is refused
+(``balance_mismatch``, stating the reward, the expected balance, the sum and the delta). They
+justify the balance and never change it. A customer's set comes once
+(``transactions_already_migrated`` after that, until the customer is reverted).
+
+Each transaction is an element of the ledger: ``index`` counts the transactions of the
+request in order (across customers), and ``field`` names ``customers[i].transactions[j]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from roster.domain import outcomes as oc
+from roster.domain.loyalty import (
+    EntryProblem,
+    TransactionEntry,
+    amount_text,
+    read_transaction,
+    reconcile,
+)
+from roster.domain.outcomes import Ledger
+from roster.domain.workspaces import Workspace
+from roster.formats.masivo import decode_body, encode_entry
+from roster.store import profiles
+from roster.store import wallets as wallet_store
+from roster.store.batches import Claimed
+
+
+@dataclass(slots=True)
+class TransactionsPlan:
+    ledger: Ledger
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def write(self, conn: Connection) -> list[Ledger]:
+        wallet_store.insert_transactions(conn, self.rows)
+        return [self.ledger]
+
+
+def plan_transactions(conn: Connection, workspace: Workspace, batch: Claimed) -> TransactionsPlan:
+    entries: list[dict[str, Any]] = decode_body(batch.payload)["customers"]
+    ledger = Ledger(total=sum(len(e["transactions"]) for e in entries))
+    plan = TransactionsPlan(ledger)
+    uids = profiles.uids_by_customer_ids(conn, workspace.id, {e["id"] for e in entries})
+    states = profiles.migration_states(conn, workspace.id, set(uids.values()))
+    wallets = wallet_store.of_uids(conn, set(uids.values()))
+    done = wallet_store.with_transactions(conn, set(uids.values()), live=False)
+    first = 0
+    for n, entry in enumerate(entries):
+        cid: str = entry["id"]
+        sent: list[Any] = entry["transactions"]
+        indexes = range(first, first + len(sent))
+        first += len(sent)
+        uid = uids.get(cid)
+        refusal = _refusal(cid, uid, states, done)
+        if refusal is not None:
+            code, msg = refusal
+            for index in indexes:
+                ledger.fail(index, cid, f"customers[{n}].id", code, msg)
+            continue
+        assert uid is not None
+        read: list[TransactionEntry | EntryProblem] = []
+        for j, raw in enumerate(sent):
+            try:
+                read.append(read_transaction(raw, f"customers[{n}].transactions[{j}]"))
+            except EntryProblem as p:
+                read.append(p)
+        if _refused_invalid(ledger, cid, n, indexes, read):
+            continue
+        good = [t for t in read if isinstance(t, TransactionEntry)]
+        opening = {r: w.opening_balance for r, w in wallets.get(uid, {}).items()}
+        mismatches = reconcile(opening, [(t.reward_id, t.amount) for t in good])
+        if mismatches:
+            msg = f"customer {cid!r}: transactions do not match the migrated balance: " + "; ".join(
+                m.describe() for m in mismatches
+            )
+            for index in indexes:
+                ledger.fail(index, cid, f"customers[{n}].transactions", oc.BALANCE_MISMATCH, msg)
+            if not sent:  # no element to fail: say it anyway
+                ledger.warn(n, cid, f"customers[{n}].transactions", oc.BALANCE_MISMATCH, msg)
+            continue
+        done.add(uid)
+        for t, raw in zip(good, sent, strict=True):
+            plan.rows.append(transaction_row(workspace.id, uid, t, raw, batch, live=False))
+            ledger.mark_applied()
+    return plan
+
+
+def _refusal(
+    cid: str, uid: int | None, states: dict[int, profiles.MigrationState], done: set[int]
+) -> tuple[str, str] | None:
+    if uid is None:
+        return oc.UNKNOWN_CUSTOMER, f"customer {cid!r} does not exist: migrate the customer first"
+    if not states[uid].migrated:
+        msg = f"customer {cid!r} was not migrated: transactions justify a migrated balance"
+        return oc.NOT_MIGRATED, msg
+    if uid in done:
+        msg = (
+            f"customer {cid!r} already has its migrated transactions (they come in one set): "
+            "revert the customer to migrate them again"
+        )
+        return oc.TRANSACTIONS_ALREADY_MIGRATED, msg
+    return None
+
+
+def _refused_invalid(
+    ledger: Ledger,
+    cid: str,
+    n: int,
+    indexes: range,
+    read: list[TransactionEntry | EntryProblem],
+) -> bool:
+    """Fail the whole set when one transaction is invalid (a set is applied whole or not)."""
+    bad = [(i, p) for i, p in zip(indexes, read, strict=True) if isinstance(p, EntryProblem)]
+    if not bad:
+        return False
+    first = bad[0][1].field
+    for index, item in zip(indexes, read, strict=True):
+        if isinstance(item, EntryProblem):
+            ledger.fail(index, cid, item.field, item.code, item.message)
+        else:
+            msg = f"refused with the rest of customer {cid!r}'s transactions: {first} is invalid"
+            ledger.fail(index, cid, f"customers[{n}].transactions", oc.TRANSACTIONS_REFUSED, msg)
+    return True
+
+
+def transaction_row(
+    workspace_id: str, uid: int, t: TransactionEntry, raw: Any, batch: Claimed, *, live: bool
+) -> tuple[Any, ...]:
+    """A wallet transaction row, in ``wallets.TRANSACTION_COLUMNS`` order."""
+    return (
+        workspace_id,
+        uid,
+        t.reward_id,
+        t.type,
+        amount_text(t.amount),
+        live,
+        t.issued_at,
+        t.resolved_at,
+        encode_entry(raw),
+        batch.id,
+        batch.accepted_at,
+    )
