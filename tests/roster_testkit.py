@@ -39,6 +39,11 @@ class Tenant:
     def json_auth(self) -> dict[str, str]:
         return {**self.auth, "Content-Type": "application/json"}
 
+    @property
+    def bearer(self) -> dict[str, str]:
+        """Masivo's credential form, with a JSON content type."""
+        return {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
+
 
 class Harness:
     """Talk to Roster like a client does, and run its worker until the queue is empty."""
@@ -79,6 +84,40 @@ class Harness:
             content=body,
             headers={**tenant.json_auth, **headers},
         )
+
+    def masivo(
+        self, tenant: Tenant, path: str, body: Any, *, method: str = "POST", **headers: str
+    ) -> httpx.Response:
+        """A request to the Masivo migration surface (``/api/storefront/v1`` + ``path``)."""
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return self.request(
+            method,
+            f"/api/storefront/v1{path}",
+            content=content,
+            headers={**tenant.bearer, **headers},
+        )
+
+    def migrate(self, tenant: Tenant, path: str, body: Any, *, method: str = "POST") -> str:
+        """Send a migration request that must be enqueued, apply it, return its batch id."""
+        response = self.masivo(tenant, path, body, method=method)
+        assert response.status_code == 201, response.text
+        assert response.json()["status"] == "enqueued"
+        self.drain()
+        batch_id: str = response.json()["batch_id"]
+        return batch_id
+
+    def live_transaction(self, tenant: Tenant, customer_id: str, body: Any) -> str:
+        """Post a live wallet transaction, apply it, return its batch id."""
+        response = self.request(
+            "POST",
+            f"/v1/customers/{customer_id}/transactions",
+            content=json.dumps(body).encode(),
+            headers=tenant.json_auth,
+        )
+        assert response.status_code == 202, response.text
+        self.drain()
+        batch_id: str = response.json()["batch_id"]
+        return batch_id
 
     def drain(self, timeout: float = 30.0) -> int:
         """Apply batches until none is queued or processing; returns how many were applied."""

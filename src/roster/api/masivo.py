@@ -65,7 +65,10 @@ def _events(s: MigrationSummary) -> tuple[int, int]:
 
 
 @router.post(
-    "/customers/migrate", summary="Migrate customers with their balances", responses=ENQUEUED
+    "/customers/migrate",
+    summary="Migrate customers with their balances",
+    status_code=201,
+    responses=ENQUEUED,
 )
 async def migrate_customers(request: Request, response: Response) -> dict[str, Any]:
     return await enqueue(request, response, "masivo.customers", masivo.read_customers, _users)
