@@ -641,3 +641,30 @@ def test_a_revert_and_a_live_transaction_apply_in_accept_order(roster: Harness) 
     late_batch = roster.batch(tenant, late.json()["batch_id"])
     assert [e["code"] for e in late_batch["errors"]] == ["unknown_customer"]
     assert orphans(roster) == dict.fromkeys(OWNED_TABLES, 0)
+
+
+def test_a_balance_justified_by_transactions_is_kept_on_a_new_migration(roster: Harness) -> None:
+    """Once its transactions are migrated, migrating the customer again keeps its wallet (with
+    balance_kept), also when it had no balance at all; the profile fields still update."""
+    tenant = roster.tenant()
+    body = {"customers": [customer("kept"), {"id": "empty", "name": "E"}]}
+    roster.migrate(tenant, "/customers/migrate", body)
+    history = {
+        "customers": [
+            {"id": "kept", "transactions": [transaction(1200)]},
+            {"id": "empty", "transactions": [transaction(0)]},
+        ]
+    }
+    roster.migrate(tenant, "/customers/migrate/transactions", history)
+    again = {"customers": [customer("kept", 99, name="New"), customer("empty", 5)]}
+    batch = roster.batch(tenant, roster.migrate(tenant, "/customers/migrate", again))
+    assert batch["counts"]["applied"] == 2
+    assert [(w["key"], w["code"]) for w in batch["warnings"]] == [
+        ("kept", "balance_kept"),
+        ("empty", "balance_kept"),
+    ]
+    assert wallet(roster, tenant, "kept") == {REWARD: 1200}
+    assert wallet(roster, tenant, "empty") == {}
+    profile = roster.customer(tenant, "kept")
+    assert profile is not None
+    assert profile["attributes"]["name"] == "New"

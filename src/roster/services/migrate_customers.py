@@ -155,7 +155,9 @@ def plan_customers(
         before = plan.migrated.get(cid)
         metrics = _metrics(ledger, index, cid, where, entry, state, before)
         if balance is not None and profile.uid in justified:
-            _warn_if_kept(ledger, index, cid, where, balance, plan.stored_wallets[profile.uid])
+            _warn_if_kept(
+                ledger, index, cid, where, balance, plan.stored_wallets.get(profile.uid, {})
+            )
             balance = None
         elif balance is None and before is not None:
             balance = before.balance
