@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import base64
+import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -668,3 +672,28 @@ def test_a_balance_justified_by_transactions_is_kept_on_a_new_migration(roster: 
     profile = roster.customer(tenant, "kept")
     assert profile is not None
     assert profile["attributes"]["name"] == "New"
+
+
+def test_roster_workspace_set_tiers_sets_and_refuses(roster: Harness) -> None:
+    """`roster workspace set-tiers ID Bronze=0 Silver=500 Gold=2000` sets the tiers the API
+    shows; a malformed or duplicate rule exits 2 with the reason and changes nothing."""
+    tenant = roster.tenant()
+    env = {**os.environ, "ROSTER_DATABASE_URL": roster.container.settings.database_url}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "roster", "workspace", "set-tiers", tenant.id, *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    done = cli("Bronze=0", "Silver=500", "Gold=2000", "--json")
+    assert done.returncode == 0, done.stderr
+    expected = [
+        {"name": "Bronze", "threshold": 0},
+        {"name": "Silver", "threshold": 500},
+        {"name": "Gold", "threshold": 2000},
+    ]
+    assert json.loads(done.stdout)["tiers"] == expected
+    for bad in (["Silver"], ["A=1", "A=2"]):
+        refused = cli(*bad)
+        assert refused.returncode == 2
+        assert "error:" in refused.stderr
+    assert roster.get("/v1/workspace", tenant).json()["tiers"] == expected

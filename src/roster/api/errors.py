@@ -2,6 +2,8 @@
 
 Bodies follow MoEngage's error envelope, with Roster's stable code, the field and the
 element index: ``{"status": "fail", "error": {"code", "type", "message", "field", "index"}}``.
+Under Masivo's prefix (``/api/storefront/``) they take Masivo's shape instead, ``{"error",
+"details", "field", "index"}``, and a body that breaks a batch rule is 422.
 """
 
 from __future__ import annotations
