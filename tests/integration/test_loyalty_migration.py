@@ -697,3 +697,19 @@ def test_roster_workspace_set_tiers_sets_and_refuses(roster: Harness) -> None:
         assert refused.returncode == 2
         assert "error:" in refused.stderr
     assert roster.get("/v1/workspace", tenant).json()["tiers"] == expected
+
+
+def test_an_empty_transaction_set_is_checked_against_the_balance(roster: Harness) -> None:
+    """A customer sent with no transactions has no element; a balance they cannot justify is
+    still reported (balance_mismatch, as a warning) and nothing is stored."""
+    tenant = roster.tenant()
+    roster.migrate(
+        tenant, "/customers/migrate", {"customers": [customer("none"), customer("zero", 0)]}
+    )
+    body = {"customers": [{"id": "none", "transactions": []}, {"id": "zero", "transactions": []}]}
+    batch = roster.batch(tenant, roster.migrate(tenant, "/customers/migrate/transactions", body))
+    assert batch["counts"] == {"total": 0, "applied": 0, "skipped": 0, "failed": 0}
+    assert [(w["index"], w["key"], w["code"]) for w in batch["warnings"]] == [
+        (0, "none", "balance_mismatch")
+    ]
+    assert transactions(roster, tenant, "none") == []

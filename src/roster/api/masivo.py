@@ -31,7 +31,7 @@ async def enqueue(
     response: Response,
     kind: str,
     read: Callable[[bytes], MigrationSummary],
-    charge: Callable[[MigrationSummary], tuple[int, int]],
+    count: Callable[[MigrationSummary], tuple[int, int, int]],
 ) -> dict[str, Any]:
     """Authenticate, read the body within the migration limit, check it, accept it."""
     c = container(request)
@@ -40,11 +40,11 @@ async def enqueue(
     key = check_idempotency_key(request.headers.get("idempotency-key"))
     raw = await bodies.read_capped(request, c.settings.migration_max_body_bytes)
     summary = read(raw)
-    users, events = charge(summary)
+    elements, users, events = count(summary)
     sub = Submission(
         kind=kind,
         payload=raw.removeprefix(b"\xef\xbb\xbf"),
-        elements=summary.entries or summary.customers,
+        elements=elements,
         users=users,
         events=events,
         idempotency_key=key,
@@ -56,12 +56,14 @@ async def enqueue(
     return {"status": "enqueued", "batch_id": result.batch_id}
 
 
-def _users(s: MigrationSummary) -> tuple[int, int]:
-    return s.customers, 0
+def _users(s: MigrationSummary) -> tuple[int, int, int]:
+    """Customers (or ids to revert) are the elements, and count as users for rate limits."""
+    return s.customers, s.customers, 0
 
 
-def _events(s: MigrationSummary) -> tuple[int, int]:
-    return 0, s.entries
+def _events(s: MigrationSummary) -> tuple[int, int, int]:
+    """Events (or transactions) are the elements, and count as events for rate limits."""
+    return s.entries, 0, s.entries
 
 
 @router.post(
