@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from roster.api import body as bodies
+from roster.api import schemas
 from roster.api.deps import container, workspace_of
 from roster.formats import masivo
 from roster.formats.masivo import MigrationSummary
@@ -69,6 +70,7 @@ def _events(s: MigrationSummary) -> tuple[int, int, int]:
 @router.post(
     "/customers/migrate",
     summary="Migrate customers with their balances",
+    openapi_extra={"requestBody": schemas.MIGRATE_CUSTOMERS_REQUEST},
     status_code=201,
     responses=ENQUEUED,
 )
@@ -79,6 +81,7 @@ async def migrate_customers(request: Request, response: Response) -> dict[str, A
 @router.post(
     "/customers/migrate/events",
     summary="Migrate behaviour events",
+    openapi_extra={"requestBody": schemas.MIGRATE_EVENTS_REQUEST},
     status_code=201,
     responses=ENQUEUED,
 )
@@ -89,6 +92,7 @@ async def migrate_events(request: Request, response: Response) -> dict[str, Any]
 @router.post(
     "/customers/migrate/transactions",
     summary="Migrate wallet transactions",
+    openapi_extra={"requestBody": schemas.MIGRATE_TRANSACTIONS_REQUEST},
     status_code=201,
     responses=ENQUEUED,
 )
@@ -100,6 +104,7 @@ async def migrate_transactions(request: Request, response: Response) -> dict[str
 @router.delete(
     "/customers/migrate",
     summary="Revert customer migrations",
+    openapi_extra={"requestBody": schemas.REVERT_REQUEST},
     status_code=201,
     responses=ENQUEUED,
 )

@@ -71,3 +71,81 @@ def _inline(schema: Any, components: dict[str, Any]) -> Any:
 
 
 TRANSITION_REQUEST = _request_body(Transition)
+
+
+# --- Masivo loyalty migration (what the docs show; unknown fields are accepted) ---------------
+
+
+class _Balance(msgspec.Struct):
+    reward_id: str
+    amount: float
+    expiration_date: str | None = None
+
+
+class _MigratedCustomer(msgspec.Struct):
+    id: str
+    name: str | None = None
+    email: str | None = None
+    gender: str | None = None
+    dob: str | None = None
+    registration_date: str | None = None
+    document_type: str | None = None
+    document_number: str | None = None
+    country: str | None = None
+    balance: list[_Balance] | None = None
+    metrics: dict[str, Any] | None = None
+
+
+class _Order(msgspec.Struct):
+    purchase_id: str | None = None
+    value: float | None = None
+
+
+class _MigratedEvent(msgspec.Struct):
+    type: str
+    issued_at: str
+    order: _Order | None = None
+    fulfilled: bool | None = None
+    resolved_at: str | None = None
+
+
+class _CustomerEvents(msgspec.Struct):
+    id: str
+    events: list[_MigratedEvent]
+
+
+class _Transaction(msgspec.Struct):
+    type: Literal["ACCUMULATION", "REDEMPTION", "EXPIRATION", "MIGRATION", "TRANSFER", "REVERSAL"]
+    amount: float
+    reward_id: str
+    issued_at: str | None = None
+    resolved_at: str | None = None
+    details: str | None = None
+
+
+class _CustomerTransactions(msgspec.Struct):
+    id: str
+    transactions: list[_Transaction]
+
+
+class MigrateCustomers(msgspec.Struct):
+    customers: list[_MigratedCustomer]
+
+
+class MigrateEvents(msgspec.Struct):
+    customers: list[_CustomerEvents]
+
+
+class MigrateTransactions(msgspec.Struct):
+    customers: list[_CustomerTransactions]
+
+
+class RevertCustomers(msgspec.Struct):
+    customers: list[str]
+
+
+MIGRATE_CUSTOMERS_REQUEST = _request_body(MigrateCustomers)
+MIGRATE_EVENTS_REQUEST = _request_body(MigrateEvents)
+MIGRATE_TRANSACTIONS_REQUEST = _request_body(MigrateTransactions)
+REVERT_REQUEST = _request_body(RevertCustomers)
+LIVE_TRANSACTION_REQUEST = _request_body(_Transaction)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from roster.api import body as bodies
+from roster.api import schemas
 from roster.api.deps import caller, container
 from roster.api.params import text_param
 from roster.domain.workspaces import Workspace
@@ -29,6 +30,7 @@ Caller = Annotated[Workspace, Depends(caller)]
     "/v1/customers/{customer_id}/transactions",
     summary="Record a live wallet transaction (accrual, redemption, ...)",
     status_code=202,
+    openapi_extra={"requestBody": schemas.LIVE_TRANSACTION_REQUEST},
     responses={400: {}, 401: {}, 413: {}, 415: {}, 429: {}},
 )
 async def post_transaction(
