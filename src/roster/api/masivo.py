@@ -13,14 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
-from roster.api import body as bodies
 from roster.api import schemas
 from roster.api.deps import container, workspace_of
+from roster.api.submit import read_write, submit
 from roster.formats import masivo
 from roster.formats.masivo import MigrationSummary
-from roster.services.accept import Submission, accept, check_idempotency_key
 
 PREFIX = "/api/storefront/v1"
 router = APIRouter(prefix=PREFIX, tags=["Masivo"])
@@ -37,24 +35,21 @@ async def enqueue(
     """Authenticate, read the body within the migration limit, check it, accept it."""
     c = container(request)
     workspace = await workspace_of(request)
-    bodies.require_json(request)
-    key = check_idempotency_key(request.headers.get("idempotency-key"))
-    raw = await bodies.read_capped(request, c.settings.migration_max_body_bytes)
-    summary = read(raw)
-    elements, users, events = count(summary)
-    sub = Submission(
+    raw, key = await read_write(request, c.settings.migration_max_body_bytes)
+    elements, users, events = count(read(raw))
+    payload = raw.removeprefix(b"\xef\xbb\xbf")
+    batch_id = await submit(
+        request,
+        response,
+        workspace,
         kind=kind,
-        payload=raw.removeprefix(b"\xef\xbb\xbf"),
+        payload=payload,
         elements=elements,
         users=users,
         events=events,
-        idempotency_key=key,
-        forwarded_for=request.headers.get("x-forwarded-for"),
+        key=key,
     )
-    result = await run_in_threadpool(accept, c.db, workspace, sub)
-    if result.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return {"status": "enqueued", "batch_id": result.batch_id}
+    return {"status": "enqueued", "batch_id": batch_id}
 
 
 def _users(s: MigrationSummary) -> tuple[int, int, int]:

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
-from roster.api import body as bodies
 from roster.api.deps import container, workspace_of
 from roster.api.schemas import TRANSITION_REQUEST
+from roster.api.submit import read_write, submit
 from roster.formats.moengage import read_transition
-from roster.services.accept import Submission, accept, check_idempotency_key
 
 router = APIRouter(tags=["MoEngage"])
 ACCEPTED = "Your request has been accepted and will be processed soon."
@@ -26,23 +24,20 @@ ACCEPTED = "Your request has been accepted and will be processed soon."
 async def transition(workspace_id: str, request: Request, response: Response) -> dict[str, Any]:
     c = container(request)
     workspace = await workspace_of(request, workspace_id)
-    bodies.require_json(request)
-    key = check_idempotency_key(request.headers.get("idempotency-key"))
-    raw = await bodies.read_capped(request, c.settings.max_body_bytes)
+    raw, key = await read_write(request, c.settings.max_body_bytes)
     payload = raw.removeprefix(b"\xef\xbb\xbf")
     # Parse the raw body (its one BOM is skipped there): parsing ``payload`` would skip a second
     # BOM too, accepting a body the worker cannot decode.
     summary = read_transition(raw)
-    sub = Submission(
+    batch_id = await submit(
+        request,
+        response,
+        workspace,
         kind="transition",
         payload=payload,
         elements=summary.elements,
         users=summary.users,
         events=summary.events,
-        idempotency_key=key,
-        forwarded_for=request.headers.get("x-forwarded-for"),
+        key=key,
     )
-    result = await run_in_threadpool(accept, c.db, workspace, sub)
-    if result.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return {"status": "success", "message": ACCEPTED, "batch_id": result.batch_id}
+    return {"status": "success", "message": ACCEPTED, "batch_id": batch_id}

@@ -13,14 +13,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from roster.api import body as bodies
 from roster.api import schemas
 from roster.api.deps import caller, container
 from roster.api.params import text_param
+from roster.api.submit import read_write, submit
 from roster.domain.workspaces import Workspace
 from roster.formats import masivo
 from roster.services import reads
-from roster.services.accept import Submission, accept, check_idempotency_key
 
 router = APIRouter(tags=["Wallets"])
 Caller = Annotated[Workspace, Depends(caller)]
@@ -38,23 +37,20 @@ async def post_transaction(
 ) -> dict[str, Any]:
     c = container(request)
     cid = text_param(customer_id, "customer_id")
-    bodies.require_json(request)
-    key = check_idempotency_key(request.headers.get("idempotency-key"))
-    raw = await bodies.read_capped(request, c.settings.max_body_bytes)
+    raw, key = await read_write(request, c.settings.max_body_bytes)
     masivo.read_live_transaction(raw)
-    sub = Submission(
+    batch_id = await submit(
+        request,
+        response,
+        workspace,
         kind="wallet.transaction",
         payload=masivo.live_transaction_payload(cid, raw.removeprefix(b"\xef\xbb\xbf")),
         elements=1,
         users=0,
         events=1,
-        idempotency_key=key,
-        forwarded_for=request.headers.get("x-forwarded-for"),
+        key=key,
     )
-    result = await run_in_threadpool(accept, c.db, workspace, sub)
-    if result.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return {"status": "accepted", "batch_id": result.batch_id}
+    return {"status": "accepted", "batch_id": batch_id}
 
 
 @router.get("/v1/customers/{customer_id}/transactions", summary="Wallet transactions, newest first")

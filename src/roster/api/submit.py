@@ -1,0 +1,47 @@
+"""What every write endpoint does around its own door: read the body, then store the batch."""
+
+from __future__ import annotations
+
+from fastapi import Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from roster.api import body as bodies
+from roster.api.deps import container
+from roster.domain.workspaces import Workspace
+from roster.services.accept import Submission, accept, check_idempotency_key
+
+
+async def read_write(request: Request, limit: int) -> tuple[bytes, str | None]:
+    """A JSON body of at most ``limit`` bytes and the request's ``Idempotency-Key``."""
+    bodies.require_json(request)
+    key = check_idempotency_key(request.headers.get("idempotency-key"))
+    return await bodies.read_capped(request, limit), key
+
+
+async def submit(
+    request: Request,
+    response: Response,
+    workspace: Workspace,
+    *,
+    kind: str,
+    payload: bytes,
+    elements: int,
+    users: int,
+    events: int,
+    key: str | None,
+) -> str:
+    """Store the batch (acknowledged once committed) and return its id; a replay of an
+    idempotent request is marked ``Idempotent-Replayed: true``."""
+    sub = Submission(
+        kind=kind,
+        payload=payload,
+        elements=elements,
+        users=users,
+        events=events,
+        idempotency_key=key,
+        forwarded_for=request.headers.get("x-forwarded-for"),
+    )
+    result = await run_in_threadpool(accept, container(request).db, workspace, sub)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return result.batch_id
