@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -39,12 +40,25 @@ def insert_many(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     raw_sql.insert_rows(conn, "events", COLUMNS, rows)
 
 
+#: One probe of ``ix_events_source_id`` per id, whatever the planner believes of the table's
+#: size (a semi-join of the id list is planned as a scan of the workspace's events).
+_HOLDERS_PG = (
+    "SELECT e.source_id, e.uid, e.batch_id FROM json_array_elements_text(%s::json) AS v(id)"
+    " JOIN LATERAL (SELECT source_id, uid, batch_id FROM events WHERE workspace_id = %s"
+    " AND source_id = v.id AND source_id IS NOT NULL) AS e ON true"
+)
+
+
 def holders_of_source_ids(
     conn: Connection, workspace_id: str, source_ids: Collection[str]
 ) -> dict[str, tuple[int, str]]:
     """The stored events among these client-given ids: ``source_id -> (uid, batch_id)``."""
     if not source_ids:
         return {}
+    if conn.dialect.name == "postgresql":
+        ids = msgspec.json.encode(list(source_ids)).decode()
+        found = raw_sql.fetch_all(conn, _HOLDERS_PG, [ids, workspace_id])
+        return {sid: (int(uid), batch) for sid, uid, batch in found}
     query = sa.select(t.c.source_id, t.c.uid, t.c.batch_id).where(
         t.c.workspace_id == workspace_id, among(t.c.source_id, source_ids, conn.dialect.name)
     )

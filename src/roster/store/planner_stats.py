@@ -14,7 +14,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 #: The tables the worker's hot queries look up by key.
-TABLES = ("customers", "customer_identifiers", "devices")
+TABLES = (
+    "customers",
+    "customer_identifiers",
+    "devices",
+    "events",  # by client event id (a migrated purchase_id)
+    "wallets",
+    "wallet_transactions",
+)
 MIN_CHANGED_ROWS = 1_000
 
 _STALE = sa.text(

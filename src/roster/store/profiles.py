@@ -326,6 +326,16 @@ def uids_by_customer_ids(
     return {cid: int(uid) for cid, uid in conn.execute(query)}
 
 
+#: One index probe per email, whatever the planner believes of the tables' sizes (a semi-join
+#: of the id list would be planned as a hash join over the workspace's whole index).
+_EMAIL_HOLDERS_PG = (
+    "SELECT v.value, c.uid, c.customer_id FROM json_array_elements_text(%s::json) AS v(value)"
+    " CROSS JOIN LATERAL (SELECT min(i.uid) AS uid FROM customer_identifiers AS i"
+    " WHERE i.workspace_id = %s AND i.name = 'email' AND i.value = v.value) AS h"
+    " JOIN customers AS c ON c.uid = h.uid"
+)
+
+
 def email_holders(
     conn: Connection, workspace_id: str, emails: Collection[str], *, indexed: bool
 ) -> dict[str, tuple[int, str | None]]:
@@ -335,6 +345,11 @@ def email_holders(
     every profile's ``email`` attribute is read (a scan, for that rare setting)."""
     if not emails:
         return {}
+    if indexed and conn.dialect.name == "postgresql":
+        rows = raw_sql.fetch_all(
+            conn, _EMAIL_HOLDERS_PG, [_encode(list(emails)).decode(), workspace_id]
+        )
+        return {value: (int(uid), cid) for value, uid, cid in rows}
     if indexed:
         query = (
             sa.select(it.c.value, t.c.uid, t.c.customer_id)
