@@ -713,3 +713,32 @@ def test_an_empty_transaction_set_is_checked_against_the_balance(roster: Harness
         (0, "none", "balance_mismatch")
     ]
     assert transactions(roster, tenant, "none") == []
+
+
+def test_batches_applied_together_still_see_each_other(roster: Harness) -> None:
+    """Events and transaction batches queued back to back are applied as one group: a purchase
+    repeated across them is stored once (naming the first batch), and a customer's second set
+    of transactions is refused."""
+    tenant = roster.tenant()
+    roster.migrate(tenant, "/customers/migrate", {"customers": [customer("g")]})
+    first = {"customers": [{"id": "g", "events": [purchase("dup", 10)]}]}
+    second = {"customers": [{"id": "g", "events": [purchase("dup", 10), purchase("new", 5)]}]}
+    history = {"customers": [{"id": "g", "transactions": [transaction(1200)]}]}
+    sent = [
+        roster.masivo(tenant, "/customers/migrate/events", first),
+        roster.masivo(tenant, "/customers/migrate/events", second),
+        roster.masivo(tenant, "/customers/migrate/transactions", history),
+        roster.masivo(tenant, "/customers/migrate/transactions", history),
+    ]
+    assert [r.status_code for r in sent] == [201] * 4
+    roster.drain()
+    ids = [r.json()["batch_id"] for r in sent]
+    later = roster.batch(tenant, ids[1])
+    assert later["counts"] == {"total": 2, "applied": 1, "skipped": 1, "failed": 0}
+    assert ids[0] in later["warnings"][0]["message"]
+    refused = roster.batch(tenant, ids[3])
+    assert [e["code"] for e in refused["errors"]] == ["transactions_already_migrated"]
+    profile = roster.customer(tenant, "g")
+    assert profile is not None
+    assert profile["metrics"]["lifetime"]["number_of_purchases"] == 2
+    assert len(transactions(roster, tenant, "g")) == 1

@@ -39,15 +39,15 @@ MAX_NAME = 255
 
 @dataclass(slots=True)
 class EventsPlan:
-    batch: Claimed
-    ledger: Ledger
+    now: int
+    ledgers: list[Ledger] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     customers: set[int] = field(default_factory=set)
 
     def write(self, conn: Connection) -> list[Ledger]:
         event_store.insert_many(conn, self.rows)
-        profiles.mark_events_migrated(conn, self.customers, self.batch.accepted_at)
-        return [self.ledger]
+        profiles.mark_events_migrated(conn, self.customers, self.now)
+        return self.ledgers
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +58,37 @@ class _Event:
     value: str | None
 
 
-def plan_events(conn: Connection, workspace: Workspace, batch: Claimed) -> EventsPlan:
-    entries: list[dict[str, Any]] = decode_body(batch.payload)["customers"]
-    ledger = Ledger(total=sum(len(e["events"]) for e in entries))
-    plan = EventsPlan(batch, ledger)
-    uids = profiles.uids_by_customer_ids(conn, workspace.id, {e["id"] for e in entries})
-    wanted = {pid for e in entries for ev in e["events"] if (pid := _purchase_id(ev)) is not None}
+def plan_events(conn: Connection, workspace: Workspace, batches: list[Claimed]) -> EventsPlan:
+    """Decide consecutive events batches of one workspace, in order, with a few reads for all
+    of them; each keeps its own ledger."""
+    bodies: list[list[dict[str, Any]]] = [decode_body(b.payload)["customers"] for b in batches]
+    plan = EventsPlan(max(b.accepted_at for b in batches))
+    named = {e["id"] for entries in bodies for e in entries}
+    uids = profiles.uids_by_customer_ids(conn, workspace.id, named)
+    wanted = {
+        pid
+        for entries in bodies
+        for e in entries
+        for ev in e["events"]
+        if (pid := _purchase_id(ev)) is not None
+    }
     stored = event_store.holders_of_source_ids(conn, workspace.id, wanted)
-    seen: dict[str, int] = {}  # purchase_id -> index of its first event in this batch
+    seen: dict[str, tuple[str, int]] = {}  # purchase_id -> (batch, index) of its first event
+    for batch, entries in zip(batches, bodies, strict=True):
+        plan.ledgers.append(_plan_one(plan, workspace, batch, entries, uids, stored, seen))
+    return plan
+
+
+def _plan_one(
+    plan: EventsPlan,
+    workspace: Workspace,
+    batch: Claimed,
+    entries: list[dict[str, Any]],
+    uids: dict[str, int],
+    stored: dict[str, tuple[int, str]],
+    seen: dict[str, tuple[str, int]],
+) -> Ledger:
+    ledger = Ledger(total=sum(len(e["events"]) for e in entries))
     index = -1
     for n, entry in enumerate(entries):
         cid: str = entry["id"]
@@ -84,7 +107,12 @@ def plan_events(conn: Connection, workspace: Workspace, batch: Claimed) -> Event
                 continue
             pid = event.purchase_id
             if pid is not None and pid in seen:
-                msg = f"purchase_id {pid!r} is already in this batch (event {seen[pid]}): ignored"
+                first_batch, first = seen[pid]
+                msg = (
+                    f"purchase_id {pid!r} is already in this batch (event {first}): ignored"
+                    if first_batch == batch.id
+                    else f"purchase_id {pid!r} was already stored by batch {first_batch}: ignored"
+                )
                 ledger.skip(index, cid, f"{where}.order.purchase_id", oc.DUPLICATE_IGNORED, msg)
                 continue
             if pid is not None and pid in stored:
@@ -92,7 +120,7 @@ def plan_events(conn: Connection, workspace: Workspace, batch: Claimed) -> Event
                 ledger.skip(index, cid, f"{where}.order.purchase_id", oc.DUPLICATE_IGNORED, msg)
                 continue
             if pid is not None:
-                seen[pid] = index
+                seen[pid] = (batch.id, index)
             attributes = {**raw, "fulfilled": True}
             plan.rows.append(
                 (  # in ``events.COLUMNS`` order: no local time, offset, platform, app, device
@@ -104,7 +132,7 @@ def plan_events(conn: Connection, workspace: Workspace, batch: Claimed) -> Event
             )
             plan.customers.add(uid)
             ledger.mark_applied()
-    return plan
+    return ledger
 
 
 def _purchase_id(raw: Any) -> str | None:

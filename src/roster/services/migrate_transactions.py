@@ -35,22 +35,54 @@ from roster.store.batches import Claimed
 
 @dataclass(slots=True)
 class TransactionsPlan:
-    ledger: Ledger
+    ledgers: list[Ledger] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
     def write(self, conn: Connection) -> list[Ledger]:
         wallet_store.insert_transactions(conn, self.rows)
-        return [self.ledger]
+        return self.ledgers
 
 
-def plan_transactions(conn: Connection, workspace: Workspace, batch: Claimed) -> TransactionsPlan:
-    entries: list[dict[str, Any]] = decode_body(batch.payload)["customers"]
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What the group's reads found, shared by its batches (``done`` grows as they apply)."""
+
+    uids: dict[str, int]
+    states: dict[int, profiles.MigrationState]
+    wallets: dict[int, dict[str, wallet_store.Wallet]]
+    done: set[int]
+
+
+def plan_transactions(
+    conn: Connection, workspace: Workspace, batches: list[Claimed]
+) -> TransactionsPlan:
+    """Decide consecutive transaction batches of one workspace, in order, with a few reads for
+    all of them; each keeps its own ledger."""
+    bodies: list[list[dict[str, Any]]] = [decode_body(b.payload)["customers"] for b in batches]
+    named = {e["id"] for entries in bodies for e in entries}
+    uids = profiles.uids_by_customer_ids(conn, workspace.id, named)
+    found = set(uids.values())
+    known = _Known(
+        uids,
+        profiles.migration_states(conn, workspace.id, found),
+        wallet_store.of_uids(conn, found),
+        wallet_store.with_transactions(conn, found, live=False),
+    )
+    plan = TransactionsPlan()
+    for batch, entries in zip(batches, bodies, strict=True):
+        plan.ledgers.append(_plan_one(plan, workspace, batch, entries, known))
+    return plan
+
+
+def _plan_one(
+    plan: TransactionsPlan,
+    workspace: Workspace,
+    batch: Claimed,
+    entries: list[dict[str, Any]],
+    known: _Known,
+) -> Ledger:
     ledger = Ledger(total=sum(len(e["transactions"]) for e in entries))
-    plan = TransactionsPlan(ledger)
-    uids = profiles.uids_by_customer_ids(conn, workspace.id, {e["id"] for e in entries})
-    states = profiles.migration_states(conn, workspace.id, set(uids.values()))
-    wallets = wallet_store.of_uids(conn, set(uids.values()))
-    done = wallet_store.with_transactions(conn, set(uids.values()), live=False)
+    uids, states, wallets, done = known.uids, known.states, known.wallets, known.done
     first = 0
     for n, entry in enumerate(entries):
         cid: str = entry["id"]
@@ -89,7 +121,7 @@ def plan_transactions(conn: Connection, workspace: Workspace, batch: Claimed) ->
         for t, raw in zip(good, sent, strict=True):
             plan.rows.append(transaction_row(workspace.id, uid, t, raw, batch, live=False))
             ledger.mark_applied()
-    return plan
+    return ledger
 
 
 def _refusal(

@@ -81,13 +81,13 @@ def _migrated_customers(
 PLANNERS: dict[str, Planner] = {
     "transition": _transitions,
     "masivo.customers": _migrated_customers,
-    "masivo.events": _alone(plan_events),
-    "masivo.transactions": _alone(plan_transactions),
+    "masivo.events": lambda conn, ws, group, _: plan_events(conn, ws, group),
+    "masivo.transactions": lambda conn, ws, group, _: plan_transactions(conn, ws, group),
     "masivo.revert": _alone(plan_revert),
     "wallet.transaction": _alone(plan_live_transaction),
 }
 #: Kinds whose consecutive batches may be applied together in one transaction.
-GROUPED_KINDS = frozenset({"transition"})
+GROUPED_KINDS = frozenset({"transition", "masivo.events", "masivo.transactions"})
 
 
 def now_ms() -> int:
