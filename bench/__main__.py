@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import anchors, dataset, e2e, environment, pg, report, runner
+from bench import anchors, dataset, e2e, environment, migration, pg, report, runner
 from bench.config import CONCURRENCY, FULL, PG_ADMIN_URL_DEFAULT, QUICK, Profile
 
 STORES = ("sqlite", "postgres")
@@ -48,8 +48,15 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         "(--worker-processes, the default here) or a thread of the API process (Roster's "
         "default, SPEC §1)",
     )
+    parser.add_argument(
+        "--stages",
+        default="transition,migration",
+        help="workloads to run: transition (MoEngage bulk import), migration (Masivo loyalty)",
+    )
     parser.add_argument("--keep-workdir", action="store_true", help="keep databases and logs")
     args = parser.parse_args(argv)
+    if set(args.stages.split(",")) - {"transition", "migration"}:
+        parser.error(f"unknown stages: {args.stages}")
     unknown = set(args.stores.split(",")) - set(STORES)
     if unknown:
         parser.error(f"unknown store(s): {', '.join(sorted(unknown))}")
@@ -87,6 +94,23 @@ def _summaries(
     return found
 
 
+def _migration_summaries(
+    stores: tuple[str, ...], results: dict[str, list[dict[str, Any]]], pg_skip: str | None
+) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for store in stores:
+        if store == "postgres" and pg_skip:
+            found[store] = {"skipped": pg_skip}
+        else:
+            found[store] = report.store_summary(
+                store,
+                results,
+                stages=report.MIGRATION[store],
+                target=report.MIGRATION_TARGET_RATIO,
+            )
+    return found
+
+
 def _noisy(results: dict[str, list[dict[str, Any]]], nproc: int) -> bool:
     loads = [
         max(r["loadavg_before"][0], r["loadavg_after"][0]) for rs in results.values() for r in rs
@@ -103,7 +127,9 @@ def _run(args: argparse.Namespace, profile: Profile, workdir: Path) -> int:
         "sqlite_synchronous": args.sqlite_synchronous,
         "worker_processes": str(args.sqlite_workers == "processes").lower(),
     }
-    plan = runner.Plan(profile, data, workdir, stores, admin, settings)
+    workloads = tuple(args.stages.split(","))
+    moved = migration.build(profile) if "migration" in workloads else None
+    plan = runner.Plan(profile, data, workdir, stores, admin, settings, moved, workloads)
     env = environment.describe(workdir)
     env["loadavg_start"] = environment.loadavg()
     pg_info = pg.server_info(admin) if admin else None
@@ -117,7 +143,9 @@ def _run(args: argparse.Namespace, profile: Profile, workdir: Path) -> int:
     results = runner.run_rounds(todo, reps)
     env["loadavg_end"] = environment.loadavg()
     problems = runner.failures(todo, results)
-    summaries = _summaries(stores, results, pg_skip)
+    summaries = _summaries(stores, results, pg_skip) if "transition" in workloads else {}
+    if moved is not None:
+        summaries["migration"] = _migration_summaries(stores, results, pg_skip)
     out = {
         "profile": profile.name,
         "reps": reps,
@@ -129,6 +157,7 @@ def _run(args: argparse.Namespace, profile: Profile, workdir: Path) -> int:
         "environment": env,
         "settings": _settings_record(plan, pg_info),
         "dataset": data.summary(),
+        "migration_dataset": moved.summary() if moved is not None else None,
         "summary": summaries,
         "runs": results,
     }
@@ -145,7 +174,11 @@ def _print(
     path: Path,
 ) -> None:
     for store in stores:
-        print(report.line(store, summaries[store]))
+        if store in summaries:
+            print(report.line(store, summaries[store]))
+    for store in stores:
+        if store in summaries.get("migration", {}):
+            print(report.line(f"migrate:{store}", summaries["migration"][store]))
     decode = report.decode_line(results)
     if decode:
         print(decode)

@@ -73,7 +73,7 @@ def _wait_worker_ready(proc: Proc) -> None:
     raise RuntimeError(f"{proc.role} did not start:\n{proc.log_tail()}")
 
 
-def _start_all(
+def start_all(
     layout: Layout, env: dict[str, str], workdir: Path, procs: list[Proc]
 ) -> tuple[str, server.Tenant]:
     port = server.free_port()
@@ -101,7 +101,7 @@ def _run(
     env = server.environment(url, **settings)
     procs: list[Proc] = []
     try:
-        base_url, tenant = _start_all(layout, env, workdir, procs)
+        base_url, tenant = start_all(layout, env, workdir, procs)
         probe = Probe(url, tenant.id)
         try:
             return _measure(procs, probe, base_url, tenant, dataset, profile)
@@ -112,7 +112,7 @@ def _run(
             server.stop(proc)
 
 
-def _apply_log(procs: list[Proc]) -> dict[str, Any]:
+def apply_log(procs: list[Proc]) -> dict[str, Any]:
     """Per-batch apply times the workers logged (``batch.applied``, JSON lines)."""
     ms: list[float] = []
     for proc in procs:
@@ -154,7 +154,7 @@ def _measure(
         problems.insert(0, f"queue not drained within {profile.drain_cap_s}s")
     problems += [f"{p.role} exited early" for p in procs if p.popen.poll() is not None]
     figures = _figures(posted, check, backlog, memory_start, memory, problems)
-    figures["worker_log"] = _apply_log(procs)
+    figures["worker_log"] = apply_log(procs)
     return figures
 
 

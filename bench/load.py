@@ -70,6 +70,7 @@ class _Plan:
     counts: Sequence[int]
     deadline: float
     next_index: Iterator[int]
+    ok_status: int = 200
 
 
 async def _send(client: httpx.AsyncClient, plan: _Plan, result: LoadResult) -> None:
@@ -86,7 +87,7 @@ async def _send(client: httpx.AsyncClient, plan: _Plan, result: LoadResult) -> N
             result.record_error(f"body {index}: {type(exc).__name__}: {exc}")
             continue
         result.latencies_ms.append((time.perf_counter() - began) * 1000)
-        if response.status_code != 200:
+        if response.status_code != plan.ok_status:
             result.record_error(f"body {index}: HTTP {response.status_code} {response.text[:300]}")
             continue
         result.ok += 1
@@ -111,8 +112,27 @@ def post_all(
     bodies: Sequence[bytes],
     counts: Sequence[int],
     cap_s: float,
+    *,
+    ok: int = 200,
 ) -> LoadResult:
-    """POST every body to ``base_url + path``; at most ``cap_s`` seconds of sending."""
+    """POST every body to ``base_url + path``; at most ``cap_s`` seconds of sending; ``ok`` is
+    the status of an accepted request."""
     headers = {**auth, "Content-Type": "application/json"}
-    plan = _Plan(path, headers, bodies, counts, time.monotonic() + cap_s, iter(range(len(bodies))))
+    deadline = time.monotonic() + cap_s
+    plan = _Plan(path, headers, bodies, counts, deadline, iter(range(len(bodies))), ok)
     return asyncio.run(_post_all(plan, base_url))
+
+
+def combined(results: Sequence[LoadResult]) -> LoadResult:
+    """Phases posted one after the other, as one load: from the first request to the last."""
+    whole = LoadResult(started_at=results[0].started_at, finished_at=results[-1].finished_at)
+    for r in results:
+        whole.last_ok_at = max(whole.last_ok_at, r.last_ok_at)
+        whole.sent += r.sent
+        whole.ok += r.ok
+        whole.ok_elements += r.ok_elements
+        whole.failures += r.failures
+        whole.errors += r.errors
+        whole.latencies_ms += r.latencies_ms
+        whole.timed_out = whole.timed_out or r.timed_out
+    return whole

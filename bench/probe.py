@@ -25,7 +25,7 @@ _ISSUES = sa.text(
 )
 _COUNTS = {
     table: sa.text(f"SELECT COUNT(*) FROM {table} WHERE workspace_id = :ws")
-    for table in ("events", "customers", "devices")
+    for table in ("events", "customers", "devices", "wallets", "wallet_transactions")
 }
 
 

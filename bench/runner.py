@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import anchors, e2e, environment
+from bench import anchors, e2e, environment, migration
 from bench.config import Profile
 from bench.dataset import Dataset
+from bench.migration import MigrationData
 
 StageFn = Callable[[], dict[str, Any]]
 
@@ -35,10 +36,38 @@ class Plan:
     stores: tuple[str, ...]
     pg_admin_url: str | None
     server_settings: dict[str, str]
+    migration: MigrationData | None = None
+    #: Which workloads to run: ``transition`` (MoEngage bulk import), ``migration`` (Masivo).
+    workloads: tuple[str, ...] = ("transition", "migration")
 
 
 def stages(plan: Plan) -> list[Stage]:
-    """Each store's end-to-end stage followed by its anchor, then the decode ceiling."""
+    """Each store's end-to-end stage followed by its anchor, then the decode ceiling; then the
+    migration stages, each followed by its anchor."""
+    found = _transition_stages(plan) if "transition" in plan.workloads else []
+    if "migration" in plan.workloads and plan.migration is not None:
+        found += _migration_stages(plan, plan.migration)
+    return found
+
+
+def _migration_stages(plan: Plan, m: MigrationData) -> list[Stage]:
+    prof, wd, settings = plan.profile, plan.workdir, plan.server_settings
+    found: list[Stage] = []
+    if "sqlite" in plan.stores:
+        found.append(Stage("mig_sqlite", lambda: migration.run_sqlite(m, prof, wd, settings), True))
+        found.append(Stage("LM_SQLITE", lambda: migration.anchor_sqlite(m, wd)))
+    if "postgres" in plan.stores and plan.pg_admin_url:
+        admin = plan.pg_admin_url
+        found.append(
+            Stage(
+                "mig_postgres", lambda: migration.run_postgres(m, prof, wd, settings, admin), True
+            )
+        )
+        found.append(Stage("LM_PG", lambda: migration.anchor_pg(m, admin)))
+    return found
+
+
+def _transition_stages(plan: Plan) -> list[Stage]:
     d, prof, wd, settings = plan.dataset, plan.profile, plan.workdir, plan.server_settings
     found: list[Stage] = []
     if "sqlite" in plan.stores:
