@@ -742,3 +742,27 @@ def test_batches_applied_together_still_see_each_other(roster: Harness) -> None:
     assert profile is not None
     assert profile["metrics"]["lifetime"]["number_of_purchases"] == 2
     assert len(transactions(roster, tenant, "g")) == 1
+
+
+def test_an_amount_with_too_many_digits_fails_its_entry_not_the_batch(roster: Harness) -> None:
+    """A balance or an order value with 70 decimal places is refused with its field (it would
+    not fit an amount's column); the batch ends done and the other entries apply."""
+    tenant = roster.tenant()
+    tiny = "0." + "0" * 70 + "1"
+    body = (
+        '{"customers": [{"id": "t", "balance": [{"reward_id": "r", "amount": ' + tiny + "}]},"
+        ' {"id": "ok", "balance": [{"reward_id": "r", "amount": 5}]}]}'
+    )
+    batch = roster.batch(tenant, roster.migrate(tenant, "/customers/migrate", body.encode()))
+    assert batch["status"] == "done"
+    assert [(e["key"], e["field"]) for e in batch["errors"]] == [
+        ("t", "customers[0].balance[0].amount")
+    ]
+    event = purchase("p", 1)
+    event["order"]["value"] = "VALUE"
+    text = json.dumps({"customers": [{"id": "ok", "events": [event]}]}).replace('"VALUE"', tiny)
+    events = roster.batch(
+        tenant, roster.migrate(tenant, "/customers/migrate/events", text.encode())
+    )
+    assert events["status"] == "done"
+    assert [e["field"] for e in events["errors"]] == ["customers[0].events[0].order.value"]

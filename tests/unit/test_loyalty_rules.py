@@ -34,7 +34,8 @@ def test_amounts_are_exact_and_stored_without_exponents() -> None:
     assert amount_text(Decimal("-0")) == "0"
     assert amount_json(Decimal("1200.00")) == 1200
     assert amount_json(Decimal("450.5")) == 450.5
-    for bad in (True, None, "lots", Decimal("NaN"), Decimal("1e19"), [1]):
+    assert amount_of(Decimal("1.500000000000000000000000")) == Decimal("1.5")
+    for bad in (True, None, "lots", Decimal("NaN"), Decimal("1e19"), [1], Decimal("1e-19")):
         with pytest.raises(InvalidAmount):
             amount_of(bad)
 

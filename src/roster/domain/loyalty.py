@@ -23,8 +23,10 @@ TRANSACTION_TYPES = frozenset(
     {"ACCUMULATION", "REDEMPTION", "EXPIRATION", "MIGRATION", "TRANSFER", "REVERSAL"}
 )
 PURCHASE = "PURCHASE"
-#: Largest amount magnitude accepted (well within the 64 characters an amount is stored in).
+#: Largest amount magnitude, and most decimal places, accepted: any amount, and any sum of a
+#: batch's amounts, fits the 64 characters an amount is stored in.
 MAX_AMOUNT = Decimal("1e18")
+MAX_DECIMALS = 18
 MAX_TIERS = 50
 MAX_TIER_NAME = 100
 
@@ -43,6 +45,9 @@ def amount_of(value: Any) -> Decimal:
         raise InvalidAmount(f"must be a number, got {value!r}") from None
     if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
         raise InvalidAmount(f"must be a finite number below {MAX_AMOUNT:,.0f} in size")
+    exponent = amount.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_DECIMALS:
+        raise InvalidAmount(f"must have at most {MAX_DECIMALS} decimal places")
     return amount
 
 
