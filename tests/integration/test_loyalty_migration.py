@@ -766,3 +766,27 @@ def test_an_amount_with_too_many_digits_fails_its_entry_not_the_batch(roster: Ha
     )
     assert events["status"] == "done"
     assert [e["field"] for e in events["errors"]] == ["customers[0].events[0].order.value"]
+
+
+def test_customer_batches_applied_together_see_each_other(roster: Harness) -> None:
+    """Two customer migrations queued back to back (applied as one group): the second updates
+    the customer the first created, and an email the first gave away is taken."""
+    tenant = roster.tenant()
+    first = {"customers": [customer("one"), customer("two")]}
+    second = {
+        "customers": [
+            customer("one", 7, name="Renamed"),
+            customer("three", email="two@example.com"),
+        ]
+    }
+    sent = [roster.masivo(tenant, "/customers/migrate", body) for body in (first, second)]
+    assert [r.status_code for r in sent] == [201, 201]
+    roster.drain()
+    later = roster.batch(tenant, sent[1].json()["batch_id"])
+    assert later["counts"] == {"total": 2, "applied": 1, "skipped": 0, "failed": 1}
+    assert [(e["key"], e["code"]) for e in later["errors"]] == [("three", "email_taken")]
+    one = roster.customer(tenant, "one")
+    assert one is not None
+    assert one["attributes"]["name"] == "Renamed"
+    assert one["migrated_batch"] == sent[1].json()["batch_id"]
+    assert wallet(roster, tenant, "one") == {REWARD: 7}

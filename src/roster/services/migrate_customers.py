@@ -49,29 +49,30 @@ class Migrated:
     metrics: str | None
     #: The wallets to set (``reward -> (amount, entry)``); ``None``: keep the stored ones.
     balance: dict[str, tuple[Decimal, dict[str, Any]]] | None
+    #: The last batch of the group that migrated it.
+    batch: Claimed
 
 
 @dataclass(slots=True)
 class CustomersPlan:
     workspace_id: str
-    batch: Claimed
-    ledger: Ledger
     book: ProfileBook
+    ledgers: list[Ledger] = field(default_factory=list)
     migrated: dict[str, Migrated] = field(default_factory=dict)
     stored_wallets: dict[int, dict[str, wallet_store.Wallet]] = field(default_factory=dict)
 
     def write(self, conn: Connection) -> list[Ledger]:
         self.book.flush(conn)
-        now = self.batch.accepted_at
         marks: list[tuple[int, str, str | None]] = []
         replaced: list[int] = []
         rows: list[tuple[Any, ...]] = []
         for m in self.migrated.values():
             uid = m.profile.uid
             assert uid is not None
-            marks.append((uid, self.batch.id, m.metrics))
+            marks.append((uid, m.batch.id, m.metrics))
             if m.balance is None:
                 continue
+            now = m.batch.accepted_at
             replaced.append(uid)
             stored = self.stored_wallets.get(uid, {})
             for reward, (amount, entry) in m.balance.items():
@@ -86,33 +87,62 @@ class CustomersPlan:
                         text,
                         text,
                         details,
-                        self.batch.id,
+                        m.batch.id,
                         created,
                         now,
                     )
                 )
         profiles.mark_migrated(conn, marks)
         wallet_store.replace_for(conn, replaced, rows)
-        return [self.ledger]
+        return self.ledgers
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What the group's reads found, shared by its batches."""
+
+    states: dict[int, MigrationState]
+    justified: set[int]
+    holders: dict[str, tuple[int, str | None]]
+    #: email -> the customer id that took it earlier in this group
+    taken: dict[str, str]
 
 
 def plan_customers(
-    conn: Connection, workspace: Workspace, batch: Claimed, *, max_string: int
+    conn: Connection, workspace: Workspace, batches: list[Claimed], *, max_string: int
 ) -> CustomersPlan:
-    entries: list[dict[str, Any]] = decode_body(batch.payload)["customers"]
-    ledger = Ledger(total=len(entries))
-    book = ProfileBook(workspace, batch.accepted_at, live=False)
-    book.preload(conn, {e["id"] for e in entries}, (), ())
+    """Decide consecutive customer migration batches of one workspace, in order, with a few
+    reads for all of them; each keeps its own ledger."""
+    bodies: list[list[dict[str, Any]]] = [decode_body(b.payload)["customers"] for b in batches]
+    book = ProfileBook(workspace, max(b.accepted_at for b in batches), live=False)
+    book.preload(conn, {e["id"] for entries in bodies for e in entries}, (), ())
     uids = {p.uid for p in book.by_id.values() if p.uid is not None}
-    states = profiles.migration_states(conn, workspace.id, uids)
-    plan = CustomersPlan(workspace.id, batch, ledger, book)
+    plan = CustomersPlan(workspace.id, book)
     plan.stored_wallets = wallet_store.of_uids(conn, uids)
-    justified = wallet_store.with_transactions(conn, uids, live=False)
-    emails = {e for entry in entries if (e := _email(entry)) is not None}
-    holders = profiles.email_holders(
-        conn, workspace.id, emails, indexed="email" in workspace.identifiers
+    emails = {e for entries in bodies for entry in entries if (e := _email(entry)) is not None}
+    known = _Known(
+        profiles.migration_states(conn, workspace.id, uids),
+        wallet_store.with_transactions(conn, uids, live=False),
+        profiles.email_holders(
+            conn, workspace.id, emails, indexed="email" in workspace.identifiers
+        ),
+        {},
     )
-    in_batch: dict[str, str] = {}  # email -> the customer id that took it in this batch
+    for batch, entries in zip(batches, bodies, strict=True):
+        plan.ledgers.append(_plan_one(plan, batch, entries, known, max_string))
+    return plan
+
+
+def _plan_one(
+    plan: CustomersPlan,
+    batch: Claimed,
+    entries: list[dict[str, Any]],
+    known: _Known,
+    max_string: int,
+) -> Ledger:
+    ledger = Ledger(total=len(entries))
+    book = plan.book
+    states, justified, holders, in_batch = known.states, known.justified, known.holders, known.taken
     for index, entry in enumerate(entries):
         cid: str = entry["id"]
         where = f"customers[{index}]"
@@ -161,9 +191,9 @@ def plan_customers(
             balance = None
         elif balance is None and before is not None:
             balance = before.balance
-        plan.migrated[cid] = Migrated(profile, metrics, balance)
+        plan.migrated[cid] = Migrated(profile, metrics, balance, batch)
         ledger.mark_applied()
-    return plan
+    return ledger
 
 
 def _email(entry: dict[str, Any]) -> str | None:

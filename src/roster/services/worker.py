@@ -74,8 +74,7 @@ def _alone(plan: Callable[[Connection, Workspace, Claimed], Plan]) -> Planner:
 def _migrated_customers(
     conn: Connection, ws: Workspace, group: list[Claimed], settings: Settings
 ) -> Plan:
-    (batch,) = group
-    return plan_customers(conn, ws, batch, max_string=settings.max_string_length)
+    return plan_customers(conn, ws, group, max_string=settings.max_string_length)
 
 
 PLANNERS: dict[str, Planner] = {
@@ -87,7 +86,9 @@ PLANNERS: dict[str, Planner] = {
     "wallet.transaction": _alone(plan_live_transaction),
 }
 #: Kinds whose consecutive batches may be applied together in one transaction.
-GROUPED_KINDS = frozenset({"transition", "masivo.events", "masivo.transactions"})
+GROUPED_KINDS = frozenset(
+    {"transition", "masivo.customers", "masivo.events", "masivo.transactions"}
+)
 
 
 def now_ms() -> int:
