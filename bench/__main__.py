@@ -108,6 +108,8 @@ def _migration_summaries(
                 stages=report.MIGRATION[store],
                 target=report.MIGRATION_TARGET_RATIO,
             )
+            stage = report.MIGRATION[store][0]
+            found[store]["worker_apply_by_kind"] = report.apply_by_kind(results.get(stage, []))
     return found
 
 
@@ -134,9 +136,13 @@ def _run(args: argparse.Namespace, profile: Profile, workdir: Path) -> int:
     env["loadavg_start"] = environment.loadavg()
     pg_info = pg.server_info(admin) if admin else None
     reps = args.reps or profile.reps
+    sizes = []
+    if "transition" in workloads:
+        sizes.append(f"transition {data.expected.elements:,} elements in {len(data.bodies)} bodies")
+    if moved is not None:
+        sizes.append(f"migration {moved.elements:,} elements in {moved.bodies} bodies")
     print(
-        f"bench --{profile.name}: {data.expected.elements:,} elements in "
-        f"{len(data.bodies)} bodies, {reps} reps, stores {','.join(stores)}",
+        f"bench --{profile.name}: {'; '.join(sizes)}; {reps} reps, stores {','.join(stores)}",
         flush=True,
     )
     todo = runner.stages(plan)
@@ -178,7 +184,11 @@ def _print(
             print(report.line(store, summaries[store]))
     for store in stores:
         if store in summaries.get("migration", {}):
-            print(report.line(f"migrate:{store}", summaries["migration"][store]))
+            summary = summaries["migration"][store]
+            print(report.line(f"migrate:{store}", summary))
+            kinds = report.kinds_line(store, summary.get("worker_apply_by_kind", {}))
+            if kinds:
+                print(kinds)
     decode = report.decode_line(results)
     if decode:
         print(decode)
