@@ -149,7 +149,7 @@ def _plan_one(
         profile = book.get(cid)
         state = states.get(profile.uid) if profile is not None and profile.uid else None
         if state is not None and (not state.migrated or state.live_since is not None):
-            ledger.skip(index, cid, "id", oc.NOT_MIGRATED_ONLY, _not_migrated_only(state))
+            ledger.skip(index, cid, f"{where}.id", oc.NOT_MIGRATED_ONLY, _not_migrated_only(state))
             continue
         try:
             balance = (

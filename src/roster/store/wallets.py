@@ -122,6 +122,6 @@ def of_customer(conn: Connection, uid: int) -> list[dict[str, Any]]:
 
 
 def transactions_of(conn: Connection, uid: int, *, limit: int) -> list[dict[str, Any]]:
-    """A customer's transactions, newest first (live ones after the migrated history)."""
+    """A customer's transactions, the last recorded first."""
     query = sa.select(tt).where(tt.c.uid == uid).order_by(tt.c.id.desc()).limit(limit)
     return [dict(r._mapping) for r in conn.execute(query)]
