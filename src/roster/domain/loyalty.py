@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 from roster.domain import outcomes
@@ -27,6 +27,9 @@ PURCHASE = "PURCHASE"
 #: batch's amounts, fits the 64 characters an amount is stored in.
 MAX_AMOUNT = Decimal("1e18")
 MAX_DECIMALS = 18
+#: Arithmetic on amounts: the default context rounds to 28 digits, and an amount may have 36
+#: (18 before the point, 18 after); sums of a batch's amounts stay far below 100.
+EXACT = Context(prec=100)
 MAX_TIERS = 50
 MAX_TIER_NAME = 100
 
@@ -43,12 +46,25 @@ def amount_of(value: Any) -> Decimal:
         amount = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
     except InvalidOperation:
         raise InvalidAmount(f"must be a number, got {value!r}") from None
-    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+    if not amount.is_finite() or amount.copy_abs() >= MAX_AMOUNT:
         raise InvalidAmount(f"must be a finite number below {MAX_AMOUNT:,.0f} in size")
-    exponent = amount.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -MAX_DECIMALS:
+    places = _decimal_places(amount)
+    if places > MAX_DECIMALS:
         raise InvalidAmount(f"must have at most {MAX_DECIMALS} decimal places")
-    return amount
+    # Without its trailing zeros (exactly): 1.50000 is stored as 1.5.
+    return amount.quantize(Decimal(1).scaleb(-places), context=EXACT)
+
+
+def _decimal_places(amount: Decimal) -> int:
+    """Significant digits after the point (trailing zeros do not count), computed exactly."""
+    _, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    places = -exponent
+    for digit in reversed(digits):
+        if places <= 0 or digit != 0:
+            break
+        places -= 1
+    return max(places, 0)
 
 
 def amount_text(amount: Decimal) -> str:
@@ -74,7 +90,7 @@ class Mismatch:
 
     @property
     def delta(self) -> Decimal:
-        return self.expected - self.summed
+        return EXACT.subtract(self.expected, self.summed)
 
     def describe(self) -> str:
         return (
@@ -91,7 +107,7 @@ def reconcile(
     0). Returns the rewards that do not match, in reward order."""
     sums: dict[str, Decimal] = {reward: Decimal(0) for reward in balances}
     for reward, amount in transactions:
-        sums[reward] = sums.get(reward, Decimal(0)) + amount
+        sums[reward] = EXACT.add(sums.get(reward, Decimal(0)), amount)
     return [
         Mismatch(reward, balances.get(reward, Decimal(0)), summed)
         for reward, summed in sorted(sums.items())
@@ -152,7 +168,7 @@ def purchase_metrics(
         for name, (lo, hi) in bounds.items():
             if (lo is None or at >= lo) and (hi is None or at < hi):
                 m = result[name]
-                m.spend_total += value or 0
+                m.spend_total = EXACT.add(m.spend_total, value or 0)
                 m.number_of_purchases += 1
                 if m.last_purchase_at is None or at > m.last_purchase_at:
                     m.last_purchase_at = at
@@ -276,7 +292,7 @@ def read_transaction(value: Any, where: str) -> TransactionEntry:
     if not isinstance(value, dict):
         raise EntryProblem(where, outcomes.INVALID_FIELD, f"'{where}' must be an object")
     kind = value.get("type")
-    if kind not in TRANSACTION_TYPES:
+    if not isinstance(kind, str) or kind not in TRANSACTION_TYPES:
         allowed = " | ".join(sorted(TRANSACTION_TYPES))
         code = outcomes.MISSING_FIELD if kind is None else outcomes.INVALID_FIELD
         raise EntryProblem(f"{where}.type", code, f"'{where}.type' must be one of {allowed}")

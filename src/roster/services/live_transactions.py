@@ -8,12 +8,13 @@ below 0: a transaction that would take it there fails ``insufficient_balance``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
-from roster.domain.loyalty import EntryProblem, amount_text, read_transaction
+from roster.domain.loyalty import EXACT, EntryProblem, amount_text, read_transaction
 from roster.domain.outcomes import Ledger
 from roster.domain.workspaces import Workspace
 from roster.formats.masivo import decode_body, encode_entry
@@ -57,7 +58,7 @@ def plan_live_transaction(conn: Connection, workspace: Workspace, batch: Claimed
         ledger.fail(0, cid, p.field, p.code, p.message)
         return plan
     wallet = wallet_store.of_uids(conn, {uid}).get(uid, {}).get(t.reward_id)
-    balance = (wallet.balance if wallet is not None else 0) + t.amount
+    balance = EXACT.add(wallet.balance if wallet is not None else Decimal(0), t.amount)
     if balance < 0:
         held = amount_text(wallet.balance) if wallet is not None else "0"
         msg = (

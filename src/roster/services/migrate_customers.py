@@ -171,6 +171,13 @@ def _plan_one(
                 ledger.fail(index, cid, f"{where}.email", oc.EMAIL_TAKEN, msg)
                 continue
             in_batch[email] = cid
+        if profile is not None:  # an email it gives up is free for the customers after it
+            released = _email(profile.attributes)
+            if released is not None and released != email:
+                if in_batch.get(released) == cid:
+                    del in_batch[released]
+                if (holders.get(released) or (None, None))[1] == cid:
+                    del holders[released]
         profile = profile or book.create(cid, batch)
         raw = {k: plain_value(entry[k]) for k in PROFILE_FIELDS if k in entry}
         clean = clean_attributes(raw, max_string=max_string, prefix=where)

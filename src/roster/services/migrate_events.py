@@ -3,8 +3,9 @@
 Migrated events are stored fulfilled and can never trigger a campaign. ``order.purchase_id``
 identifies an order for ever in the workspace (SPEC §3): a repeat, in the same batch or after
 any earlier one, is ``duplicate_ignored``, so events may be sent over many batches and retried.
-A ``PURCHASE`` needs its ``purchase_id`` and ``order.value`` (what metrics add up). Once a
-customer's events are migrated, its metrics are computed from its purchases, not as sent.
+A ``PURCHASE`` needs its ``purchase_id`` and ``order.value`` (what metrics add up). The
+customer must have been migrated (``not_migrated`` otherwise), so a revert removes its events.
+Once a customer's events are migrated, its metrics are computed from its purchases, not as sent.
 
 Each event is an element of the ledger: ``index`` counts the events of the request in order
 (across customers), and ``field`` names ``customers[i].events[j]``.
@@ -65,6 +66,8 @@ def plan_events(conn: Connection, workspace: Workspace, batches: list[Claimed]) 
     plan = EventsPlan(max(b.accepted_at for b in batches))
     named = {e["id"] for entries in bodies for e in entries}
     uids = profiles.uids_by_customer_ids(conn, workspace.id, named)
+    states = profiles.migration_states(conn, workspace.id, set(uids.values()))
+    migrated = {uid for uid, state in states.items() if state.migrated}
     wanted = {
         pid
         for entries in bodies
@@ -75,7 +78,9 @@ def plan_events(conn: Connection, workspace: Workspace, batches: list[Claimed]) 
     stored = event_store.holders_of_source_ids(conn, workspace.id, wanted)
     seen: dict[str, tuple[str, int]] = {}  # purchase_id -> (batch, index) of its first event
     for batch, entries in zip(batches, bodies, strict=True):
-        plan.ledgers.append(_plan_one(plan, workspace, batch, entries, uids, stored, seen))
+        plan.ledgers.append(
+            _plan_one(plan, workspace, batch, entries, uids, migrated, stored, seen)
+        )
     return plan
 
 
@@ -85,6 +90,7 @@ def _plan_one(
     batch: Claimed,
     entries: list[dict[str, Any]],
     uids: dict[str, int],
+    migrated: set[int],
     stored: dict[str, tuple[int, str]],
     seen: dict[str, tuple[str, int]],
 ) -> Ledger:
@@ -99,6 +105,13 @@ def _plan_one(
             if uid is None:
                 msg = f"customer {cid!r} does not exist: migrate the customer first"
                 ledger.fail(index, cid, f"customers[{n}].id", oc.UNKNOWN_CUSTOMER, msg)
+                continue
+            if uid not in migrated:
+                msg = (
+                    f"customer {cid!r} was not created by a migration: migrated events belong "
+                    "to migrated customers (a revert could not remove them otherwise)"
+                )
+                ledger.fail(index, cid, f"customers[{n}].id", oc.NOT_MIGRATED, msg)
                 continue
             try:
                 event = _read(raw, where, batch.accepted_at)

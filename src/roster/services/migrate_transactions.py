@@ -117,7 +117,8 @@ def _plan_one(
             if not sent:  # no element to fail: say it anyway
                 ledger.warn(n, cid, f"customers[{n}].transactions", oc.BALANCE_MISMATCH, msg)
             continue
-        done.add(uid)
+        if good:  # an empty set stores nothing, so it leaves the customer's set to come
+            done.add(uid)
         for t, raw in zip(good, sent, strict=True):
             plan.rows.append(transaction_row(workspace.id, uid, t, raw, batch, live=False))
             ledger.mark_applied()
