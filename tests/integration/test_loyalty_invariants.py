@@ -7,9 +7,10 @@ or transaction exists without its customer.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,10 +21,21 @@ CUSTOMERS = ("c0", "c1", "c2")
 REWARDS = ("r0", "r1")
 OWNED = ("events", "wallet_transactions", "wallets", "devices", "customer_identifiers")
 
-amounts = st.decimals(min_value=-300, max_value=300, places=2, allow_nan=False)
-balances = st.dictionaries(
-    st.sampled_from(REWARDS), st.decimals(min_value=0, max_value=500, places=2), max_size=2
+#: Amounts up to the documented limits' precision (18 decimal places, 36 digits in all).
+amounts = st.one_of(
+    st.decimals(min_value=-300, max_value=300, places=2),
+    st.decimals(min_value=-(10**17), max_value=10**17, places=18),
 )
+balances = st.dictionaries(
+    st.sampled_from(REWARDS),
+    st.one_of(
+        st.decimals(min_value=0, max_value=500, places=2),
+        st.decimals(min_value=0, max_value=10**17, places=18),
+    ),
+    max_size=2,
+)
+#: Bodies with exact decimals (``json`` would turn them into floats).
+encode = msgspec.json.Encoder(decimal_format="number").encode
 operation = st.one_of(
     st.tuples(st.just("migrate"), st.sampled_from(CUSTOMERS), balances),
     st.tuples(st.just("live"), st.sampled_from(CUSTOMERS), st.sampled_from(REWARDS), amounts),
@@ -43,24 +55,27 @@ def send(roster: Harness, tenant: Tenant, op: tuple[Any, ...], opened: dict[str,
         entry = {
             "id": cid,
             "email": f"{cid}@example.com",
-            "balance": [{"reward_id": r, "amount": float(a)} for r, a in balance.items()],
+            "balance": [{"reward_id": r, "amount": a} for r, a in balance.items()],
         }
-        response = roster.masivo(tenant, "/customers/migrate", {"customers": [entry]})
+        response = roster.masivo(tenant, "/customers/migrate", encode({"customers": [entry]}))
     elif kind == "live":
         _, cid, reward, amount = op
-        body = {"type": "ACCUMULATION", "reward_id": reward, "amount": float(amount)}
+        body = {"type": "ACCUMULATION", "reward_id": reward, "amount": amount}
         response = roster.request(
-            "POST", f"/v1/customers/{cid}/transactions", json=body, headers=tenant.json_auth
+            "POST",
+            f"/v1/customers/{cid}/transactions",
+            content=encode(body),
+            headers=tenant.json_auth,
         )
     elif kind == "history":  # the sum matches what was last sent for it (or is off by 1)
         _, cid, exact = op
         sent = opened.get(cid, {})
         txs = [
-            {"type": "MIGRATION", "reward_id": r, "amount": float(a + (0 if exact else 1))}
+            {"type": "MIGRATION", "reward_id": r, "amount": a + (0 if exact else 1)}
             for r, a in sent.items()
         ] or [{"type": "MIGRATION", "reward_id": "r0", "amount": 0 if exact else 1}]
         body = {"customers": [{"id": cid, "transactions": txs}]}
-        response = roster.masivo(tenant, "/customers/migrate/transactions", body)
+        response = roster.masivo(tenant, "/customers/migrate/transactions", encode(body))
     elif kind == "events":
         _, cid, n = op
         events = [
@@ -103,6 +118,12 @@ def violations(roster: Harness, workspace_id: str) -> list[str]:
             ).scalar_one()
             if orphans:
                 found.append(f"{orphans} rows of {table} without their customer")
+    with localcontext(prec=100):  # exact at the amounts' 36 digits
+        return found + _balance_violations(wallets, live)
+
+
+def _balance_violations(wallets: list[Any], live: list[Any]) -> list[str]:
+    found = []
     spent: dict[tuple[int, str], Decimal] = {}
     for uid, reward, amount in live:
         spent[(uid, reward)] = spent.get((uid, reward), Decimal(0)) + Decimal(amount)
