@@ -83,33 +83,26 @@ def _settings_record(plan: runner.Plan, pg_info: dict[str, Any] | None) -> dict[
 
 
 def _summaries(
-    stores: tuple[str, ...], results: dict[str, list[dict[str, Any]]], pg_skip: str | None
+    stores: tuple[str, ...],
+    results: dict[str, list[dict[str, Any]]],
+    pg_skip: str | None,
+    *,
+    migration: bool = False,
 ) -> dict[str, Any]:
+    """Each store's summary of the transition workload (or of the migration)."""
     found: dict[str, Any] = {}
     for store in stores:
         if store == "postgres" and pg_skip:
             found[store] = {"skipped": pg_skip}
-        else:
-            found[store] = report.store_summary(store, results)
-    return found
-
-
-def _migration_summaries(
-    stores: tuple[str, ...], results: dict[str, list[dict[str, Any]]], pg_skip: str | None
-) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for store in stores:
-        if store == "postgres" and pg_skip:
-            found[store] = {"skipped": pg_skip}
-        else:
+        elif migration:
             found[store] = report.store_summary(
                 store,
                 results,
                 stages=report.MIGRATION[store],
                 target=report.MIGRATION_TARGET_RATIO,
             )
-            stage = report.MIGRATION[store][0]
-            found[store]["worker_apply_by_kind"] = report.apply_by_kind(results.get(stage, []))
+        else:
+            found[store] = report.store_summary(store, results)
     return found
 
 
@@ -151,7 +144,7 @@ def _run(args: argparse.Namespace, profile: Profile, workdir: Path) -> int:
     problems = runner.failures(todo, results)
     summaries = _summaries(stores, results, pg_skip) if "transition" in workloads else {}
     if moved is not None:
-        summaries["migration"] = _migration_summaries(stores, results, pg_skip)
+        summaries["migration"] = _summaries(stores, results, pg_skip, migration=True)
     out = {
         "profile": profile.name,
         "reps": reps,
