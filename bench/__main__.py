@@ -101,6 +101,8 @@ def _summaries(
                 stages=report.MIGRATION[store],
                 target=report.MIGRATION_TARGET_RATIO,
             )
+            stage = report.MIGRATION[store][0]
+            found[store]["worker_apply_by_kind"] = report.apply_by_kind(results.get(stage, []))
         else:
             found[store] = report.store_summary(store, results)
     return found
