@@ -92,6 +92,11 @@ def format_ms(ms: int) -> str:
     return moment.isoformat(timespec="milliseconds") + "Z"
 
 
+def format_optional_ms(ms: int | None) -> str | None:
+    """``format_ms``, or ``None`` for no time."""
+    return None if ms is None else format_ms(ms)
+
+
 def resolve_event_time(
     current_time: object, user_time: object, offset_s: object, received_ms: int
 ) -> tuple[int, int, int | None]:

@@ -48,10 +48,11 @@ def plan_live_transaction(conn: Connection, workspace: Workspace, batch: Claimed
     now = batch.accepted_at
     plan = LivePlan(Ledger(total=1), now)
     ledger = plan.ledger
-    uid = profiles.uids_by_customer_ids(conn, workspace.id, {cid}).get(cid)
-    if uid is None:
+    state = profiles.migration_states(conn, workspace.id, {cid}).get(cid)
+    if state is None:
         ledger.fail(0, cid, "customer_id", oc.UNKNOWN_CUSTOMER, f"customer {cid!r} does not exist")
         return plan
+    uid = state.uid
     try:
         t = read_transaction(raw, "transaction")
     except EntryProblem as p:

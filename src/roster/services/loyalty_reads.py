@@ -22,13 +22,10 @@ from roster.domain.loyalty import (
     tier_for,
 )
 from roster.domain.timestamps import format_ms
+from roster.domain.timestamps import format_optional_ms as _iso
 from roster.domain.workspaces import Workspace
 from roster.store import events as event_store
 from roster.store import wallets as wallet_store
-
-
-def _iso(ms: int | None) -> str | None:
-    return None if ms is None else format_ms(ms)
 
 
 def loyalty_view(

@@ -101,7 +101,7 @@ class CustomersPlan:
 class _Known:
     """What the group's reads found, shared by its batches."""
 
-    states: dict[int, MigrationState]
+    states: dict[str, MigrationState]
     justified: set[int]
     holders: dict[str, tuple[int, str | None]]
     #: email -> the customer id that took it earlier in this group
@@ -121,7 +121,7 @@ def plan_customers(
     plan.stored_wallets = wallet_store.of_uids(conn, uids)
     emails = {e for entries in bodies for entry in entries if (e := _email(entry)) is not None}
     known = _Known(
-        profiles.migration_states(conn, workspace.id, uids),
+        profiles.migration_states(conn, workspace.id, book.by_id.keys()),
         wallet_store.with_transactions(conn, uids, live=False),
         profiles.email_holders(
             conn, workspace.id, emails, indexed="email" in workspace.identifiers
@@ -147,7 +147,7 @@ def _plan_one(
         cid: str = entry["id"]
         where = f"customers[{index}]"
         profile = book.get(cid)
-        state = states.get(profile.uid) if profile is not None and profile.uid else None
+        state = states.get(cid)  # stored customers only: none for one created in this group
         if state is not None and (not state.migrated or state.live_since is not None):
             ledger.skip(index, cid, f"{where}.id", oc.NOT_MIGRATED_ONLY, _not_migrated_only(state))
             continue

@@ -65,9 +65,9 @@ def plan_events(conn: Connection, workspace: Workspace, batches: list[Claimed]) 
     bodies: list[list[dict[str, Any]]] = [decode_body(b.payload)["customers"] for b in batches]
     plan = EventsPlan(max(b.accepted_at for b in batches))
     named = {e["id"] for entries in bodies for e in entries}
-    uids = profiles.uids_by_customer_ids(conn, workspace.id, named)
-    states = profiles.migration_states(conn, workspace.id, set(uids.values()))
-    migrated = {uid for uid, state in states.items() if state.migrated}
+    states = profiles.migration_states(conn, workspace.id, named)
+    uids = {cid: state.uid for cid, state in states.items()}
+    migrated = {state.uid for state in states.values() if state.migrated}
     wanted = {
         pid
         for entries in bodies

@@ -47,8 +47,7 @@ class TransactionsPlan:
 class _Known:
     """What the group's reads found, shared by its batches (``done`` grows as they apply)."""
 
-    uids: dict[str, int]
-    states: dict[int, profiles.MigrationState]
+    states: dict[str, profiles.MigrationState]
     wallets: dict[int, dict[str, wallet_store.Wallet]]
     done: set[int]
 
@@ -60,11 +59,10 @@ def plan_transactions(
     all of them; each keeps its own ledger."""
     bodies: list[list[dict[str, Any]]] = [decode_body(b.payload)["customers"] for b in batches]
     named = {e["id"] for entries in bodies for e in entries}
-    uids = profiles.uids_by_customer_ids(conn, workspace.id, named)
-    found = set(uids.values())
+    states = profiles.migration_states(conn, workspace.id, named)
+    found = {state.uid for state in states.values()}
     known = _Known(
-        uids,
-        profiles.migration_states(conn, workspace.id, found),
+        states,
         wallet_store.of_uids(conn, found),
         wallet_store.with_transactions(conn, found, live=False),
     )
@@ -82,14 +80,14 @@ def _plan_one(
     known: _Known,
 ) -> Ledger:
     ledger = Ledger(total=sum(len(e["transactions"]) for e in entries))
-    uids, states, wallets, done = known.uids, known.states, known.wallets, known.done
+    states, wallets, done = known.states, known.wallets, known.done
     first = 0
     for n, entry in enumerate(entries):
         cid: str = entry["id"]
         sent: list[Any] = entry["transactions"]
         indexes = range(first, first + len(sent))
         first += len(sent)
-        uid = uids.get(cid)
+        uid = states[cid].uid if cid in states else None
         refusal = _refusal(cid, uid, states, done)
         if refusal is not None:
             code, msg = refusal
@@ -126,11 +124,11 @@ def _plan_one(
 
 
 def _refusal(
-    cid: str, uid: int | None, states: dict[int, profiles.MigrationState], done: set[int]
+    cid: str, uid: int | None, states: dict[str, profiles.MigrationState], done: set[int]
 ) -> tuple[str, str] | None:
     if uid is None:
         return oc.UNKNOWN_CUSTOMER, f"customer {cid!r} does not exist: migrate the customer first"
-    if not states[uid].migrated:
+    if not states[cid].migrated:
         msg = f"customer {cid!r} was not migrated: transactions justify a migrated balance"
         return oc.NOT_MIGRATED, msg
     if uid in done:

@@ -13,14 +13,11 @@ from roster.domain.errors import NotFound
 from roster.domain.identity import normalise_identifier
 from roster.domain.outcomes import Issue
 from roster.domain.timestamps import format_ms
+from roster.domain.timestamps import format_optional_ms as _iso
 from roster.domain.workspaces import Workspace
 from roster.services.loyalty_reads import loyalty_view, transactions_view
 from roster.store import batches, devices, events, reads
 from roster.store.database import Database
-
-
-def _iso(ms: int | None) -> str | None:
-    return None if ms is None else format_ms(ms)
 
 
 def batch_view(db: Database, workspace: Workspace, batch_id: str) -> dict[str, Any]:

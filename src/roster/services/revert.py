@@ -39,29 +39,28 @@ def plan_revert(conn: Connection, workspace: Workspace, batch: Claimed) -> Rever
     ids: list[str] = decode_body(batch.payload)["customers"]
     plan = RevertPlan(Ledger(total=len(ids)))
     ledger = plan.ledger
-    uids = profiles.uids_by_customer_ids(conn, workspace.id, set(ids))
-    states = profiles.migration_states(conn, workspace.id, set(uids.values()))
-    live = wallet_store.with_transactions(conn, set(uids.values()), live=True)
+    states = profiles.migration_states(conn, workspace.id, set(ids))
+    live = wallet_store.with_transactions(conn, {s.uid for s in states.values()}, live=True)
     listed: dict[str, int] = {}
     for index, cid in enumerate(ids):
-        uid = uids.get(cid)
+        state = states.get(cid)
         if cid in listed:
             msg = f"customer {cid!r} is already listed at index {listed[cid]}: ignored"
             ledger.skip(index, cid, f"customers[{index}]", oc.DUPLICATE_IGNORED, msg)
-        elif uid is None:
+        elif state is None:
             msg = f"customer {cid!r} does not exist"
             ledger.skip(index, cid, f"customers[{index}]", oc.UNKNOWN_CUSTOMER, msg)
-        elif not states[uid].migrated:
+        elif not state.migrated:
             msg = f"customer {cid!r} was not created by a migration: nothing to revert"
             ledger.skip(index, cid, f"customers[{index}]", oc.NOT_MIGRATED, msg)
-        elif uid in live:
+        elif state.uid in live:
             msg = (
                 f"customer {cid!r} has live transactions since its migration: reverting it "
                 "would lose them, so it is left as it is"
             )
             ledger.skip(index, cid, f"customers[{index}]", oc.HAS_NEW_TRANSACTIONS, msg)
         else:
-            plan.uids.add(uid)
+            plan.uids.add(state.uid)
             ledger.mark_applied()
         listed.setdefault(cid, index)
     return plan

@@ -71,6 +71,11 @@ def _alone(plan: Callable[[Connection, Workspace, Claimed], Plan]) -> Planner:
     return planner
 
 
+def _grouped(plan: Callable[[Connection, Workspace, list[Claimed]], Plan]) -> Planner:
+    """A planner of a grouped kind that needs no settings."""
+    return lambda conn, ws, group, _: plan(conn, ws, group)
+
+
 def _migrated_customers(
     conn: Connection, ws: Workspace, group: list[Claimed], settings: Settings
 ) -> Plan:
@@ -80,8 +85,8 @@ def _migrated_customers(
 PLANNERS: dict[str, Planner] = {
     "transition": _transitions,
     "masivo.customers": _migrated_customers,
-    "masivo.events": lambda conn, ws, group, _: plan_events(conn, ws, group),
-    "masivo.transactions": lambda conn, ws, group, _: plan_transactions(conn, ws, group),
+    "masivo.events": _grouped(plan_events),
+    "masivo.transactions": _grouped(plan_transactions),
     "masivo.revert": _alone(plan_revert),
     "wallet.transaction": _alone(plan_live_transaction),
 }

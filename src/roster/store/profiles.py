@@ -257,6 +257,7 @@ class MigrationState:
     """What the loyalty migration needs to know of an existing customer."""
 
     uid: int
+    customer_id: str
     migrated: bool
     #: When another surface first changed it (``None``: it is still migrated-only).
     live_since: int | None
@@ -266,16 +267,20 @@ class MigrationState:
 
 
 def migration_states(
-    conn: Connection, workspace_id: str, uids: Collection[int]
-) -> dict[int, MigrationState]:
-    if not uids:
+    conn: Connection, workspace_id: str, customer_ids: Collection[str]
+) -> dict[str, MigrationState]:
+    """The existing customers among ``customer_ids``, with their uids: ``customer_id -> state``."""
+    if not customer_ids:
         return {}
     query = sa.select(
-        t.c.uid, t.c.migrated, t.c.live_since, t.c.events_migrated, t.c.metrics
-    ).where(t.c.workspace_id == workspace_id, among(t.c.uid, uids, conn.dialect.name))
+        t.c.uid, t.c.customer_id, t.c.migrated, t.c.live_since, t.c.events_migrated, t.c.metrics
+    ).where(
+        t.c.workspace_id == workspace_id,
+        among(t.c.customer_id, customer_ids, conn.dialect.name),
+    )
     return {
-        int(uid): MigrationState(int(uid), bool(migrated), live, bool(events), metrics)
-        for uid, migrated, live, events, metrics in conn.execute(query)
+        cid: MigrationState(int(uid), cid, bool(migrated), live, bool(events), metrics)
+        for uid, cid, migrated, live, events, metrics in conn.execute(query)
     }
 
 
@@ -313,17 +318,6 @@ def mark_live(conn: Connection, uids: Collection[int], now: int) -> None:
             .where(among(t.c.uid, uids, conn.dialect.name))
             .values(live_since=sa.func.coalesce(t.c.live_since, now), updated_at=now)
         )
-
-
-def uids_by_customer_ids(
-    conn: Connection, workspace_id: str, ids: Collection[str]
-) -> dict[str, int]:
-    if not ids:
-        return {}
-    query = sa.select(t.c.customer_id, t.c.uid).where(
-        t.c.workspace_id == workspace_id, among(t.c.customer_id, ids, conn.dialect.name)
-    )
-    return {cid: int(uid) for cid, uid in conn.execute(query)}
 
 
 #: One index probe per email, whatever the planner believes of the tables' sizes (a semi-join
