@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,24 +42,46 @@ class Layout:
 LAYOUTS = {"sqlite": Layout(("--workers", "1"), 0), "postgres": Layout(("--no-worker",), 2)}
 
 
-def run_sqlite(
-    dataset: Dataset, profile: Profile, workdir: Path, settings: dict[str, str]
-) -> dict[str, Any]:
-    """One rep on a fresh SQLite file (deleted afterwards)."""
+#: What a stage measures once Roster runs: ``(processes, probe, base URL, tenant) -> figures``.
+Measure = Callable[[list[Proc], Probe, str, server.Tenant], dict[str, Any]]
+
+
+def on_sqlite(workdir: Path, settings: dict[str, str], measure: Measure) -> dict[str, Any]:
+    """One rep of ``measure`` on a fresh SQLite file (deleted afterwards)."""
     path = workdir / f"e2e-{time.monotonic_ns()}.db"
     try:
-        return _run(f"sqlite:///{path}", LAYOUTS["sqlite"], dataset, profile, workdir, settings)
+        return _run(f"sqlite:///{path}", LAYOUTS["sqlite"], workdir, settings, measure)
     finally:
         for leftover in path.parent.glob(path.name + "*"):
             leftover.unlink()
 
 
+def on_postgres(
+    workdir: Path, settings: dict[str, str], admin_url: str, measure: Measure
+) -> dict[str, Any]:
+    """One rep of ``measure`` on a freshly created PostgreSQL database (dropped afterwards)."""
+    with pg.fresh_database(admin_url) as url:
+        return _run(url, LAYOUTS["postgres"], workdir, settings, measure)
+
+
+def run_sqlite(
+    dataset: Dataset, profile: Profile, workdir: Path, settings: dict[str, str]
+) -> dict[str, Any]:
+    """One rep of the transition stage on SQLite."""
+    return on_sqlite(workdir, settings, _measuring(dataset, profile))
+
+
 def run_postgres(
     dataset: Dataset, profile: Profile, workdir: Path, settings: dict[str, str], admin_url: str
 ) -> dict[str, Any]:
-    """One rep on a freshly created PostgreSQL database (dropped afterwards)."""
-    with pg.fresh_database(admin_url) as url:
-        return _run(url, LAYOUTS["postgres"], dataset, profile, workdir, settings)
+    """One rep of the transition stage on PostgreSQL."""
+    return on_postgres(workdir, settings, admin_url, _measuring(dataset, profile))
+
+
+def _measuring(dataset: Dataset, profile: Profile) -> Measure:
+    return lambda procs, probe, base_url, tenant: _measure(
+        procs, probe, base_url, tenant, dataset, profile
+    )
 
 
 def _wait_worker_ready(proc: Proc) -> None:
@@ -73,7 +96,7 @@ def _wait_worker_ready(proc: Proc) -> None:
     raise RuntimeError(f"{proc.role} did not start:\n{proc.log_tail()}")
 
 
-def start_all(
+def _start_all(
     layout: Layout, env: dict[str, str], workdir: Path, procs: list[Proc]
 ) -> tuple[str, server.Tenant]:
     port = server.free_port()
@@ -91,20 +114,15 @@ def start_all(
 
 
 def _run(
-    url: str,
-    layout: Layout,
-    dataset: Dataset,
-    profile: Profile,
-    workdir: Path,
-    settings: dict[str, str],
+    url: str, layout: Layout, workdir: Path, settings: dict[str, str], measure: Measure
 ) -> dict[str, Any]:
     env = server.environment(url, **settings)
     procs: list[Proc] = []
     try:
-        base_url, tenant = start_all(layout, env, workdir, procs)
+        base_url, tenant = _start_all(layout, env, workdir, procs)
         probe = Probe(url, tenant.id)
         try:
-            return _measure(procs, probe, base_url, tenant, dataset, profile)
+            return measure(procs, probe, base_url, tenant)
         finally:
             probe.close()
     finally:

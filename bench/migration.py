@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from bench import anchors, e2e, load, pg, server
+from bench import anchors, e2e, load, server
 from bench.config import SEED, Profile
 from bench.probe import Probe
 from roster.store.events import COLUMNS as EVENT_COLUMNS
@@ -263,41 +263,19 @@ def _bodies(entries: list[Any], per_body: int, each: int) -> tuple[list[bytes], 
 def run_sqlite(
     data: MigrationData, profile: Profile, workdir: Path, settings: dict[str, str]
 ) -> dict[str, Any]:
-    path = workdir / f"migration-{time.monotonic_ns()}.db"
-    try:
-        return _run(f"sqlite:///{path}", e2e.LAYOUTS["sqlite"], data, profile, workdir, settings)
-    finally:
-        for leftover in path.parent.glob(path.name + "*"):
-            leftover.unlink()
+    return e2e.on_sqlite(workdir, settings, _measuring(data, profile))
 
 
 def run_postgres(
     data: MigrationData, profile: Profile, workdir: Path, settings: dict[str, str], admin: str
 ) -> dict[str, Any]:
-    with pg.fresh_database(admin) as url:
-        return _run(url, e2e.LAYOUTS["postgres"], data, profile, workdir, settings)
+    return e2e.on_postgres(workdir, settings, admin, _measuring(data, profile))
 
 
-def _run(
-    url: str,
-    layout: e2e.Layout,
-    data: MigrationData,
-    profile: Profile,
-    workdir: Path,
-    settings: dict[str, str],
-) -> dict[str, Any]:
-    env = server.environment(url, **settings)
-    procs: list[server.Proc] = []
-    try:
-        base_url, tenant = e2e.start_all(layout, env, workdir, procs)
-        probe = Probe(url, tenant.id)
-        try:
-            return _measure(procs, probe, base_url, tenant, data, profile)
-        finally:
-            probe.close()
-    finally:
-        for proc in reversed(procs):
-            server.stop(proc)
+def _measuring(data: MigrationData, profile: Profile) -> e2e.Measure:
+    return lambda procs, probe, base_url, tenant: _measure(
+        procs, probe, base_url, tenant, data, profile
+    )
 
 
 def _measure(
