@@ -290,11 +290,13 @@ def _measure(
     cross-check the store."""
     bearer = {"Authorization": f"Bearer {tenant.key}"}
     phases: dict[str, load.LoadResult] = {}
+    cpu_before = time.process_time()
     for path, kind, bodies, counts in data.phases:
         phases[kind] = load.post_all(
             base_url, API + path, bearer, bodies, counts, profile.post_cap_s, ok=201
         )
     posted = load.combined(list(phases.values()))
+    loadgen_cpu_s = round(time.process_time() - cpu_before, 1)
     _, backlog = probe.progress()
     drained = probe.wait_drained(posted.ok, profile.drain_cap_s)
     live = [p for p in procs if p.popen.poll() is None]
@@ -314,6 +316,7 @@ def _measure(
         "backlog_batches_at_last_accept": backlog,
         "peak_rss_mb": max((m.get("peak_rss_mb", 0.0) for m in memory.values()), default=0.0),
         "memory_mb": memory,
+        "loadgen_cpu_s": loadgen_cpu_s,
         "load": posted.summary(),
         "phases": {kind: result.summary() for kind, result in phases.items()},
         "store": {"counts": probe.counts(), "ledger": ledger, "issues": probe.issues()},
@@ -323,11 +326,12 @@ def _measure(
 
 
 def apply_by_kind(procs: list[server.Proc]) -> dict[str, dict[str, Any]]:
-    """Per batch kind, the groups the workers applied and the time they logged for them.
+    """Per batch kind, the groups the workers applied and the time they logged for them (in
+    all, and deciding: reading the store and the rules, before the write transaction).
 
     A worker logs ``batch.applied`` once per batch of a group, each line with the group's size
     and the whole group's ``ms``; the lines of one group follow each other in its log."""
-    groups: list[tuple[str, int, int, float]] = []  # kind, batches, applied, ms
+    groups: list[tuple[str, int, int, float, float]] = []  # kind, batches, applied, ms, decide
     for proc in procs:
         lines = []
         for text in proc.log.read_text(errors="replace").splitlines():
@@ -340,7 +344,9 @@ def apply_by_kind(procs: list[server.Proc]) -> dict[str, dict[str, Any]]:
         while at < len(lines):
             chunk = lines[at : at + max(1, int(lines[at].get("group", 1)))]
             applied = sum(int(line.get("applied", 0)) for line in chunk)
-            groups.append((str(chunk[0].get("kind")), len(chunk), applied, float(chunk[0]["ms"])))
+            head = chunk[0]
+            decide = float(head.get("decide_ms", 0.0))
+            groups.append((str(head.get("kind")), len(chunk), applied, float(head["ms"]), decide))
             at += len(chunk)
     found: dict[str, dict[str, Any]] = {}
     for kind in sorted({g[0] for g in groups}):
@@ -352,6 +358,7 @@ def apply_by_kind(procs: list[server.Proc]) -> dict[str, dict[str, Any]]:
             "groups": len(mine),
             "applied": applied,
             "apply_ms_sum": round(sum(ms), 1),
+            "decide_ms_sum": round(sum(g[4] for g in mine), 1),
             "group_ms_p50": round(statistics.median(ms), 1),
             "group_ms_max": round(ms[-1], 1),
             "applied_per_s": round(applied / max(sum(ms) / 1000, 1e-9), 1),

@@ -104,7 +104,8 @@ def line(store: str, summary: dict[str, Any]) -> str:
 
 def apply_by_kind(reps: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per batch kind, over the correct reps: the workers' applied entries per second of
-    logged apply time, and the median group time (``migration.apply_by_kind``)."""
+    logged apply time, the time spent deciding, and the median group time
+    (``migration.apply_by_kind``)."""
     found: dict[str, dict[str, Any]] = {}
     kinds = sorted({k for r in _ok(reps) for k in r.get("apply_by_kind", {})})
     for kind in kinds:
@@ -112,6 +113,7 @@ def apply_by_kind(reps: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         found[kind] = {
             "applied_per_s": stats([m["applied_per_s"] for m in mine]),
             "apply_ms_sum": stats([m["apply_ms_sum"] for m in mine]),
+            "decide_ms_sum": stats([m.get("decide_ms_sum", 0.0) for m in mine]),
             "group_ms_p50": stats([m["group_ms_p50"] for m in mine]),
             "batches_per_group": round(
                 sum(m["batches"] for m in mine) / max(1, sum(m["groups"] for m in mine)), 1
@@ -127,8 +129,9 @@ def kinds_line(store: str, by_kind: dict[str, dict[str, Any]]) -> str | None:
     parts = []
     for kind, figures in by_kind.items():
         rate, ms = _median(figures["applied_per_s"]), _median(figures["apply_ms_sum"])
+        decide = _median(figures["decide_ms_sum"])
         name = kind.rpartition(".")[2]
-        parts.append(f"{name} {_num(rate, '/s')} ({_num(ms, 'ms')})")
+        parts.append(f"{name} {_num(rate, '/s')} ({_num(ms, 'ms')}, deciding {_num(decide, 'ms')})")
     return f"{'':<9}   worker apply time by kind: {', '.join(parts)}"
 
 

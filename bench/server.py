@@ -116,12 +116,15 @@ def create_workspace(env: dict[str, str], name: str = "bench") -> Tenant:
 
 
 def memory_mb(pid: int) -> dict[str, float]:
-    """Peak (``VmHWM``) and current (``VmRSS``) resident memory of a live process, in MB."""
+    """Peak (``VmHWM``) and current (``VmRSS``) resident memory of a live process, in MB, and
+    the CPU time it has used so far (``cpu_s``, user and system)."""
     found: dict[str, float] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
         if key in ("VmHWM", "VmRSS"):
             found["peak_rss_mb" if key == "VmHWM" else "rss_mb"] = int(value.split()[0]) / 1024
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    found["cpu_s"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return {k: round(v, 1) for k, v in found.items()}
 
 

@@ -9,11 +9,12 @@ as text. Metrics are derived from a customer's purchase events, per calendar per
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Context, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from roster.domain import outcomes
 from roster.domain.errors import InvalidSetting
@@ -38,8 +39,15 @@ class InvalidAmount(ValueError):
     """A value that is not a finite decimal amount."""
 
 
+#: The text of an amount that ``amount_of`` returns unchanged: at most 18 digits before the point
+#: and 18 after, no trailing zero, no exponent.
+_CANONICAL = re.compile(r"-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{0,17}[1-9])?")
+
+
 def amount_of(value: Any) -> Decimal:
     """A JSON number (decoded as ``int`` or ``Decimal``) or numeric string as an amount."""
+    if type(value) is Decimal and _CANONICAL.fullmatch(str(value)):
+        return value  # the common case, already in its stored form
     if isinstance(value, bool) or not isinstance(value, int | Decimal | str | float):
         raise InvalidAmount(f"must be a number, got {type(value).__name__}")
     try:
@@ -53,6 +61,14 @@ def amount_of(value: Any) -> Decimal:
         raise InvalidAmount(f"must have at most {MAX_DECIMALS} decimal places")
     # Without its trailing zeros (exactly): 1.50000 is stored as 1.5.
     return amount.quantize(Decimal(1).scaleb(-places), context=EXACT)
+
+
+def stored_amount(value: Any) -> tuple[Decimal, str]:
+    """``amount_of`` and its ``amount_text`` at once."""
+    if type(value) is Decimal and _CANONICAL.fullmatch(text := str(value)):
+        return value, "0" if text == "-0" else text
+    amount = amount_of(value)
+    return amount, amount_text(amount)
 
 
 def _decimal_places(amount: Decimal) -> int:
@@ -234,8 +250,7 @@ class EntryProblem(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class TransactionEntry:
+class TransactionEntry(NamedTuple):
     reward_id: str
     type: str
     amount: Decimal

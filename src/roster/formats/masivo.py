@@ -57,6 +57,122 @@ def encode_entry(entry: Any) -> str:
     return _encode(entry).decode()
 
 
+# --- the common shape of an entry, read in C ---------------------------------------------------
+#
+# The worker reads a stored events or transactions body as each customer's id and its entries
+# as sent (``msgspec.Raw``), then each entry as the shape nearly every client sends (typed
+# structs below, decoded in C). An entry of another shape (a number where a string is usual, an
+# order that is not an object) fails the typed decode (``None``) and is read with the general
+# rules from its generic decoding (``decode_entry``): both give the same answer.
+
+
+class _Entries(msgspec.Struct):
+    """A customer of an events or transactions body (checked at the door)."""
+
+    id: str
+    events: list[msgspec.Raw] = []
+    transactions: list[msgspec.Raw] = []
+
+
+class _EntriesBody(msgspec.Struct):
+    customers: list[_Entries]
+
+
+def entries_of(payload: bytes, name: str) -> list[tuple[str, list[msgspec.Raw]]]:
+    """Each customer's id and its ``name`` entries (``events`` or ``transactions``) as sent."""
+    customers = msgspec.json.decode(payload, type=_EntriesBody).customers
+    if name == "events":
+        return [(c.id, c.events) for c in customers]
+    return [(c.id, c.transactions) for c in customers]
+
+
+class CommonOrder(msgspec.Struct):
+    purchase_id: str | int | None = None
+    value: Decimal | None = None
+
+
+class CommonEvent(msgspec.Struct):
+    type: str
+    issued_at: str
+    order: CommonOrder | None = None
+    fulfilled: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class CommonTransaction(msgspec.Struct):
+    type: str
+    reward_id: str | int
+    amount: Decimal
+    issued_at: str | None = None
+    resolved_at: str | None = None
+
+
+class _CommonEvents(msgspec.Struct):
+    events: list[CommonEvent]
+
+
+class _CommonEventsBody(msgspec.Struct):
+    customers: list[_CommonEvents]
+
+
+class _CommonTransactions(msgspec.Struct):
+    transactions: list[CommonTransaction]
+
+
+class _CommonTransactionsBody(msgspec.Struct):
+    customers: list[_CommonTransactions]
+
+
+_common_events_body = msgspec.json.Decoder(_CommonEventsBody).decode
+_common_transactions_body = msgspec.json.Decoder(_CommonTransactionsBody).decode
+_common_event = msgspec.json.Decoder(CommonEvent).decode
+_common_transaction = msgspec.json.Decoder(CommonTransaction).decode
+
+
+def common_entries(payload: bytes, name: str) -> list[list[Any]] | None:
+    """Every customer's events (or transactions) in their common shape, read in one pass;
+    ``None`` when one has another shape (each is then read alone)."""
+    try:
+        if name == "events":
+            return [c.events for c in _common_events_body(payload).customers]
+        return [c.transactions for c in _common_transactions_body(payload).customers]
+    except msgspec.ValidationError:
+        return None
+
+
+def common_event(raw: msgspec.Raw) -> CommonEvent | None:
+    """The event in its common shape, or ``None`` if it has another one."""
+    try:
+        return _common_event(raw)
+    except msgspec.ValidationError:
+        return None
+
+
+def common_transaction(raw: msgspec.Raw) -> CommonTransaction | None:
+    """The transaction in its common shape, or ``None`` if it has another one."""
+    try:
+        return _common_transaction(raw)
+    except msgspec.ValidationError:
+        return None
+
+
+def decode_entry(raw: msgspec.Raw) -> Any:
+    """An entry's generic decoding (exact decimals), for the general rules."""
+    return _decode(raw)
+
+
+def entry_text(raw: msgspec.Raw) -> str:
+    """An entry as stored: its JSON text as sent."""
+    return bytes(raw).decode()
+
+
+def fulfilled_text(raw: msgspec.Raw) -> str:
+    """An event that had no ``fulfilled`` member, as stored: its JSON text as sent, with
+    ``"fulfilled": true`` added as its last member."""
+    text = bytes(raw)
+    assert text.endswith(b"}")  # an object (the common shape), as msgspec spans it
+    return (text[:-1] + b',"fulfilled":true}').decode()
+
+
 def plain_value(value: Any) -> Any:
     """An attribute value as the profile stores it: decimals become floats."""
     if isinstance(value, Decimal):

@@ -74,7 +74,8 @@ def plan_live_transaction(conn: Connection, workspace: Workspace, batch: Claimed
         plan.new_wallets.append(row)
     else:
         plan.balances.append((uid, t.reward_id, amount_text(balance), now))
-    plan.transactions.append(transaction_row(workspace.id, uid, t, raw, batch, live=True))
+    details = encode_entry(raw)
+    plan.transactions.append(transaction_row(workspace.id, uid, t, details, batch, live=True))
     plan.customers.add(uid)
     ledger.mark_applied()
     return plan

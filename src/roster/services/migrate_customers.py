@@ -62,6 +62,10 @@ class CustomersPlan:
     stored_wallets: dict[int, dict[str, wallet_store.Wallet]] = field(default_factory=dict)
 
     def write(self, conn: Connection) -> list[Ledger]:
+        existing = {id(m.profile) for m in self.migrated.values() if m.profile.uid is not None}
+        for m in self.migrated.values():
+            if m.profile.uid is None:  # created by this group: inserted migrated
+                m.profile.migrated_batch, m.profile.metrics = m.batch.id, m.metrics
         self.book.flush(conn)
         marks: list[tuple[int, str, str | None]] = []
         replaced: list[int] = []
@@ -69,7 +73,8 @@ class CustomersPlan:
         for m in self.migrated.values():
             uid = m.profile.uid
             assert uid is not None
-            marks.append((uid, m.batch.id, m.metrics))
+            if id(m.profile) in existing:
+                marks.append((uid, m.batch.id, m.metrics))
             if m.balance is None:
                 continue
             now = m.batch.accepted_at

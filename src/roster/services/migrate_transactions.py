@@ -6,6 +6,11 @@ equal the balance its customer migration opened the wallet with, or the whole se
 justify the balance and never change it. A customer's set comes once
 (``transactions_already_migrated`` after that, until the customer is reverted).
 
+Each transaction is read in its common shape first (``formats.masivo.common_transaction``,
+decoded in C, a few checks); one in another shape, or breaking a rule, is read again with the
+general rules (``domain.loyalty.read_transaction``), which name the problem. It is stored as
+sent.
+
 Each transaction is an element of the ledger: ``index`` counts the transactions of the
 request in order (across customers), and ``field`` names ``customers[i].transactions[j]``.
 """
@@ -15,19 +20,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
 from roster.domain.loyalty import (
+    MAX_ID,
+    TRANSACTION_TYPES,
     EntryProblem,
+    InvalidAmount,
     TransactionEntry,
+    amount_of,
     amount_text,
     read_transaction,
     reconcile,
 )
 from roster.domain.outcomes import Ledger
+from roster.domain.timestamps import InvalidTimestamp, parse_timestamp
 from roster.domain.workspaces import Workspace
-from roster.formats.masivo import decode_body, encode_entry
+from roster.formats import masivo
 from roster.store import profiles
 from roster.store import wallets as wallet_store
 from roster.store.batches import Claimed
@@ -57,8 +68,8 @@ def plan_transactions(
 ) -> TransactionsPlan:
     """Decide consecutive transaction batches of one workspace, in order, with a few reads for
     all of them; each keeps its own ledger."""
-    bodies: list[list[dict[str, Any]]] = [decode_body(b.payload)["customers"] for b in batches]
-    named = {e["id"] for entries in bodies for e in entries}
+    bodies = [masivo.entries_of(b.payload, "transactions") for b in batches]
+    named = {cid for entries in bodies for cid, _ in entries}
     states = profiles.migration_states(conn, workspace.id, named)
     found = {state.uid for state in states.values()}
     known = _Known(
@@ -68,7 +79,8 @@ def plan_transactions(
     )
     plan = TransactionsPlan()
     for batch, entries in zip(batches, bodies, strict=True):
-        plan.ledgers.append(_plan_one(plan, workspace, batch, entries, known))
+        common = masivo.common_entries(batch.payload, "transactions")
+        plan.ledgers.append(_plan_one(plan, workspace, batch, entries, common, known))
     return plan
 
 
@@ -76,15 +88,14 @@ def _plan_one(
     plan: TransactionsPlan,
     workspace: Workspace,
     batch: Claimed,
-    entries: list[dict[str, Any]],
+    entries: list[tuple[str, list[msgspec.Raw]]],
+    common: list[list[masivo.CommonTransaction]] | None,
     known: _Known,
 ) -> Ledger:
-    ledger = Ledger(total=sum(len(e["transactions"]) for e in entries))
+    ledger = Ledger(total=sum(len(sent) for _, sent in entries))
     states, wallets, done = known.states, known.wallets, known.done
     first = 0
-    for n, entry in enumerate(entries):
-        cid: str = entry["id"]
-        sent: list[Any] = entry["transactions"]
+    for n, (cid, sent) in enumerate(entries):
         indexes = range(first, first + len(sent))
         first += len(sent)
         uid = states[cid].uid if cid in states else None
@@ -96,11 +107,16 @@ def _plan_one(
             continue
         assert uid is not None
         read: list[TransactionEntry | EntryProblem] = []
-        for j, raw in enumerate(sent):
-            try:
-                read.append(read_transaction(raw, f"customers[{n}].transactions[{j}]"))
-            except EntryProblem as p:
-                read.append(p)
+        shapes = common[n] if common is not None else map(masivo.common_transaction, sent)
+        for j, (raw, shape) in enumerate(zip(sent, shapes, strict=True)):
+            entry: TransactionEntry | EntryProblem | None = _read_common(shape)
+            if entry is None:
+                try:
+                    where = f"customers[{n}].transactions[{j}]"
+                    entry = read_transaction(masivo.decode_entry(raw), where)
+                except EntryProblem as p:
+                    entry = p
+            read.append(entry)
         if _refused_invalid(ledger, cid, n, indexes, read):
             continue
         good = [t for t in read if isinstance(t, TransactionEntry)]
@@ -118,9 +134,28 @@ def _plan_one(
         if good:  # an empty set stores nothing, so it leaves the customer's set to come
             done.add(uid)
         for t, raw in zip(good, sent, strict=True):
-            plan.rows.append(transaction_row(workspace.id, uid, t, raw, batch, live=False))
+            text = masivo.entry_text(raw)
+            plan.rows.append(transaction_row(workspace.id, uid, t, text, batch, live=False))
             ledger.mark_applied()
     return ledger
+
+
+def _read_common(t: masivo.CommonTransaction | None) -> TransactionEntry | None:
+    """A transaction in its common shape that breaks no rule; ``None`` for any other: the
+    general rules (``read_transaction``) then decide, with the same result for one this
+    accepts."""
+    if t is None or t.type not in TRANSACTION_TYPES:
+        return None
+    reward = str(t.reward_id) if isinstance(t.reward_id, int) else t.reward_id
+    if len(reward) > MAX_ID or not reward.strip():
+        return None
+    try:
+        amount = amount_of(t.amount)
+        issued = None if t.issued_at is None else parse_timestamp(t.issued_at)
+        resolved = None if t.resolved_at is None else parse_timestamp(t.resolved_at)
+    except (InvalidAmount, InvalidTimestamp):
+        return None
+    return TransactionEntry(reward, t.type, amount, issued, resolved)
 
 
 def _refusal(
@@ -162,9 +197,10 @@ def _refused_invalid(
 
 
 def transaction_row(
-    workspace_id: str, uid: int, t: TransactionEntry, raw: Any, batch: Claimed, *, live: bool
+    workspace_id: str, uid: int, t: TransactionEntry, details: str, batch: Claimed, *, live: bool
 ) -> tuple[Any, ...]:
-    """A wallet transaction row, in ``wallets.TRANSACTION_COLUMNS`` order."""
+    """A wallet transaction row, in ``wallets.TRANSACTION_COLUMNS`` order; ``details`` is the
+    transaction's JSON text as sent."""
     return (
         workspace_id,
         uid,
@@ -174,7 +210,7 @@ def transaction_row(
         live,
         t.issued_at,
         t.resolved_at,
-        encode_entry(raw),
+        details,
         batch.id,
         batch.accepted_at,
     )

@@ -204,6 +204,7 @@ class Worker:
                 workspace = workspaces.get(conn, group[0].workspace_id)
                 assert workspace is not None
                 plan = PLANNERS[group[0].kind](conn, workspace, group, self.settings)
+            decided = time.perf_counter()
             with self.db.write() as conn:
                 ledgers = self._write(conn, group, workspace, plan)
             # Free the group's objects while the collector is still off: resumed with them
@@ -217,6 +218,7 @@ class Worker:
             return
         crash_if(self.settings.fault_point, "worker_after_commit")
         ms = round((time.perf_counter() - started) * 1000, 1)
+        decide_ms = round((decided - started) * 1000, 1)
         self._refresh_planner_stats()
         for batch, ledger in zip(group, ledgers, strict=True):
             log.info(
@@ -229,6 +231,7 @@ class Worker:
                 failed=ledger.failed,
                 group=len(group),
                 ms=ms,
+                decide_ms=decide_ms,
             )
 
     def _write(

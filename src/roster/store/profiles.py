@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import sqlalchemy as sa
@@ -32,6 +32,10 @@ class Profile:
     dirty: bool = False
     #: Loaded without attributes (the batch only names this customer); never written back.
     partial: bool = False
+    #: A new profile created by a loyalty migration is inserted as migrated by this batch,
+    #: with these metrics (``mark_migrated`` does it for a stored one).
+    migrated_batch: str | None = None
+    metrics: str | None = None
 
 
 def load_by_customer_ids(
@@ -101,6 +105,9 @@ def insert_new(conn: Connection, workspace_id: str, new: list[Profile], now: int
             "created_at": p.created_at,
             "updated_at": now,
             "created_batch": p.created_batch,
+            "migrated": p.migrated_batch is not None,
+            "migrated_batch": p.migrated_batch,
+            "metrics": p.metrics,
         }
         for p in new
     ]
@@ -122,6 +129,9 @@ _COPY_COLUMNS = (
     "created_at",
     "updated_at",
     "created_batch",
+    "migrated",
+    "migrated_batch",
+    "metrics",
 )
 
 
@@ -252,8 +262,7 @@ def _profile(row: Any) -> Profile:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class MigrationState:
+class MigrationState(NamedTuple):
     """What the loyalty migration needs to know of an existing customer."""
 
     uid: int
