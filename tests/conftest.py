@@ -6,7 +6,6 @@ Every store-touching test takes the ``store`` fixture and so runs on both stores
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
@@ -20,12 +19,8 @@ from roster.settings import Settings
 from roster.store import migrations
 from roster.store.database import Database
 from roster.store.schema import metadata
-from roster_testkit import Harness
+from roster_testkit import IN_CI, PG_ADMIN_URL, Harness
 
-PG_ADMIN_URL = os.environ.get(
-    "ROSTER_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-IN_CI = os.environ.get("CI", "").lower() == "true"
 logs.configure("warning")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,12 @@ from roster.services import workspace_admin
 from roster.services.worker import Worker
 from roster.store import batches
 from roster.store.schema import batches as batches_table
+
+PG_ADMIN_URL = os.environ.get(
+    "ROSTER_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+#: In CI a PostgreSQL test fails, never skips, when it cannot connect.
+IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def basic(user: str, password: str) -> str:

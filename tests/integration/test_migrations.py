@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from roster.bootstrap import Container
-from roster.store import migrations
+from roster.store import batches, migrations, schema
 from roster.store.database import Database
 from roster.store.schema import metadata
+from roster_testkit import IN_CI, PG_ADMIN_URL
 
 
 def test_migrations_match_the_declared_schema(container: Container) -> None:
@@ -22,7 +31,7 @@ def test_upgrade_is_idempotent(container: Container) -> None:
     """Upgrading an up-to-date database changes nothing and stays at the newest revision."""
     before = migrations.current_revision(container.db)
     migrations.upgrade(container.db)
-    assert migrations.current_revision(container.db) == before == "0003"
+    assert migrations.current_revision(container.db) == before == "0004"
 
 
 def test_batch_payloads_are_compressed_with_lz4_on_postgresql(pg_url: str) -> None:
@@ -32,8 +41,73 @@ def test_batch_payloads_are_compressed_with_lz4_on_postgresql(pg_url: str) -> No
         with db.read() as conn:
             method = conn.exec_driver_sql(
                 "SELECT attcompression FROM pg_attribute"
-                " WHERE attrelid = 'batches'::regclass AND attname = 'payload'"
+                " WHERE attrelid = 'batch_payloads'::regclass AND attname = 'payload'"
             ).scalar_one()
     finally:
         db.dispose()
     assert method == "l"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database with no schema yet, on each store."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
+        return
+    name = f"roster_blank_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI ({PG_ADMIN_URL}): {exc}")
+        pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL} (with CI=true this fails): {exc}")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_upgrading_moves_stored_request_bodies_to_their_own_table(blank_url: str) -> None:
+    """0004 moves every batch's body out of its row, byte for byte; downgrading moves it back."""
+    db = Database(blank_url)
+    body = b'{"customers": [{"id": "c1"}]}' + bytes(range(256))
+    try:
+        migrations.upgrade(db, "0003")
+        with db.write() as conn:
+            conn.execute(
+                sa.insert(schema.workspaces),
+                {
+                    "id": "W1",
+                    "name": "w",
+                    "key_hash": "x" * 64,
+                    "key_rotated_at": 0,
+                    "created_at": 0,
+                    "identifiers": "[]",
+                    "limits": "{}",
+                },
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO batches (id, workspace_id, kind, status, payload,"
+                    " payload_sha256, element_count, accepted_at, next_attempt_at)"
+                    " VALUES ('b1', 'W1', 'masivo.customers', 'queued', :p, '-', 1, 0, 0)"
+                ),
+                {"p": body},
+            )
+        migrations.upgrade(db)
+        with db.read() as conn:
+            assert batches.payload_of(conn, "b1") == body
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("batches")}
+        assert "payload" not in columns
+        with db.writer.connect() as conn:
+            cfg = migrations.alembic_config(db)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0003")
+        with db.read() as conn:
+            moved = conn.execute(sa.text("SELECT payload FROM batches WHERE id = 'b1'"))
+            assert bytes(moved.scalar_one()) == body
+            assert not sa.inspect(conn).has_table("batch_payloads")
+    finally:
+        db.dispose()

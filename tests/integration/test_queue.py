@@ -181,12 +181,12 @@ def _insert_poison(
                 "workspace_id": tenant.id,
                 "kind": kind,
                 "status": "queued",
-                "payload": payload,
                 "payload_sha256": hashlib.sha256(payload).hexdigest(),
                 "element_count": 1,
                 "accepted_at": now,
                 "next_attempt_at": now,
             },
+            payload,
         )
     return batch_id
 
@@ -252,7 +252,6 @@ def test_the_claim_query_walks_the_queue_index_not_the_whole_ledger(roster: Harn
             "workspace_id": tenant.id,
             "kind": "transition",
             "status": "done" if i < 3000 else "queued",
-            "payload": b"{}",
             "payload_sha256": "-",
             "element_count": 1,
             "accepted_at": now,

@@ -113,7 +113,8 @@ def test_a_revert_racing_live_transactions_never_half_deletes(
             view = http.get(f"/v1/batches/{batch_id}", headers=tenant.auth).json()
             for w in view["warnings"]:
                 outcome[(batch_id, w["key"])] = w["code"]
-            body = rows(db, "SELECT payload FROM batches WHERE id = :id", id=batch_id)[0].payload
+            sql = "SELECT payload FROM batch_payloads WHERE batch_id = :id"
+            body = rows(db, sql, id=batch_id)[0].payload
             for cid in json.loads(bytes(body))["customers"]:
                 reverted_by[cid] = batch_id
 

@@ -100,7 +100,6 @@ def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest:
             "workspace_id": ws.id,
             "kind": sub.kind,
             "status": "queued",
-            "payload": sub.payload,
             "payload_sha256": digest,
             "idempotency_key": sub.idempotency_key,
             "element_count": sub.elements,
@@ -108,6 +107,7 @@ def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest:
             "next_attempt_at": 0,  # ready at once, whatever the workers' clocks say
             "forwarded_for": (sub.forwarded_for or None) and sub.forwarded_for[:1000],
         },
+        sub.payload,
     )
     return Accepted(batch_id, replayed=False)
 

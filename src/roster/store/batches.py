@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from roster.domain.outcomes import Issue, Ledger
 from roster.store.id_lists import among
 from roster.store.schema import batch_issues as it
+from roster.store.schema import batch_payloads as pt
 from roster.store.schema import batches as t
 
 UNFINISHED = ("queued", "processing")
@@ -43,8 +44,16 @@ class Claimed:
     retry_alone: bool = False
 
 
-def insert(conn: Connection, row: dict[str, Any]) -> None:
-    conn.execute(_INSERT, row)  # one statement built once: the row goes as its parameters
+def insert(conn: Connection, row: dict[str, Any], payload: bytes) -> None:
+    """A new batch and its request body (kept in ``batch_payloads``, apart from the row)."""
+    conn.execute(_INSERT, row)  # statements built once: the rows go as their parameters
+    conn.execute(_INSERT_PAYLOAD, {"batch_id": row["id"], "payload": payload})
+
+
+def payload_of(conn: Connection, batch_id: str) -> bytes:
+    """A batch's request body as accepted."""
+    query = sa.select(pt.c.payload).where(pt.c.batch_id == batch_id)
+    return bytes(conn.execute(query).scalar_one())
 
 
 def find_idempotent(conn: Connection, workspace_id: str, key: str) -> tuple[str, str] | None:
@@ -58,6 +67,7 @@ def find_idempotent(conn: Connection, workspace_id: str, key: str) -> tuple[str,
 
 
 _INSERT = sa.insert(t)
+_INSERT_PAYLOAD = sa.insert(pt)
 _LAST_ACCEPTED = (
     sa.select(t.c.accepted_at)
     .where(t.c.workspace_id == sa.bindparam("workspace_id"))
@@ -129,7 +139,7 @@ def claim_next(conn: Connection, owner: str, now: int, lease_ms: int) -> Claimed
         row.id,
         row.workspace_id,
         row.kind,
-        row.payload,
+        payload_of(conn, row.id),
         row.accepted_at,
         row.attempts + 1,
         retry_alone=row.last_error is not None,
@@ -143,8 +153,9 @@ def claim_followers(
     to apply them together with it (in order). No other worker can claim them meanwhile: they
     have an unfinished batch ahead of them."""
     query = (
-        sa.select(t.c.seq, t.c.id, t.c.kind, t.c.payload, t.c.accepted_at, t.c.element_count)
+        sa.select(t.c.seq, t.c.id, t.c.kind, pt.c.payload, t.c.accepted_at, t.c.element_count)
         .add_columns(t.c.status, t.c.attempts)
+        .join(pt, pt.c.batch_id == t.c.id)
         .where(t.c.workspace_id == head.workspace_id, t.c.seq > head.seq, _unfinished(t.c.status))
         .order_by(t.c.seq)
         .limit(batches - 1)
@@ -161,7 +172,7 @@ def claim_followers(
                 row.id,
                 head.workspace_id,
                 row.kind,
-                row.payload,
+                bytes(row.payload),
                 row.accepted_at,
                 row.attempts + 1,
             )
@@ -205,7 +216,7 @@ def _build_claim() -> sa.Select[Any]:
         sa.and_(t.c.status == "processing", t.c.lease_expires_at < now),
     )
     return (
-        sa.select(t.c.seq, t.c.id, t.c.workspace_id, t.c.kind, t.c.payload, t.c.accepted_at)
+        sa.select(t.c.seq, t.c.id, t.c.workspace_id, t.c.kind, t.c.accepted_at)
         .add_columns(t.c.attempts, t.c.last_error)
         .where(t.c.seq.in_(heads), ready)
         .order_by(t.c.seq)

@@ -120,6 +120,7 @@ def insert_new(conn: Connection, workspace_id: str, new: list[Profile], now: int
 _NEXT_UIDS = sa.text(
     "SELECT nextval(pg_get_serial_sequence('customers', 'uid')) FROM generate_series(1, :n)"
 )
+#: The columns a new customer is inserted with (``COPY`` on PostgreSQL, bulk ``INSERT`` on SQLite).
 _COPY_COLUMNS = (
     "uid",
     "workspace_id",
@@ -148,7 +149,7 @@ def _copy_numbered(conn: Connection, new: list[Profile], rows: list[dict[str, An
 
 def _insert_numbered(conn: Connection, new: list[Profile], rows: list[dict[str, Any]]) -> None:
     """SQLite: number the new uids ourselves (we hold the only write lock) and insert them in
-    one ``executemany``; SQLAlchemy would send one ``INSERT … RETURNING`` per row."""
+    bulk (``raw_sql.insert_rows``); SQLAlchemy would send one ``INSERT … RETURNING`` per row."""
     last = conn.execute(
         sa.text(
             "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'customers'), 0),"
@@ -157,7 +158,9 @@ def _insert_numbered(conn: Connection, new: list[Profile], rows: list[dict[str, 
     ).scalar_one()
     for n, (profile, row) in enumerate(zip(new, rows, strict=True), start=int(last) + 1):
         profile.uid = row["uid"] = n
-    conn.execute(sa.insert(t), rows)
+    raw_sql.insert_rows(
+        conn, "customers", _COPY_COLUMNS, [[r[c] for c in _COPY_COLUMNS] for r in rows]
+    )
 
 
 _UPDATE_FROM_JSON = (

@@ -44,7 +44,6 @@ batches = sa.Table(
     sa.Column("workspace_id", sa.ForeignKey("workspaces.id"), nullable=False),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("payload", sa.LargeBinary, nullable=False),
     sa.Column("payload_sha256", sa.String(64), nullable=False),
     sa.Column("idempotency_key", sa.String(255)),
     sa.Column("element_count", sa.Integer, nullable=False),
@@ -65,6 +64,15 @@ batches = sa.Table(
     # "Is an earlier batch of this workspace unfinished?" seeks (workspace, status, seq < n).
     sa.Index("ix_batches_workspace_id_status_seq", "workspace_id", "status", "seq"),
     sa.Index("ix_batches_queue", "seq", sqlite_where=UNFINISHED, postgresql_where=UNFINISHED),
+)
+
+#: A batch's request body as accepted, apart from its row: SQLite rewrites a whole row (its
+#: overflow pages too) whenever a column of it changes, and a batch's status changes three times.
+batch_payloads = sa.Table(
+    "batch_payloads",
+    metadata,
+    sa.Column("batch_id", sa.ForeignKey("batches.id"), primary_key=True),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
 )
 
 batch_issues = sa.Table(
