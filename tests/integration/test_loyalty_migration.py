@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from roster.services import workspace_admin
+from roster.store.schema import batch_payloads
 from roster_testkit import Harness, Tenant, basic
 
 REWARD = "3f0c8a52-9c1e-4a57-9d43-6f0e3d0b2a11"
@@ -790,3 +791,59 @@ def test_customer_batches_applied_together_see_each_other(roster: Harness) -> No
     assert one["attributes"]["name"] == "Renamed"
     assert one["migrated_batch"] == sent[1].json()["batch_id"]
     assert wallet(roster, tenant, "one") == {REWARD: 7}
+
+
+def test_a_batch_stored_without_its_reading_applies_the_same(roster: Harness) -> None:
+    """The API reads each event and transaction when it accepts a batch and stores the reading;
+    a batch stored without one (accepted before an upgrade) is read by the worker, with the
+    same outcome, element by element."""
+    odd = purchase("odd", "12.50")  # a value sent as a string: the general rules read it
+    odd["issued_at"] = 1733864281  # epoch seconds
+    no_value = purchase("none", 1)
+    del no_value["order"]["value"]
+    events = [purchase("p1", 10), odd, no_value, purchase("p1", 10), {"type": "VISIT"}]
+    ledgers = []
+    for readings in (True, False):
+        tenant = roster.tenant()
+        cid = "r"  # the same id in each workspace, so the messages match
+        roster.migrate(tenant, "/customers/migrate", {"customers": [customer(cid, 30)]})
+        bodies = [
+            ("/customers/migrate/events", {"customers": [{"id": cid, "events": events}]}),
+            (
+                "/customers/migrate/transactions",
+                {"customers": [{"id": cid, "transactions": [transaction(30), {"type": "X"}]}]},
+            ),
+            (
+                "/customers/migrate/transactions",
+                {"customers": [{"id": cid, "transactions": [transaction("30")]}]},
+            ),
+        ]
+        for path, body in bodies:
+            response = roster.masivo(tenant, path, body)
+            assert response.status_code == 201, response.text
+            batch_id = response.json()["batch_id"]
+            if not readings:
+                with roster.db.write() as conn:
+                    conn.execute(
+                        sa.update(batch_payloads)
+                        .where(batch_payloads.c.batch_id == batch_id)
+                        .values(prepared=None)
+                    )
+            roster.drain()
+            view = roster.batch(tenant, batch_id)
+            ledgers.append(
+                (
+                    path,
+                    view["counts"],
+                    [(e["index"], e["field"], e["code"], e["message"]) for e in view["errors"]],
+                    [(w["index"], w["code"]) for w in view["warnings"]],
+                )
+            )
+        stored = roster.events(tenant, cid)
+        assert sorted(e["attributes"]["order"].get("purchase_id") for e in stored) == ["odd", "p1"]
+        assert wallet(roster, tenant, cid) == {REWARD: 30}
+    with_readings, without = ledgers[:3], ledgers[3:]
+    assert with_readings == without
+    assert with_readings[0][1] == {"total": 5, "applied": 2, "skipped": 1, "failed": 2}
+    assert with_readings[1][1] == {"total": 2, "applied": 0, "skipped": 0, "failed": 2}
+    assert with_readings[2][1] == {"total": 1, "applied": 1, "skipped": 0, "failed": 0}

@@ -24,7 +24,7 @@ from roster.domain.loyalty import (
 )
 from roster.domain.timestamps import InvalidTimestamp, format_ms, parse_timestamp
 from roster.formats import masivo
-from roster.services import migrate_events, migrate_transactions
+from roster.services import migration_reads
 
 RECEIVED = 1_796_222_640_000  # 2026-12-02
 BATCH = "9d6daeaa-741e-47e3-931d-4818004cb6da"
@@ -128,20 +128,24 @@ def _raw(value: Any) -> msgspec.Raw:
 def test_an_event_read_in_its_common_shape_equals_the_general_reading(value: Any) -> None:
     raw = _raw(value)
     shape = masivo.common_event(raw)
-    fast = None if shape is None else migrate_events._read_common(shape, raw, RECEIVED, BATCH)
+    fast = None if shape is None else migration_reads._common_event(shape)
     try:
-        general = migrate_events._read_general(raw, "customers[0].events[0]", RECEIVED, BATCH)
+        general = migration_reads._general_event(raw, "customers[0].events[0]")
     except EntryProblem:
         assert fast is None  # the common reading never accepts what the rules refuse
         return
     if fast is None:
         return  # another shape: the general rules decide
-    assert fast.purchase_id == general.purchase_id
-    text_at = 7  # the stored JSON text: as sent, not re-encoded, but the same value
-    assert fast.row[:text_at] + fast.row[text_at + 1 :] == (
-        general.row[:text_at] + general.row[text_at + 1 :]
+    assert (fast.name, fast.occurred_at, fast.purchase_id, fast.value) == (
+        general.name,
+        general.occurred_at,
+        general.purchase_id,
+        general.value,
     )
-    assert json.loads(fast.row[text_at]) == json.loads(general.row[text_at])
+    # The stored text: as sent (not encoded again), with the same value as the general one's.
+    stored = migration_reads.event_text(fast, raw)
+    assert general.text is not None
+    assert json.loads(stored) == json.loads(general.text)
 
 
 transactions = st.fixed_dictionaries(
@@ -162,14 +166,14 @@ transactions = st.fixed_dictionaries(
 def test_a_transaction_read_in_its_common_shape_equals_the_general_reading(value: Any) -> None:
     body = masivo.encode_entry({"customers": [{"id": "c", "transactions": [value]}]}).encode()
     raw = masivo.entries_of(body, "transactions")[0][1][0]
-    fast = migrate_transactions._read_common(masivo.common_transaction(raw))
+    fast = migration_reads.common_transaction(masivo.common_transaction(raw))
     try:
         general = read_transaction(masivo.decode_entry(raw), "customers[0].transactions[0]")
     except EntryProblem:
         assert fast is None
         return
     if fast is not None:
-        assert fast == general
+        assert (fast.reward_id, fast.type, fast.amount, fast.issued_at, fast.resolved_at) == general
         assert repr(fast.amount) == repr(general.amount)
 
 
@@ -183,16 +187,36 @@ def test_the_common_shape_covers_the_vendors_sample_entries() -> None:
     raw = _raw(event)
     shape = masivo.common_event(raw)
     assert shape is not None
-    read = migrate_events._read_common(shape, raw, RECEIVED, BATCH)
+    read = migration_reads._common_event(shape)
     assert read is not None
-    assert read.row[-1] == "120.5"
-    assert json.loads(read.row[7]) == {
-        **json.loads(json.dumps(event, default=float)),
-        "fulfilled": True,
-    }
+    assert read.value == "120.5"
+    sent = json.loads(json.dumps(event, default=float))
+    assert json.loads(migration_reads.event_text(read, raw)) == {**sent, "fulfilled": True}
     tx = {"type": "REDEMPTION", "reward_id": "r1", "amount": -300, "issued_at": "2024-04-08Z"}
     body = masivo.encode_entry({"customers": [{"id": "c", "transactions": [tx]}]}).encode()
     common = masivo.common_transaction(masivo.entries_of(body, "transactions")[0][1][0])
     with pytest.raises(EntryProblem):  # a bare date with Z is not ISO-8601: refused either way
         read_transaction(tx, "t")
-    assert migrate_transactions._read_common(common) is None
+    assert migration_reads.common_transaction(common) is None
+
+
+def test_a_reading_made_at_the_door_is_the_one_the_worker_would_make() -> None:
+    """The stored reading round-trips exactly; one of another version is ignored."""
+    good = {"type": "PURCHASE", "issued_at": "2024-04-08T09:09:45.726Z"}
+    good["order"] = {"purchase_id": "po-1", "value": Decimal("9.90")}
+    bad = {"type": "PURCHASE", "issued_at": "yesterday"}
+    body = masivo.encode_entry({"customers": [{"id": "c", "events": [good, bad]}]}).encode()
+    prepared = migration_reads.prepare("masivo.events", body)
+    assert prepared is not None
+    reads = migration_reads.read_events(body)
+    assert migration_reads.events_of(body, prepared) == reads
+    assert isinstance(reads[0][1], migration_reads.ReadProblem)
+    assert reads[0][1].field == "customers[0].events[1].issued_at"
+    other = msgspec.msgpack.encode((migration_reads.VERSION + 1, [[["not", "a", "reading"]]]))
+    assert migration_reads.events_of(body, other) == reads
+    tx = {"type": "ACCUMULATION", "reward_id": 7, "amount": Decimal("1.50")}
+    body = masivo.encode_entry({"customers": [{"id": "c", "transactions": [tx]}]}).encode()
+    prepared = migration_reads.prepare("masivo.transactions", body)
+    (read,) = migration_reads.transactions_of(body, prepared)[0]
+    assert read == migration_reads.ReadTransaction("7", "ACCUMULATION", Decimal("1.5"), None, None)
+    assert migration_reads.prepare("masivo.customers", body) is None

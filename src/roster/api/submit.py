@@ -29,6 +29,7 @@ async def submit(
     users: int,
     events: int,
     key: str | None,
+    prepared: bytes | None = None,
 ) -> str:
     """Store the batch (acknowledged once committed) and return its id; a replay of an
     idempotent request is marked ``Idempotent-Replayed: true``."""
@@ -40,6 +41,7 @@ async def submit(
         events=events,
         idempotency_key=key,
         forwarded_for=request.headers.get("x-forwarded-for"),
+        prepared=prepared,
     )
     result = await run_in_threadpool(accept, container(request).db, workspace, sub)
     if result.replayed:

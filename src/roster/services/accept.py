@@ -39,6 +39,8 @@ class Submission:
     events: int
     idempotency_key: str | None = None
     forwarded_for: str | None = None
+    #: The reading of the body's entries made at the door, stored beside it.
+    prepared: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,7 @@ def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest:
             "forwarded_for": (sub.forwarded_for or None) and sub.forwarded_for[:1000],
         },
         sub.payload,
+        sub.prepared,
     )
     return Accepted(batch_id, replayed=False)
 

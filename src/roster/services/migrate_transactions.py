@@ -6,10 +6,9 @@ equal the balance its customer migration opened the wallet with, or the whole se
 justify the balance and never change it. A customer's set comes once
 (``transactions_already_migrated`` after that, until the customer is reverted).
 
-Each transaction is read in its common shape first (``formats.masivo.common_transaction``,
-decoded in C, a few checks); one in another shape, or breaking a rule, is read again with the
-general rules (``domain.loyalty.read_transaction``), which name the problem. It is stored as
-sent.
+Each transaction is read (``services.migration_reads``: by the API when it accepted the batch,
+or here) into its reward, type, amount and times, or the problem that refuses it; here only
+what needs the store is decided. It is stored as sent.
 
 Each transaction is an element of the ledger: ``index`` counts the transactions of the
 request in order (across customers), and ``field`` names ``customers[i].transactions[j]``.
@@ -25,20 +24,15 @@ from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
 from roster.domain.loyalty import (
-    MAX_ID,
-    TRANSACTION_TYPES,
-    EntryProblem,
-    InvalidAmount,
     TransactionEntry,
-    amount_of,
     amount_text,
-    read_transaction,
     reconcile,
 )
 from roster.domain.outcomes import Ledger
-from roster.domain.timestamps import InvalidTimestamp, parse_timestamp
 from roster.domain.workspaces import Workspace
 from roster.formats import masivo
+from roster.services import migration_reads
+from roster.services.migration_reads import ReadProblem, ReadTransaction
 from roster.store import profiles
 from roster.store import wallets as wallet_store
 from roster.store.batches import Claimed
@@ -68,8 +62,8 @@ def plan_transactions(
 ) -> TransactionsPlan:
     """Decide consecutive transaction batches of one workspace, in order, with a few reads for
     all of them; each keeps its own ledger."""
-    bodies = [masivo.entries_of(b.payload, "transactions") for b in batches]
-    named = {cid for entries in bodies for cid, _ in entries}
+    bodies = [_body(b) for b in batches]
+    named = {cid for entries in bodies for cid, _, _ in entries}
     states = profiles.migration_states(conn, workspace.id, named)
     found = {state.uid for state in states.values()}
     known = _Known(
@@ -79,23 +73,31 @@ def plan_transactions(
     )
     plan = TransactionsPlan()
     for batch, entries in zip(batches, bodies, strict=True):
-        common = masivo.common_entries(batch.payload, "transactions")
-        plan.ledgers.append(_plan_one(plan, workspace, batch, entries, common, known))
+        plan.ledgers.append(_plan_one(plan, workspace, batch, entries, known))
     return plan
+
+
+#: A customer of a transactions body: its id, its transactions as sent, and their reading.
+_Customer = tuple[str, list[msgspec.Raw], list[ReadTransaction | ReadProblem]]
+
+
+def _body(batch: Claimed) -> list[_Customer]:
+    reads = migration_reads.transactions_of(batch.payload, batch.prepared)
+    sent = masivo.entries_of(batch.payload, "transactions")
+    return [(cid, raws, read) for (cid, raws), read in zip(sent, reads, strict=True)]
 
 
 def _plan_one(
     plan: TransactionsPlan,
     workspace: Workspace,
     batch: Claimed,
-    entries: list[tuple[str, list[msgspec.Raw]]],
-    common: list[list[masivo.CommonTransaction]] | None,
+    entries: list[_Customer],
     known: _Known,
 ) -> Ledger:
-    ledger = Ledger(total=sum(len(sent) for _, sent in entries))
+    ledger = Ledger(total=sum(len(sent) for _, sent, _ in entries))
     states, wallets, done = known.states, known.wallets, known.done
     first = 0
-    for n, (cid, sent) in enumerate(entries):
+    for n, (cid, sent, read) in enumerate(entries):
         indexes = range(first, first + len(sent))
         first += len(sent)
         uid = states[cid].uid if cid in states else None
@@ -106,20 +108,9 @@ def _plan_one(
                 ledger.fail(index, cid, f"customers[{n}].id", code, msg)
             continue
         assert uid is not None
-        read: list[TransactionEntry | EntryProblem] = []
-        shapes = common[n] if common is not None else map(masivo.common_transaction, sent)
-        for j, (raw, shape) in enumerate(zip(sent, shapes, strict=True)):
-            entry: TransactionEntry | EntryProblem | None = _read_common(shape)
-            if entry is None:
-                try:
-                    where = f"customers[{n}].transactions[{j}]"
-                    entry = read_transaction(masivo.decode_entry(raw), where)
-                except EntryProblem as p:
-                    entry = p
-            read.append(entry)
         if _refused_invalid(ledger, cid, n, indexes, read):
             continue
-        good = [t for t in read if isinstance(t, TransactionEntry)]
+        good = [t for t in read if type(t) is ReadTransaction]
         opening = {r: w.opening_balance for r, w in wallets.get(uid, {}).items()}
         mismatches = reconcile(opening, [(t.reward_id, t.amount) for t in good])
         if mismatches:
@@ -138,24 +129,6 @@ def _plan_one(
             plan.rows.append(transaction_row(workspace.id, uid, t, text, batch, live=False))
             ledger.mark_applied()
     return ledger
-
-
-def _read_common(t: masivo.CommonTransaction | None) -> TransactionEntry | None:
-    """A transaction in its common shape that breaks no rule; ``None`` for any other: the
-    general rules (``read_transaction``) then decide, with the same result for one this
-    accepts."""
-    if t is None or t.type not in TRANSACTION_TYPES:
-        return None
-    reward = str(t.reward_id) if isinstance(t.reward_id, int) else t.reward_id
-    if len(reward) > MAX_ID or not reward.strip():
-        return None
-    try:
-        amount = amount_of(t.amount)
-        issued = None if t.issued_at is None else parse_timestamp(t.issued_at)
-        resolved = None if t.resolved_at is None else parse_timestamp(t.resolved_at)
-    except (InvalidAmount, InvalidTimestamp):
-        return None
-    return TransactionEntry(reward, t.type, amount, issued, resolved)
 
 
 def _refusal(
@@ -180,15 +153,15 @@ def _refused_invalid(
     cid: str,
     n: int,
     indexes: range,
-    read: list[TransactionEntry | EntryProblem],
+    read: list[ReadTransaction | ReadProblem],
 ) -> bool:
     """Fail the whole set when one transaction is invalid (a set is applied whole or not)."""
-    bad = [(i, p) for i, p in zip(indexes, read, strict=True) if isinstance(p, EntryProblem)]
+    bad = [(i, p) for i, p in zip(indexes, read, strict=True) if type(p) is ReadProblem]
     if not bad:
         return False
     first = bad[0][1].field
     for index, item in zip(indexes, read, strict=True):
-        if isinstance(item, EntryProblem):
+        if type(item) is ReadProblem:
             ledger.fail(index, cid, item.field, item.code, item.message)
         else:
             msg = f"refused with the rest of customer {cid!r}'s transactions: {first} is invalid"
@@ -197,7 +170,13 @@ def _refused_invalid(
 
 
 def transaction_row(
-    workspace_id: str, uid: int, t: TransactionEntry, details: str, batch: Claimed, *, live: bool
+    workspace_id: str,
+    uid: int,
+    t: TransactionEntry | ReadTransaction,
+    details: str,
+    batch: Claimed,
+    *,
+    live: bool,
 ) -> tuple[Any, ...]:
     """A wallet transaction row, in ``wallets.TRANSACTION_COLUMNS`` order; ``details`` is the
     transaction's JSON text as sent."""

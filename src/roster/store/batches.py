@@ -42,18 +42,25 @@ class Claimed:
     attempts: int
     #: Failed once in a group of batches: apply it alone next time.
     retry_alone: bool = False
+    #: The body's entries as the API read them when it accepted it (``services.migration_reads``).
+    prepared: bytes | None = None
 
 
-def insert(conn: Connection, row: dict[str, Any], payload: bytes) -> None:
-    """A new batch and its request body (kept in ``batch_payloads``, apart from the row)."""
+def insert(
+    conn: Connection, row: dict[str, Any], payload: bytes, prepared: bytes | None = None
+) -> None:
+    """A new batch, its request body and the reading of its entries made at the door (kept in
+    ``batch_payloads``, apart from the row)."""
     conn.execute(_INSERT, row)  # statements built once: the rows go as their parameters
-    conn.execute(_INSERT_PAYLOAD, {"batch_id": row["id"], "payload": payload})
+    body = {"batch_id": row["id"], "payload": payload, "prepared": prepared}
+    conn.execute(_INSERT_PAYLOAD, body)
 
 
-def payload_of(conn: Connection, batch_id: str) -> bytes:
-    """A batch's request body as accepted."""
-    query = sa.select(pt.c.payload).where(pt.c.batch_id == batch_id)
-    return bytes(conn.execute(query).scalar_one())
+def payload_of(conn: Connection, batch_id: str) -> tuple[bytes, bytes | None]:
+    """A batch's request body as accepted, and the reading of it made at the door."""
+    query = sa.select(pt.c.payload, pt.c.prepared).where(pt.c.batch_id == batch_id)
+    payload, prepared = conn.execute(query).one()
+    return bytes(payload), None if prepared is None else bytes(prepared)
 
 
 def find_idempotent(conn: Connection, workspace_id: str, key: str) -> tuple[str, str] | None:
@@ -134,15 +141,17 @@ def claim_next(conn: Connection, owner: str, now: int, lease_ms: int) -> Claimed
             started_at=sa.func.coalesce(t.c.started_at, now),
         )
     )
+    payload, prepared = payload_of(conn, row.id)
     return Claimed(
         row.seq,
         row.id,
         row.workspace_id,
         row.kind,
-        payload_of(conn, row.id),
+        payload,
         row.accepted_at,
         row.attempts + 1,
         retry_alone=row.last_error is not None,
+        prepared=prepared,
     )
 
 
@@ -153,8 +162,8 @@ def claim_followers(
     to apply them together with it (in order). No other worker can claim them meanwhile: they
     have an unfinished batch ahead of them."""
     query = (
-        sa.select(t.c.seq, t.c.id, t.c.kind, pt.c.payload, t.c.accepted_at, t.c.element_count)
-        .add_columns(t.c.status, t.c.attempts)
+        sa.select(t.c.seq, t.c.id, t.c.kind, pt.c.payload, pt.c.prepared, t.c.accepted_at)
+        .add_columns(t.c.element_count, t.c.status, t.c.attempts)
         .join(pt, pt.c.batch_id == t.c.id)
         .where(t.c.workspace_id == head.workspace_id, t.c.seq > head.seq, _unfinished(t.c.status))
         .order_by(t.c.seq)
@@ -175,6 +184,7 @@ def claim_followers(
                 bytes(row.payload),
                 row.accepted_at,
                 row.attempts + 1,
+                prepared=None if row.prepared is None else bytes(row.prepared),
             )
         )
     if taken:

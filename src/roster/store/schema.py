@@ -66,13 +66,17 @@ batches = sa.Table(
     sa.Index("ix_batches_queue", "seq", sqlite_where=UNFINISHED, postgresql_where=UNFINISHED),
 )
 
-#: A batch's request body as accepted, apart from its row: SQLite rewrites a whole row (its
-#: overflow pages too) whenever a column of it changes, and a batch's status changes three times.
+#: A batch's request body as accepted (and as read at the door), apart from its row: SQLite
+#: rewrites a whole row (its overflow pages too) whenever a column of it changes, and a batch's
+#: status changes three times.
 batch_payloads = sa.Table(
     "batch_payloads",
     metadata,
     sa.Column("batch_id", sa.ForeignKey("batches.id"), primary_key=True),
     sa.Column("payload", sa.LargeBinary, nullable=False),
+    #: The body's entries as the API read them (``services.migration_reads``), for the kinds
+    #: read at the door.
+    sa.Column("prepared", sa.LargeBinary),
 )
 
 batch_issues = sa.Table(

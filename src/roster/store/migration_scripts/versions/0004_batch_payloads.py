@@ -1,4 +1,4 @@
-"""batch payloads in a table of their own
+"""batch payloads in a table of their own, with the reading of their entries
 
 Revision ID: 0004
 Revises: 0003
@@ -8,7 +8,9 @@ A batch's row changes three times (claimed, renewed, done); SQLite rewrites a wh
 overflow pages included, whenever any of its columns changes, so every status change copied the
 request body (up to 10 MB) once more through the write-ahead log. The bodies move to
 ``batch_payloads``, written once at accept and only read afterwards. On PostgreSQL the column
-keeps lz4 compression (0002).
+keeps lz4 compression (0002). ``prepared`` holds the API's reading of a migration body's
+entries (``services.migration_reads``); batches stored before have none and are read by the
+worker.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def upgrade() -> None:
         "batch_payloads",
         sa.Column("batch_id", sa.String(length=40), nullable=False),
         sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("prepared", sa.LargeBinary(), nullable=True),
         sa.ForeignKeyConstraint(
             ["batch_id"], ["batches.id"], name=op.f("fk_batch_payloads_batch_id_batches")
         ),
