@@ -18,6 +18,7 @@ Each event is an element of the ledger: ``index`` counts the events of the reque
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +33,11 @@ from roster.formats import masivo
 from roster.services import migration_reads
 from roster.services.migration_reads import ReadEvent, ReadProblem
 from roster.store import events as event_store
-from roster.store import profiles
+from roster.store import profiles, raw_sql
 from roster.store.batches import Claimed
+
+#: Takes one decided row.
+Emit = Callable[[tuple[Any, ...]], None]
 
 
 @dataclass(slots=True)
@@ -42,9 +46,17 @@ class EventsPlan:
     ledgers: list[Ledger] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     customers: set[int] = field(default_factory=set)
+    #: Where the store streams rows (PostgreSQL's ``COPY``), the events are decided in the
+    #: write transaction, each row sent as soon as it is decided, so the server stores them
+    #: while the next ones are decided: ``deferred(emit)`` decides them then.
+    deferred: Callable[[Emit], None] | None = None
 
     def write(self, conn: Connection) -> list[Ledger]:
-        event_store.insert_many(conn, self.rows)
+        if self.deferred is None:
+            event_store.insert_many(conn, self.rows)
+        else:
+            with event_store.streamed(conn) as emit:
+                self.deferred(emit)
         profiles.mark_events_migrated(conn, self.customers, self.now)
         return self.ledgers
 
@@ -66,11 +78,19 @@ def plan_events(conn: Connection, workspace: Workspace, batches: list[Claimed]) 
         if type(e) is ReadEvent and e.purchase_id is not None
     }
     stored = event_store.holders_of_source_ids(conn, workspace.id, wanted)
-    seen: dict[str, tuple[str, int]] = {}  # purchase_id -> (batch, index) of its first event
-    for batch, customers in zip(batches, bodies, strict=True):
-        plan.ledgers.append(
-            _plan_one(plan, workspace, batch, customers, uids, migrated, stored, seen)
-        )
+
+    def decide(emit: Emit) -> None:
+        seen: dict[str, tuple[str, int]] = {}  # purchase_id -> (batch, index) of its first
+        for batch, customers in zip(batches, bodies, strict=True):
+            ledger = _plan_one(
+                plan, emit, workspace, batch, customers, uids, migrated, stored, seen
+            )
+            plan.ledgers.append(ledger)
+
+    if raw_sql.streams_rows(conn):
+        plan.deferred = decide
+    else:
+        decide(plan.rows.append)
     return plan
 
 
@@ -86,6 +106,7 @@ def _body(batch: Claimed) -> list[_Customer]:
 
 def _plan_one(
     plan: EventsPlan,
+    emit: Emit,
     workspace: Workspace,
     batch: Claimed,
     customers: list[_Customer],
@@ -95,7 +116,6 @@ def _plan_one(
     seen: dict[str, tuple[str, int]],
 ) -> Ledger:
     ledger = Ledger(total=sum(len(events) for _, _, events in customers))
-    rows = plan.rows
     ws, received, batch_id = workspace.id, batch.accepted_at, batch.id
     index = -1
     for n, (cid, raws, events) in enumerate(customers):
@@ -134,7 +154,7 @@ def _plan_one(
             if pid is not None:
                 seen[pid] = (batch_id, index)
             text = migration_reads.event_text(event, raw)
-            rows.append(
+            emit(
                 (  # in ``events.COLUMNS`` order: no local time, offset, platform, app, device
                     *(ws, uid, uid, event.name, at, None, None, None, None, None),
                     *(text, received, batch_id, False, True, pid, event.value),

@@ -16,6 +16,7 @@ request in order (across customers), and ``field`` names ``customers[i].transact
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,18 +34,28 @@ from roster.domain.workspaces import Workspace
 from roster.formats import masivo
 from roster.services import migration_reads
 from roster.services.migration_reads import ReadProblem, ReadTransaction
-from roster.store import profiles
+from roster.store import profiles, raw_sql
 from roster.store import wallets as wallet_store
 from roster.store.batches import Claimed
+
+#: Takes one decided row.
+Emit = Callable[[tuple[Any, ...]], None]
 
 
 @dataclass(slots=True)
 class TransactionsPlan:
     ledgers: list[Ledger] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+    #: Decides the transactions in the write transaction, each row streamed as it is decided
+    #: (PostgreSQL, as ``migrate_events.EventsPlan.deferred``).
+    deferred: Callable[[Emit], None] | None = None
 
     def write(self, conn: Connection) -> list[Ledger]:
-        wallet_store.insert_transactions(conn, self.rows)
+        if self.deferred is None:
+            wallet_store.insert_transactions(conn, self.rows)
+        else:
+            with wallet_store.streamed_transactions(conn) as emit:
+                self.deferred(emit)
         return self.ledgers
 
 
@@ -72,8 +83,15 @@ def plan_transactions(
         wallet_store.with_transactions(conn, found, live=False),
     )
     plan = TransactionsPlan()
-    for batch, entries in zip(batches, bodies, strict=True):
-        plan.ledgers.append(_plan_one(plan, workspace, batch, entries, known))
+
+    def decide(emit: Emit) -> None:
+        for batch, entries in zip(batches, bodies, strict=True):
+            plan.ledgers.append(_plan_one(emit, workspace, batch, entries, known))
+
+    if raw_sql.streams_rows(conn):
+        plan.deferred = decide
+    else:
+        decide(plan.rows.append)
     return plan
 
 
@@ -88,7 +106,7 @@ def _body(batch: Claimed) -> list[_Customer]:
 
 
 def _plan_one(
-    plan: TransactionsPlan,
+    emit: Emit,
     workspace: Workspace,
     batch: Claimed,
     entries: list[_Customer],
@@ -126,7 +144,7 @@ def _plan_one(
             done.add(uid)
         for t, raw in zip(good, sent, strict=True):
             text = masivo.entry_text(raw)
-            plan.rows.append(transaction_row(workspace.id, uid, t, text, batch, live=False))
+            emit(transaction_row(workspace.id, uid, t, text, batch, live=False))
             ledger.mark_applied()
     return ledger
 

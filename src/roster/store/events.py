@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import msgspec
@@ -38,6 +39,11 @@ COLUMNS = (
 def insert_many(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """Append event rows (tuples in ``COLUMNS`` order) inside the connection's transaction."""
     raw_sql.insert_rows(conn, "events", COLUMNS, rows)
+
+
+def streamed(conn: Connection) -> AbstractContextManager[Callable[[Sequence[Any]], None]]:
+    """Append event rows one at a time (``raw_sql.row_stream``)."""
+    return raw_sql.row_stream(conn, "events", COLUMNS)
 
 
 #: One probe of ``ix_events_source_id`` per id, whatever the planner believes of the table's

@@ -284,15 +284,16 @@ def migration_states(
     """The existing customers among ``customer_ids``, with their uids: ``customer_id -> state``."""
     if not customer_ids:
         return {}
-    query = sa.select(
-        t.c.uid, t.c.customer_id, t.c.migrated, t.c.live_since, t.c.events_migrated, t.c.metrics
-    ).where(
-        t.c.workspace_id == workspace_id,
-        among(t.c.customer_id, customer_ids, conn.dialect.name),
+    listed, params = raw_sql.among(conn, "customer_id", customer_ids)
+    rows = raw_sql.fetch_all(  # the driver's cursor: thousands of rows per group
+        conn,
+        "SELECT uid, customer_id, migrated, live_since, events_migrated, metrics FROM customers"
+        f" WHERE workspace_id = {raw_sql.placeholder(conn)} AND {listed}",
+        [workspace_id, *params],
     )
     return {
         cid: MigrationState(int(uid), cid, bool(migrated), live, bool(events), metrics)
-        for uid, cid, migrated, live, events, metrics in conn.execute(query)
+        for uid, cid, migrated, live, events, metrics in rows
     }
 
 

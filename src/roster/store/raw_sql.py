@@ -12,7 +12,7 @@ SQLAlchemy form, which explains why) sends it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain
 from typing import Any
@@ -66,6 +66,28 @@ def execute(conn: Connection, sql: str, params: Sequence[Any]) -> None:
     """Run one statement on the connection's driver cursor."""
     with _cursor(conn) as cursor:
         cursor.execute(sql, params)
+
+
+def streams_rows(conn: Connection) -> bool:
+    """Whether ``row_stream`` sends each row as it comes (PostgreSQL's ``COPY``: the server
+    stores the rows while the caller goes on deciding the next ones)."""
+    return conn.dialect.name == "postgresql"
+
+
+@contextmanager
+def row_stream(
+    conn: Connection, table: str, columns: Sequence[str]
+) -> Iterator[Callable[[Sequence[Any]], None]]:
+    """Append rows one at a time (in ``columns`` order), as ``insert_rows`` would: sent at once
+    through ``COPY`` on PostgreSQL, inserted at the end on SQLite."""
+    if conn.dialect.name == "postgresql":
+        names = ", ".join(columns)
+        with _cursor(conn) as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            yield copy.write_row
+        return
+    rows: list[Sequence[Any]] = []
+    yield rows.append
+    insert_rows(conn, table, columns, rows)
 
 
 def insert_rows(

@@ -5,7 +5,8 @@ Amounts are decimal text; the services add them up as ``Decimal``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -114,6 +115,13 @@ TRANSACTION_COLUMNS = (
 
 def insert_transactions(conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
     raw_sql.insert_rows(conn, "wallet_transactions", TRANSACTION_COLUMNS, rows)
+
+
+def streamed_transactions(
+    conn: Connection,
+) -> AbstractContextManager[Callable[[Sequence[Any]], None]]:
+    """Append transaction rows one at a time (``raw_sql.row_stream``)."""
+    return raw_sql.row_stream(conn, "wallet_transactions", TRANSACTION_COLUMNS)
 
 
 def of_customer(conn: Connection, uid: int) -> list[dict[str, Any]]:
