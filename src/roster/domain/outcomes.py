@@ -61,8 +61,8 @@ class Ledger:
     failed: int = 0
     issues: list[Issue] = field(default_factory=list)
 
-    def mark_applied(self) -> None:
-        self.applied += 1
+    def mark_applied(self, count: int = 1) -> None:
+        self.applied += count
 
     def fail(self, index: int, key: str | None, fld: str | None, code: str, msg: str) -> None:
         """The element was not applied at all, because of ``code``."""

@@ -81,6 +81,11 @@ def parse_local_timestamp(value: object, *, field: str = "user_time") -> int:
     return parse_timestamp(value, field=field)
 
 
+def event_window(now_ms: int) -> tuple[int, int]:
+    """The earliest and latest event times ``check_event_window`` accepts at ``now_ms``."""
+    return _EARLIEST_EVENT_MS, now_ms + _FUTURE_WINDOW_MS
+
+
 def check_event_window(ms: int, now_ms: int, *, future_ms: int = _FUTURE_WINDOW_MS) -> None:
     """Refuse an event time more than ``future_ms`` after ``now_ms`` or before 1971."""
     if ms > now_ms + future_ms:

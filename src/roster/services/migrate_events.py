@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
 from roster.domain.outcomes import Ledger
-from roster.domain.timestamps import InvalidTimestamp, check_event_window
+from roster.domain.timestamps import InvalidTimestamp, check_event_window, event_window
 from roster.domain.workspaces import Workspace
 from roster.formats import masivo
 from roster.services import migration_reads
@@ -117,41 +117,31 @@ def _plan_one(
 ) -> Ledger:
     ledger = Ledger(total=sum(len(events) for _, _, events in customers))
     ws, received, batch_id = workspace.id, batch.accepted_at, batch.id
-    index = -1
+    earliest, latest = event_window(received)
+    first = 0  # the index of the customer's first event in the request
     for n, (cid, raws, events) in enumerate(customers):
+        start, first = first, first + len(events)
         uid = uids.get(cid)
+        if uid is None or uid not in migrated:
+            _refuse(ledger, cid, n, range(start, first), uid)
+            continue
+        applied = 0
         for j, (raw, event) in enumerate(zip(raws, events, strict=True)):
-            index += 1
-            if uid is None:
-                msg = f"customer {cid!r} does not exist: migrate the customer first"
-                ledger.fail(index, cid, f"customers[{n}].id", oc.UNKNOWN_CUSTOMER, msg)
-                continue
-            if uid not in migrated:
-                msg = (
-                    f"customer {cid!r} was not created by a migration: migrated events belong "
-                    "to migrated customers (a revert could not remove them otherwise)"
-                )
-                ledger.fail(index, cid, f"customers[{n}].id", oc.NOT_MIGRATED, msg)
-                continue
-            if type(event) is ReadProblem:
+            index = start + j
+            if isinstance(event, ReadProblem):
                 ledger.fail(index, cid, event.field, event.code, event.message)
                 continue
-            assert type(event) is ReadEvent
             at = event.occurred_at
-            try:
-                check_event_window(at, received)
-            except InvalidTimestamp as exc:
-                where = f"customers[{n}].events[{j}].issued_at"
-                ledger.fail(index, cid, where, oc.INVALID_TIMESTAMP, str(exc))
+            if not earliest <= at <= latest:
+                _outside_window(ledger, cid, index, f"customers[{n}].events[{j}]", at, received)
                 continue
             pid = event.purchase_id
-            if pid is not None and (pid in seen or pid in stored):
-                where = f"customers[{n}].events[{j}].order.purchase_id"
-                ledger.skip(
-                    index, cid, where, oc.DUPLICATE_IGNORED, _duplicate(pid, batch, seen, stored)
-                )
-                continue
             if pid is not None:
+                if pid in seen or pid in stored:
+                    where = f"customers[{n}].events[{j}].order.purchase_id"
+                    msg = _duplicate(pid, batch, seen, stored)
+                    ledger.skip(index, cid, where, oc.DUPLICATE_IGNORED, msg)
+                    continue
                 seen[pid] = (batch_id, index)
             text = migration_reads.event_text(event, raw)
             emit(
@@ -160,9 +150,37 @@ def _plan_one(
                     *(text, received, batch_id, False, True, pid, event.value),
                 )  # it cannot trigger a campaign, and it is migrated
             )
+            applied += 1
+        if applied:
             plan.customers.add(uid)
-            ledger.mark_applied()
+            ledger.mark_applied(applied)
     return ledger
+
+
+def _refuse(ledger: Ledger, cid: str, n: int, indexes: range, uid: int | None) -> None:
+    """Every event of a customer that does not exist or was not migrated fails."""
+    if uid is None:
+        code, msg = (
+            oc.UNKNOWN_CUSTOMER,
+            f"customer {cid!r} does not exist: migrate the customer first",
+        )
+    else:
+        code = oc.NOT_MIGRATED
+        msg = (
+            f"customer {cid!r} was not created by a migration: migrated events belong "
+            "to migrated customers (a revert could not remove them otherwise)"
+        )
+    for index in indexes:
+        ledger.fail(index, cid, f"customers[{n}].id", code, msg)
+
+
+def _outside_window(
+    ledger: Ledger, cid: str, index: int, where: str, at: int, received: int
+) -> None:
+    try:
+        check_event_window(at, received)
+    except InvalidTimestamp as exc:
+        ledger.fail(index, cid, f"{where}.issued_at", oc.INVALID_TIMESTAMP, str(exc))
 
 
 def _duplicate(
