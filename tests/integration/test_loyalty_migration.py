@@ -847,3 +847,25 @@ def test_a_batch_stored_without_its_reading_applies_the_same(roster: Harness) ->
     assert with_readings[0][1] == {"total": 5, "applied": 2, "skipped": 1, "failed": 2}
     assert with_readings[1][1] == {"total": 2, "applied": 0, "skipped": 0, "failed": 2}
     assert with_readings[2][1] == {"total": 1, "applied": 1, "skipped": 0, "failed": 0}
+
+
+def test_profile_fields_that_cannot_be_attributes_are_warned_of_and_left_out(
+    roster: Harness,
+) -> None:
+    """A profile field too long or not a scalar is left out with a warning naming it; the other
+    fields and the customer's wallet are kept. Numbers become numbers."""
+    tenant = roster.tenant()
+    odd = customer("odd", name="x" * 600, country={"code": "MX"}, document_number=12.5)
+    batch = roster.batch(tenant, roster.migrate(tenant, "/customers/migrate", {"customers": [odd]}))
+    assert batch["counts"] == {"total": 1, "applied": 1, "skipped": 0, "failed": 0}
+    assert [(w["index"], w["field"], w["code"]) for w in batch["warnings"]] == [
+        (0, "customers[0].name", "value_too_long"),
+        (0, "customers[0].country", "invalid_attribute_value"),
+    ]
+    profile = roster.customer(tenant, "odd")
+    assert profile is not None
+    assert "name" not in profile["attributes"]
+    assert "country" not in profile["attributes"]
+    assert profile["attributes"]["document_number"] == 12.5
+    assert profile["attributes"]["gender"] == "FEMALE"
+    assert wallet(roster, tenant, "odd") == {REWARD: 1200}

@@ -184,13 +184,8 @@ def _plan_one(
                 if (holders.get(released) or (None, None))[1] == cid:
                     del holders[released]
         profile = profile or book.create(cid, batch)
-        raw = {k: plain_value(entry[k]) for k in PROFILE_FIELDS if k in entry}
-        clean = clean_attributes(raw, max_string=max_string, prefix=where)
-        for p in clean.problems:
-            ledger.warn(index, cid, p.field, p.code, p.message)
-        merged = merge_last_write_wins(
-            profile.attributes, profile.times, clean.values, batch.accepted_at
-        )
+        values = _profile_fields(ledger, index, cid, where, entry, max_string)
+        merged = merge_last_write_wins(profile.attributes, profile.times, values, batch.accepted_at)
         if merged.changed:
             book.mark_dirty(profile)
             book.index_identifiers(profile)
@@ -206,6 +201,22 @@ def _plan_one(
         plan.migrated[cid] = Migrated(profile, metrics, balance, batch)
         ledger.mark_applied()
     return ledger
+
+
+def _profile_fields(
+    ledger: Ledger, index: int, cid: str, where: str, entry: dict[str, Any], max_string: int
+) -> dict[str, Any]:
+    """The customer's profile fields as attributes; a value that cannot be one is warned of
+    and left out. The fields' names are all allowed, so strings of an allowed length (nearly
+    every field sent) are kept as they are; anything else takes the attribute rules."""
+    sent = {k: entry[k] for k in PROFILE_FIELDS if k in entry}
+    if all(type(v) is str and len(v) <= max_string for v in sent.values()):
+        return sent
+    raw = {k: plain_value(v) for k, v in sent.items()}
+    clean = clean_attributes(raw, max_string=max_string, prefix=where)
+    for p in clean.problems:
+        ledger.warn(index, cid, p.field, p.code, p.message)
+    return clean.values
 
 
 def _email(entry: dict[str, Any]) -> str | None:
