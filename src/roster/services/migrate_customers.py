@@ -78,7 +78,8 @@ class CustomersPlan:
             if m.balance is None:
                 continue
             now = m.batch.accepted_at
-            replaced.append(uid)
+            if id(m.profile) in existing:  # a new customer has no wallets to replace
+                replaced.append(uid)
             stored = self.stored_wallets.get(uid, {})
             for reward, (amount, entry) in m.balance.items():
                 created = stored[reward].created_at if reward in stored else now
