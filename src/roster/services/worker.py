@@ -252,8 +252,8 @@ class Worker:
             plan = PLANNERS[group[0].kind](conn, workspace, group, self.settings)
         ledgers = plan.write(conn)
         crash_if(self.settings.fault_point, "worker_mid_apply")
-        for batch, ledger in zip(group, ledgers, strict=True):
-            batches.finish(conn, batch.id, ledger, now_ms())
+        done = [(batch.id, ledger) for batch, ledger in zip(group, ledgers, strict=True)]
+        batches.finish(conn, done, now_ms())
         return ledgers
 
     def _after_error(self, group: list[Claimed], exc: Exception) -> None:

@@ -8,6 +8,7 @@ holds a lease it renews, and commits the batch's effects together with its ``don
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -276,13 +277,29 @@ _FINISH = (
 )
 
 
-def finish(conn: Connection, batch_id: str, ledger: Ledger, now: int) -> None:
-    """Write the ledger and mark the batch done (in the transaction that applied it)."""
-    if ledger.issues:
-        rows = [_issue_row(batch_id, n, i) for n, i in enumerate(ledger.issues)]
-        conn.execute(_INSERT_ISSUES, rows)
-    counts = {"b_applied": ledger.applied, "b_skipped": ledger.skipped, "b_failed": ledger.failed}
-    conn.execute(_FINISH, {"b_id": batch_id, "b_now": now, **counts})
+def finish(conn: Connection, done: Sequence[tuple[str, Ledger]], now: int) -> None:
+    """Write the ledgers and mark the batches done (in the transaction that applied them): one
+    statement for all their issues and one for all their marks (``executemany``, which
+    psycopg sends as one pipeline)."""
+    issues = [
+        _issue_row(batch_id, n, issue)
+        for batch_id, ledger in done
+        for n, issue in enumerate(ledger.issues)
+    ]
+    if issues:
+        conn.execute(_INSERT_ISSUES, issues)
+    marks = [
+        {
+            "b_id": batch_id,
+            "b_now": now,
+            "b_applied": ledger.applied,
+            "b_skipped": ledger.skipped,
+            "b_failed": ledger.failed,
+        }
+        for batch_id, ledger in done
+    ]
+    if marks:
+        conn.execute(_FINISH, marks)
 
 
 def _issue_row(batch_id: str, ordinal: int, issue: Issue) -> dict[str, Any]:
