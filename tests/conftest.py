@@ -6,10 +6,8 @@ Every store-touching test takes the ``store`` fixture and so runs on both stores
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -19,7 +17,7 @@ from roster.settings import Settings
 from roster.store import migrations
 from roster.store.database import Database
 from roster.store.schema import metadata
-from roster_testkit import IN_CI, PG_ADMIN_URL, Harness
+from roster_testkit import Harness, pg_database
 
 logs.configure("warning")
 
@@ -27,23 +25,11 @@ logs.configure("warning")
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test process, dropped at the end."""
-    name = f"roster_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required in CI ({PG_ADMIN_URL}): {exc}")
-        pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL} (with CI=true this fails): {exc}")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    db = Database(url)
-    migrations.upgrade(db)
-    db.dispose()
-    try:
+    with pg_database("roster_test") as url:
+        db = Database(url)
+        migrations.upgrade(db)
+        db.dispose()
         yield url
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,15 @@ import base64
 import json
 import os
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import psycopg
+import pytest
 import sqlalchemy as sa
 
 from roster.api.app import create_app
@@ -25,6 +30,25 @@ PG_ADMIN_URL = os.environ.get(
 )
 #: In CI a PostgreSQL test fails, never skips, when it cannot connect.
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@contextmanager
+def pg_database(prefix: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards. Without a server the
+    test is skipped, and in CI (``CI=true``) it fails."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI ({PG_ADMIN_URL}): {exc}")
+        pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL} (with CI=true this fails): {exc}")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 def basic(user: str, password: str) -> str:

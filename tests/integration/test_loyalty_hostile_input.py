@@ -152,3 +152,18 @@ def test_events_for_a_customer_that_was_not_migrated_are_refused(roster: Harness
     profile = roster.customer(t, "moe")
     assert profile is not None
     assert profile["metrics"]["lifetime"]["number_of_purchases"] == 0
+
+
+def test_members_a_body_does_not_use_are_ignored_whatever_they_hold(roster: Harness) -> None:
+    """An events body whose customers also carry a malformed ``transactions`` member (and a
+    transactions body with an ``events`` one) is accepted and applied: only its own entries
+    are read."""
+    tenant = roster.tenant()
+    roster.migrate(tenant, "/customers/migrate", {"customers": [customer("m", 30)]})
+    events = {"customers": [{"id": "m", "events": [purchase("o1", 5)], "transactions": 5}]}
+    batch = roster.batch(tenant, roster.migrate(tenant, "/customers/migrate/events", events))
+    assert batch["counts"] == {"total": 1, "applied": 1, "skipped": 0, "failed": 0}
+    sent = {"id": "m", "transactions": [transaction(30)], "events": {"not": "a list"}}
+    path = "/customers/migrate/transactions"
+    batch = roster.batch(tenant, roster.migrate(tenant, path, {"customers": [sent]}))
+    assert batch["counts"] == {"total": 1, "applied": 1, "skipped": 0, "failed": 0}

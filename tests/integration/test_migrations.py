@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -17,7 +15,7 @@ from roster.bootstrap import Container
 from roster.store import batches, migrations, schema
 from roster.store.database import Database
 from roster.store.schema import metadata
-from roster_testkit import IN_CI, PG_ADMIN_URL
+from roster_testkit import pg_database
 
 
 def test_migrations_match_the_declared_schema(container: Container) -> None:
@@ -54,19 +52,8 @@ def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'blank.db'}"
         return
-    name = f"roster_blank_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required in CI ({PG_ADMIN_URL}): {exc}")
-        pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL} (with CI=true this fails): {exc}")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with pg_database("roster_blank") as url:
+        yield url
 
 
 def test_upgrading_moves_stored_request_bodies_to_their_own_table(blank_url: str) -> None:

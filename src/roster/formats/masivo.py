@@ -66,24 +66,35 @@ def encode_entry(entry: Any) -> str:
 # rules from its generic decoding (``decode_entry``): both give the same answer.
 
 
-class _Entries(msgspec.Struct):
-    """A customer of an events or transactions body (checked at the door)."""
+class _Events(msgspec.Struct):
+    """A customer of an events body (checked at the door); its other members are ignored."""
 
     id: str
-    events: list[msgspec.Raw] = []
-    transactions: list[msgspec.Raw] = []
+    events: list[msgspec.Raw]
 
 
-class _EntriesBody(msgspec.Struct):
-    customers: list[_Entries]
+class _Transactions(msgspec.Struct):
+    id: str
+    transactions: list[msgspec.Raw]
+
+
+class _EventsBody(msgspec.Struct):
+    customers: list[_Events]
+
+
+class _TransactionsBody(msgspec.Struct):
+    customers: list[_Transactions]
+
+
+_events_body = msgspec.json.Decoder(_EventsBody).decode
+_transactions_body = msgspec.json.Decoder(_TransactionsBody).decode
 
 
 def entries_of(payload: bytes, name: str) -> list[tuple[str, list[msgspec.Raw]]]:
     """Each customer's id and its ``name`` entries (``events`` or ``transactions``) as sent."""
-    customers = msgspec.json.decode(payload, type=_EntriesBody).customers
     if name == "events":
-        return [(c.id, c.events) for c in customers]
-    return [(c.id, c.transactions) for c in customers]
+        return [(c.id, c.events) for c in _events_body(payload).customers]
+    return [(c.id, c.transactions) for c in _transactions_body(payload).customers]
 
 
 class CommonOrder(msgspec.Struct):
