@@ -109,11 +109,16 @@ class Worker:
         host = socket.gethostname()[:48]
         self.owner = name or f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._last_housekeeping = 0
-        self._last_stats_check = 0
 
     def run(self, stop: threading.Event) -> None:
         """Apply batches until ``stop`` is set; the batch in hand is finished first."""
         log.info("worker.started", worker=self.owner)
+        keeper = None
+        if not self.db.is_sqlite:
+            keeper = threading.Thread(
+                target=self._keep_planner_stats, args=(stop,), daemon=True, name="roster-stats"
+            )
+            keeper.start()
         while not stop.is_set():
             try:
                 worked = self.run_once()
@@ -124,6 +129,8 @@ class Worker:
             if not worked:
                 self._housekeeping()
                 stop.wait(self.settings.poll_seconds)
+        if keeper is not None:
+            keeper.join()
         log.info("worker.stopped", worker=self.owner)
 
     def _housekeeping(self) -> None:
@@ -138,21 +145,31 @@ class Worker:
         except Exception:
             log.exception("worker.housekeeping_failed", worker=self.owner)
 
-    def _refresh_planner_stats(self) -> None:
-        """While busy, at most every few seconds: re-analyse the tables an import outgrew."""
-        now = now_ms()
-        if self.db.is_sqlite or now - self._last_stats_check < STATS_CHECK_MS:
-            return
-        self._last_stats_check = now
+    def refresh_planner_stats(self) -> list[str]:
+        """Re-analyse the tables an import outgrew (PostgreSQL); return those analysed. The
+        stats keeper thread of ``run`` calls it every few seconds, beside the apply path."""
+        analysed: list[str] = []
+        if self.db.is_sqlite:
+            return analysed
         try:
             with self.db.read() as conn:
                 stale = planner_stats.stale_tables(conn)
             for table in stale:
                 with self.db.write() as conn:
-                    planner_stats.analyze(conn, table)
-                log.info("worker.analyzed", table=table, worker=self.owner)
+                    if planner_stats.analyze_if_stale(conn, table):
+                        analysed.append(table)
+                        log.info("worker.analyzed", table=table, worker=self.owner)
         except sqlalchemy.exc.OperationalError:  # another session holds the table's lock
             log.info("worker.analyze_skipped", worker=self.owner)
+        return analysed
+
+    def _keep_planner_stats(self, stop: threading.Event) -> None:
+        """The stats keeper: every few seconds until ``stop``, ``refresh_planner_stats``."""
+        while not stop.wait(STATS_CHECK_MS / 1000):
+            try:
+                self.refresh_planner_stats()
+            except Exception:  # the database went away: try again next time
+                log.exception("worker.analyze_failed", worker=self.owner)
 
     def run_once(self) -> bool:
         """Claim and apply one batch (and the batches queued right behind it); ``False`` when
@@ -219,7 +236,6 @@ class Worker:
         crash_if(self.settings.fault_point, "worker_after_commit")
         ms = round((time.perf_counter() - started) * 1000, 1)
         decide_ms = round((decided - started) * 1000, 1)
-        self._refresh_planner_stats()
         for batch, ledger in zip(group, ledgers, strict=True):
             log.info(
                 "batch.applied",
