@@ -278,19 +278,32 @@ class MigrationState(NamedTuple):
     metrics: str | None
 
 
+_STATE_COLUMNS = "uid, customer_id, migrated, live_since, events_migrated, metrics"
+#: One probe of the ``(workspace_id, customer_id)`` index per id, whatever the planner believes
+#: of the table (a semi-join of a long id list is planned as a scan of the workspace's rows).
+_MIGRATION_STATES_PG = (
+    f"SELECT c.* FROM json_array_elements_text(%s::json) AS v(id) JOIN LATERAL"
+    f" (SELECT {_STATE_COLUMNS} FROM customers WHERE workspace_id = %s AND customer_id = v.id)"
+    " AS c ON true"
+)
+
+
 def migration_states(
     conn: Connection, workspace_id: str, customer_ids: Collection[str]
 ) -> dict[str, MigrationState]:
     """The existing customers among ``customer_ids``, with their uids: ``customer_id -> state``."""
     if not customer_ids:
         return {}
-    listed, params = raw_sql.among(conn, "customer_id", customer_ids)
-    rows = raw_sql.fetch_all(  # the driver's cursor: thousands of rows per group
-        conn,
-        "SELECT uid, customer_id, migrated, live_since, events_migrated, metrics FROM customers"
-        f" WHERE workspace_id = {raw_sql.placeholder(conn)} AND {listed}",
-        [workspace_id, *params],
-    )
+    if conn.dialect.name == "postgresql":
+        ids = _encode(list(customer_ids)).decode()
+        rows = raw_sql.fetch_all(conn, _MIGRATION_STATES_PG, [ids, workspace_id])
+    else:
+        listed, params = raw_sql.among(conn, "customer_id", customer_ids)
+        rows = raw_sql.fetch_all(  # the driver's cursor: thousands of rows per group
+            conn,
+            f"SELECT {_STATE_COLUMNS} FROM customers WHERE workspace_id = ? AND {listed}",
+            [workspace_id, *params],
+        )
     return {
         cid: MigrationState(int(uid), cid, bool(migrated), live, bool(events), metrics)
         for uid, cid, migrated, live, events, metrics in rows
