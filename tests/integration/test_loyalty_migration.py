@@ -869,3 +869,30 @@ def test_profile_fields_that_cannot_be_attributes_are_warned_of_and_left_out(
     assert profile["attributes"]["document_number"] == 12.5
     assert profile["attributes"]["gender"] == "FEMALE"
     assert wallet(roster, tenant, "odd") == {REWARD: 1200}
+
+
+def test_a_customer_migrated_again_takes_the_new_batch_and_metrics(roster: Harness) -> None:
+    """Migrating a migrated-only customer again (alone, or after its creation in the same group
+    of batches) records the later batch and the later metrics, and the later balance."""
+    tenant = roster.tenant()
+    first = {"lifetime": {"spend_total": 10}}
+    again = {"lifetime": {"spend_total": 20}}
+    roster.migrate(tenant, "/customers/migrate", {"customers": [customer("a", 5, metrics=first)]})
+    later_body = {"customers": [customer("new", 1), customer("a", 7, metrics=again)]}
+    later = roster.migrate(tenant, "/customers/migrate", later_body)
+    bodies = [  # two batches applied as one group: created by the first, migrated again
+        {"customers": [customer("b", 5, metrics=first)]},
+        {"customers": [customer("b", 7, metrics=again)]},
+    ]
+    ids = []
+    for body in bodies:
+        response = roster.masivo(tenant, "/customers/migrate", body)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["batch_id"])
+    roster.drain()
+    for cid, batch_id in (("a", later), ("b", ids[1])):
+        profile = roster.customer(tenant, cid)
+        assert profile is not None
+        assert profile["migrated_batch"] == batch_id
+        assert profile["metrics"] == {**again, "source": "migration"}
+        assert wallet(roster, tenant, cid) == {REWARD: 7}

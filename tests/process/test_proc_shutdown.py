@@ -62,15 +62,45 @@ def held_by(db: Database, pid: int) -> list[str]:
     return [r.id for r in found if lease_owner_pid(r.lease_owner) == pid]
 
 
-def wait_until_busy(db: Database, pid: int, min_done: int = 2) -> list[str]:
-    """Wait until some batches are done and ``pid`` holds at least one; return those held."""
+#: Most batches ``wait_until_busy`` adds when the worker drained the queue before it looked.
+MAX_FED = 200
+
+
+def feeder(
+    http: httpx.Client, tenant: Tenant, tag: str, acked: dict[str, tuple[Tenant, int]]
+) -> Callable[[], None]:
+    """Posts one more batch of the backlog's kind, recorded in ``acked``."""
+
+    def feed() -> None:
+        no = len(acked)
+        response = post_transition(http, tenant, chaos_elements(tag, no, customers=HEAVY))
+        assert response.status_code == 200, response.text
+        acked[response.json()["batch_id"]] = (tenant, no)
+
+    return feed
+
+
+def wait_until_busy(
+    db: Database, pid: int, min_done: int = 2, feed: Callable[[], None] | None = None
+) -> list[str]:
+    """Wait until some batches are done and ``pid`` holds at least one; return those held.
+
+    A worker may drain the whole backlog before a loaded machine lets this look: with ``feed``,
+    one more batch is posted whenever none is queued (at most ``MAX_FED``)."""
     held: list[str] = []
+    fed = 0
 
     def busy() -> bool:
-        nonlocal held
+        nonlocal held, fed
         done = scalar(db, "SELECT count(*) FROM batches WHERE status = 'done'")
         held = held_by(db, pid)
-        return done >= min_done and bool(held)
+        if done >= min_done and held:
+            return True
+        queued = scalar(db, "SELECT count(*) FROM batches WHERE status = 'queued'")
+        if feed is not None and not queued and fed < MAX_FED:
+            feed()
+            fed += 1
+        return False
 
     wait_for(f"process {pid} to hold a batch", busy, 30, interval=0.005)
     return held
@@ -224,9 +254,9 @@ def test_sigterm_embedded_serve_finishes_the_batch_in_hand(
     tenant = make_tenant(cluster, "term-serve")
     serve = _serve_with_a_worker(cluster, processes=mode == "processes")
     with client(serve) as http, opened(cluster.url) as db:
-        queue_backlog(http, [tenant], "serve")
+        acked = queue_backlog(http, [tenant], "serve")
         worker = _worker_pid(serve) if mode == "processes" else serve.pid
-        held = wait_until_busy(db, worker, min_done=1)
+        held = wait_until_busy(db, worker, 1, feeder(http, tenant, "serve", acked))
         serve.signal(signal.SIGTERM)  # to serve's process group (a worker process has its own)
         code = serve.wait(GRACE + 5)
         stopped = any(e.get("event") == "worker.stopped" for e in serve.events())
@@ -258,10 +288,11 @@ def test_serve_replaces_a_dead_worker_and_a_killed_serve_leaves_no_worker(
     with client(serve) as http, opened(cluster.url) as db:
         acked = queue_backlog(http, [tenant], "respawn")
         first = _worker_pid(serve)
-        wait_until_busy(db, first, min_done=1)
+        feed = feeder(http, tenant, "respawn", acked)
+        wait_until_busy(db, first, 1, feed)
         os.kill(first, signal.SIGKILL)
         second = _worker_pid(serve, other_than=first)
-        wait_until_busy(db, second, min_done=1)
+        wait_until_busy(db, second, 1, feed)
         os.kill(serve.pid, signal.SIGKILL)  # serve alone: the worker is in a group of its own
         serve.wait(10)
         wait_for("the orphaned worker to exit", lambda: process_gone(second), GRACE + 10)
