@@ -98,13 +98,13 @@ def insert_rows(
     one row per statement: fewer statement steps and resets); nothing is sent for no rows."""
     if not rows:
         return
+    if conn.dialect.name == "postgresql":
+        with row_stream(conn, table, columns) as put:
+            for row in rows:
+                put(row)
+        return
     names = ", ".join(columns)
     with _cursor(conn) as cursor:
-        if conn.dialect.name == "postgresql":
-            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
         one = f"({', '.join('?' * len(columns))})"
         limit = cursor.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         per = max(1, min(SQLITE_ROWS_PER_INSERT, limit // len(columns)))
