@@ -130,13 +130,32 @@ def _run(
             server.stop(proc)
 
 
+def applied_lines(proc: Proc) -> list[dict[str, Any]]:
+    """The ``batch.applied`` lines a process logged, in order (JSON lines)."""
+    lines = []
+    for text in proc.log.read_text(errors="replace").splitlines():
+        if '"batch.applied"' in text:
+            try:
+                lines.append(json.loads(text))
+            except ValueError:
+                continue
+    return lines
+
+
+def rates(posted: load.LoadResult, done: dict[str, Any]) -> dict[str, Any]:
+    """Accepted and applied elements per second: from the first request to the last accepted,
+    and to the ``finished_at`` of the last batch done (``done``: the ledger's done figures)."""
+    applied_s = max(done.get("done_max", 0) / 1000 - posted.started_at, 1e-9)
+    return {
+        "accepted_el_s": posted.summary()["accepted_el_s"],
+        "applied_el_s": round(done.get("applied", 0) / applied_s, 1),
+        "applied_seconds": round(applied_s, 3),
+    }
+
+
 def apply_log(procs: list[Proc]) -> dict[str, Any]:
     """Per-batch apply times the workers logged (``batch.applied``, JSON lines)."""
-    ms: list[float] = []
-    for proc in procs:
-        for text in proc.log.read_text(errors="replace").splitlines():
-            if '"batch.applied"' in text:
-                ms.append(float(json.loads(text).get("ms", 0.0)))
+    ms = [float(line.get("ms", 0.0)) for proc in procs for line in applied_lines(proc)]
     if not ms:
         return {"batches_logged": 0}
     ms.sort()
@@ -184,19 +203,14 @@ def _figures(
     memory: dict[str, dict[str, float]],
     problems: list[str],
 ) -> dict[str, Any]:
-    done = check["ledger"].get("done", {})
-    applied_s = max(done.get("done_max", 0) / 1000 - posted.started_at, 1e-9)
-    summary = posted.summary()
     return {
         "ok": not problems,
         "problems": problems,
-        "accepted_el_s": summary["accepted_el_s"],
-        "applied_el_s": round(done.get("applied", 0) / applied_s, 1),
-        "applied_seconds": round(applied_s, 3),
+        **rates(posted, check["ledger"].get("done", {})),
         "backlog_batches_at_last_accept": backlog,
         "peak_rss_mb": max((m.get("peak_rss_mb", 0.0) for m in memory.values()), default=0.0),
         "memory_mb": memory,
         "memory_mb_after_start": memory_start,
-        "load": summary,
+        "load": posted.summary(),
         "store": {k: check[k] for k in ("counts", "ledger", "issues")},
     }

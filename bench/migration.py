@@ -30,6 +30,7 @@ from bench import anchors, e2e, load, server
 from bench.config import SEED, Profile
 from bench.probe import Probe
 from roster.store.events import COLUMNS as EVENT_COLUMNS
+from roster.store.profiles import NEW_COLUMNS as NEW_CUSTOMER_COLUMNS
 from roster.store.wallets import TRANSACTION_COLUMNS, WALLET_COLUMNS
 
 API = "/api/storefront/v1/customers/migrate"
@@ -46,19 +47,8 @@ DAY_MS = 86_400_000
 SAMPLES = 5
 CENT = Decimal("0.01")
 
-CUSTOMER_COLUMNS = (
-    "uid",
-    "workspace_id",
-    "customer_id",
-    "attributes",
-    "attribute_times",
-    "created_at",
-    "updated_at",
-    "created_batch",
-    "migrated",
-    "migrated_batch",
-    "events_migrated",
-)
+#: A migrated customer as stored once its events came.
+CUSTOMER_COLUMNS = (*NEW_CUSTOMER_COLUMNS, "events_migrated")
 IDENTIFIER_COLUMNS = ("workspace_id", "name", "value", "uid")
 #: ``GET /v1/batches?limit=`` at most: the cross-check lists each kind's batches in one page.
 LIST_LIMIT = 1000
@@ -193,7 +183,7 @@ def build(profile: Profile, base_ms: int | None = None) -> MigrationData:
         batch = _batch_id(1, n // PER_BODY)
         times = _compact(dict.fromkeys(attributes, now))
         profile_row = (uid, ANCHOR_WORKSPACE, cid, _compact(attributes), times, now, now)
-        rows["c"].append((*profile_row, batch, True, batch, True))
+        rows["c"].append((*profile_row, batch, True, batch, None, True))  # no metrics sent
         rows["i"].append((ANCHOR_WORKSPACE, "email", attributes["email"], uid))
         for entry in opening:
             text = _text(balances[entry["reward_id"]])
@@ -305,14 +295,10 @@ def _measure(
     problems += _cross_check(probe, posted, data, base_url, tenant.auth)
     problems += [f"{p.role} exited early" for p in procs if p.popen.poll() is not None]
     ledger = probe.ledger()
-    done = ledger.get("done", {})
-    applied_s = max(done.get("done_max", 0) / 1000 - posted.started_at, 1e-9)
     return {
         "ok": not problems,
         "problems": problems,
-        "accepted_el_s": posted.summary()["accepted_el_s"],
-        "applied_el_s": round(done.get("applied", 0) / applied_s, 1),
-        "applied_seconds": round(applied_s, 3),
+        **e2e.rates(posted, ledger.get("done", {})),
         "backlog_batches_at_last_accept": backlog,
         "peak_rss_mb": max((m.get("peak_rss_mb", 0.0) for m in memory.values()), default=0.0),
         "memory_mb": memory,
@@ -333,13 +319,7 @@ def apply_by_kind(procs: list[server.Proc]) -> dict[str, dict[str, Any]]:
     and the whole group's ``ms``; the lines of one group follow each other in its log."""
     groups: list[tuple[str, int, int, float, float]] = []  # kind, batches, applied, ms, decide
     for proc in procs:
-        lines = []
-        for text in proc.log.read_text(errors="replace").splitlines():
-            if '"batch.applied"' in text:
-                try:
-                    lines.append(json.loads(text))
-                except ValueError:
-                    continue
+        lines = e2e.applied_lines(proc)
         at = 0
         while at < len(lines):
             chunk = lines[at : at + max(1, int(lines[at].get("group", 1)))]

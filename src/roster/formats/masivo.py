@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -66,6 +66,9 @@ def encode_entry(entry: Any) -> str:
 # rules from its generic decoding (``decode_entry``): both give the same answer.
 
 
+C = TypeVar("C")
+
+
 class _Events(msgspec.Struct):
     """A customer of an events body (checked at the door); its other members are ignored."""
 
@@ -78,16 +81,14 @@ class _Transactions(msgspec.Struct):
     transactions: list[msgspec.Raw]
 
 
-class _EventsBody(msgspec.Struct):
-    customers: list[_Events]
+class _Body(msgspec.Struct, Generic[C]):
+    """A migration body, as a list of customers of one shape."""
+
+    customers: list[C]
 
 
-class _TransactionsBody(msgspec.Struct):
-    customers: list[_Transactions]
-
-
-_events_body = msgspec.json.Decoder(_EventsBody).decode
-_transactions_body = msgspec.json.Decoder(_TransactionsBody).decode
+_events_body = msgspec.json.Decoder(_Body[_Events]).decode
+_transactions_body = msgspec.json.Decoder(_Body[_Transactions]).decode
 
 
 def entries_of(payload: bytes, name: str) -> list[tuple[str, list[msgspec.Raw]]]:
@@ -121,20 +122,12 @@ class _CommonEvents(msgspec.Struct):
     events: list[CommonEvent]
 
 
-class _CommonEventsBody(msgspec.Struct):
-    customers: list[_CommonEvents]
-
-
 class _CommonTransactions(msgspec.Struct):
     transactions: list[CommonTransaction]
 
 
-class _CommonTransactionsBody(msgspec.Struct):
-    customers: list[_CommonTransactions]
-
-
-_common_events_body = msgspec.json.Decoder(_CommonEventsBody).decode
-_common_transactions_body = msgspec.json.Decoder(_CommonTransactionsBody).decode
+_common_events_body = msgspec.json.Decoder(_Body[_CommonEvents]).decode
+_common_transactions_body = msgspec.json.Decoder(_Body[_CommonTransactions]).decode
 _common_event = msgspec.json.Decoder(CommonEvent).decode
 _common_transaction = msgspec.json.Decoder(CommonTransaction).decode
 

@@ -73,12 +73,13 @@ class CustomersPlan:
         for m in self.migrated.values():
             uid = m.profile.uid
             assert uid is not None
-            if id(m.profile) in existing:
+            stored_before = id(m.profile) in existing
+            if stored_before:
                 marks.append((uid, m.batch.id, m.metrics))
             if m.balance is None:
                 continue
             now = m.batch.accepted_at
-            if id(m.profile) in existing:  # a new customer has no wallets to replace
+            if stored_before:  # a new customer has no wallets to replace
                 replaced.append(uid)
             stored = self.stored_wallets.get(uid, {})
             for reward, (amount, entry) in m.balance.items():

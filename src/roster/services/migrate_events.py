@@ -18,45 +18,32 @@ Each event is an element of the ledger: ``index`` counts the events of the reque
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-import msgspec
 from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
 from roster.domain.outcomes import Ledger
 from roster.domain.timestamps import InvalidTimestamp, check_event_window, event_window
 from roster.domain.workspaces import Workspace
-from roster.formats import masivo
 from roster.services import migration_reads
+from roster.services.decided_rows import DecidedRows, Emit
 from roster.services.migration_reads import ReadEvent, ReadProblem
 from roster.store import events as event_store
-from roster.store import profiles, raw_sql
+from roster.store import profiles
 from roster.store.batches import Claimed
-
-#: Takes one decided row.
-Emit = Callable[[tuple[Any, ...]], None]
 
 
 @dataclass(slots=True)
 class EventsPlan:
     now: int
     ledgers: list[Ledger] = field(default_factory=list)
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
     customers: set[int] = field(default_factory=set)
-    #: Where the store streams rows (PostgreSQL's ``COPY``), the events are decided in the
-    #: write transaction, each row sent as soon as it is decided, so the server stores them
-    #: while the next ones are decided: ``deferred(emit)`` decides them then.
-    deferred: Callable[[Emit], None] | None = None
+    rows: DecidedRows | None = None
 
     def write(self, conn: Connection) -> list[Ledger]:
-        if self.deferred is None:
-            event_store.insert_many(conn, self.rows)
-        else:
-            with event_store.streamed(conn) as emit:
-                self.deferred(emit)
+        assert self.rows is not None
+        self.rows.write(event_store.streamed(conn))
         profiles.mark_events_migrated(conn, self.customers, self.now)
         return self.ledgers
 
@@ -87,21 +74,13 @@ def plan_events(conn: Connection, workspace: Workspace, batches: list[Claimed]) 
             )
             plan.ledgers.append(ledger)
 
-    if raw_sql.streams_rows(conn):
-        plan.deferred = decide
-    else:
-        decide(plan.rows.append)
+    plan.rows = DecidedRows.plan(conn, decide)
     return plan
 
 
-#: A customer of an events body: its id, its events as sent, and their reading.
-_Customer = tuple[str, list[msgspec.Raw], list[ReadEvent | ReadProblem]]
-
-
-def _body(batch: Claimed) -> list[_Customer]:
+def _body(batch: Claimed) -> list[migration_reads.Entries[ReadEvent | ReadProblem]]:
     reads = migration_reads.events_of(batch.payload, batch.prepared)
-    sent = masivo.entries_of(batch.payload, "events")
-    return [(cid, raws, read) for (cid, raws), read in zip(sent, reads, strict=True)]
+    return migration_reads.with_entries(batch.payload, "events", reads)
 
 
 def _plan_one(
@@ -109,7 +88,7 @@ def _plan_one(
     emit: Emit,
     workspace: Workspace,
     batch: Claimed,
-    customers: list[_Customer],
+    customers: list[migration_reads.Entries[ReadEvent | ReadProblem]],
     uids: dict[str, int],
     migrated: set[int],
     stored: dict[str, tuple[int, str]],

@@ -16,11 +16,9 @@ request in order (across customers), and ``field`` names ``customers[i].transact
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
 from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
@@ -33,29 +31,21 @@ from roster.domain.outcomes import Ledger
 from roster.domain.workspaces import Workspace
 from roster.formats import masivo
 from roster.services import migration_reads
+from roster.services.decided_rows import DecidedRows, Emit
 from roster.services.migration_reads import ReadProblem, ReadTransaction
-from roster.store import profiles, raw_sql
+from roster.store import profiles
 from roster.store import wallets as wallet_store
 from roster.store.batches import Claimed
-
-#: Takes one decided row.
-Emit = Callable[[tuple[Any, ...]], None]
 
 
 @dataclass(slots=True)
 class TransactionsPlan:
     ledgers: list[Ledger] = field(default_factory=list)
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
-    #: Decides the transactions in the write transaction, each row streamed as it is decided
-    #: (PostgreSQL, as ``migrate_events.EventsPlan.deferred``).
-    deferred: Callable[[Emit], None] | None = None
+    rows: DecidedRows | None = None
 
     def write(self, conn: Connection) -> list[Ledger]:
-        if self.deferred is None:
-            wallet_store.insert_transactions(conn, self.rows)
-        else:
-            with wallet_store.streamed_transactions(conn) as emit:
-                self.deferred(emit)
+        assert self.rows is not None
+        self.rows.write(wallet_store.streamed_transactions(conn))
         return self.ledgers
 
 
@@ -88,28 +78,20 @@ def plan_transactions(
         for batch, entries in zip(batches, bodies, strict=True):
             plan.ledgers.append(_plan_one(emit, workspace, batch, entries, known))
 
-    if raw_sql.streams_rows(conn):
-        plan.deferred = decide
-    else:
-        decide(plan.rows.append)
+    plan.rows = DecidedRows.plan(conn, decide)
     return plan
 
 
-#: A customer of a transactions body: its id, its transactions as sent, and their reading.
-_Customer = tuple[str, list[msgspec.Raw], list[ReadTransaction | ReadProblem]]
-
-
-def _body(batch: Claimed) -> list[_Customer]:
+def _body(batch: Claimed) -> list[migration_reads.Entries[ReadTransaction | ReadProblem]]:
     reads = migration_reads.transactions_of(batch.payload, batch.prepared)
-    sent = masivo.entries_of(batch.payload, "transactions")
-    return [(cid, raws, read) for (cid, raws), read in zip(sent, reads, strict=True)]
+    return migration_reads.with_entries(batch.payload, "transactions", reads)
 
 
 def _plan_one(
     emit: Emit,
     workspace: Workspace,
     batch: Claimed,
-    entries: list[_Customer],
+    entries: list[migration_reads.Entries[ReadTransaction | ReadProblem]],
     known: _Known,
 ) -> Ledger:
     ledger = Ledger(total=sum(len(sent) for _, sent, _ in entries))

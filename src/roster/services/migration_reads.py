@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -82,6 +82,10 @@ class ReadProblem(msgspec.Struct, array_like=True, tag_field="read", tag=2):
     message: str
 
 
+R = TypeVar("R")
+#: A customer of a body: its id, its entries as sent, and their reading.
+Entries = tuple[str, list[msgspec.Raw], list[R]]
+
 #: Each customer's entries as read, in body order.
 EventReads = list[list[ReadEvent | ReadProblem]]
 TransactionReads = list[list[ReadTransaction | ReadProblem]]
@@ -122,6 +126,12 @@ def transactions_of(payload: bytes, prepared: bytes | None) -> TransactionReads:
         if version == VERSION:
             return reads
     return read_transactions(payload)
+
+
+def with_entries(payload: bytes, name: str, reads: list[list[R]]) -> list[Entries[R]]:
+    """Each customer's id and ``name`` entries as sent, beside their reading."""
+    sent = masivo.entries_of(payload, name)
+    return [(cid, raws, read) for (cid, raws), read in zip(sent, reads, strict=True)]
 
 
 # --- events --------------------------------------------------------------------------------

@@ -93,35 +93,35 @@ def uids_by_identifiers(
 
 
 def insert_new(conn: Connection, workspace_id: str, new: list[Profile], now: int) -> None:
-    """Insert profiles that have no uid yet, and give them theirs."""
+    """Insert profiles that have no uid yet, and give them theirs (drawn first, so the rows
+    go in one bulk insert: a multi-row ``INSERT … RETURNING`` of thousands of parameters is
+    slow to build and send, and SQLAlchemy would send one per row on SQLite)."""
     if not new:
         return
+    uids = _next_uids(conn, len(new))
+    for profile, uid in zip(new, uids, strict=True):
+        profile.uid = uid
     rows = [
-        {
-            "workspace_id": workspace_id,
-            "customer_id": p.customer_id,
-            "attributes": _encode(p.attributes).decode(),
-            "attribute_times": _encode(p.times).decode(),
-            "created_at": p.created_at,
-            "updated_at": now,
-            "created_batch": p.created_batch,
-            "migrated": p.migrated_batch is not None,
-            "migrated_batch": p.migrated_batch,
-            "metrics": p.metrics,
-        }
+        (
+            p.uid,
+            workspace_id,
+            p.customer_id,
+            _encode(p.attributes).decode(),
+            _encode(p.times).decode(),
+            p.created_at,
+            now,
+            p.created_batch,
+            p.migrated_batch is not None,
+            p.migrated_batch,
+            p.metrics,
+        )
         for p in new
     ]
-    if conn.dialect.name == "sqlite":
-        _insert_numbered(conn, new, rows)
-    else:
-        _copy_numbered(conn, new, rows)
+    raw_sql.insert_rows(conn, "customers", NEW_COLUMNS, rows)
 
 
-_NEXT_UIDS = sa.text(
-    "SELECT nextval(pg_get_serial_sequence('customers', 'uid')) FROM generate_series(1, :n)"
-)
-#: The columns a new customer is inserted with (``COPY`` on PostgreSQL, bulk ``INSERT`` on SQLite).
-_COPY_COLUMNS = (
+#: The columns ``insert_new`` writes, in its rows' order.
+NEW_COLUMNS = (
     "uid",
     "workspace_id",
     "customer_id",
@@ -134,33 +134,23 @@ _COPY_COLUMNS = (
     "migrated_batch",
     "metrics",
 )
+_NEXT_UIDS_PG = sa.text(
+    "SELECT nextval(pg_get_serial_sequence('customers', 'uid')) FROM generate_series(1, :n)"
+)
+#: SQLite: the uids after the highest ever given (the writer holds the only write lock).
+_LAST_UID_SQLITE = sa.text(
+    "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'customers'), 0),"
+    " coalesce((SELECT max(uid) FROM customers), 0))"
+)
 
 
-def _copy_numbered(conn: Connection, new: list[Profile], rows: list[dict[str, Any]]) -> None:
-    """PostgreSQL: draw the uids from the table's sequence in one query, then ``COPY`` the rows
-    (a multi-row ``INSERT … RETURNING`` of thousands of parameters is slow to build and send)."""
-    uids = conn.execute(_NEXT_UIDS, {"n": len(new)}).scalars().all()
-    for profile, row, uid in zip(new, rows, uids, strict=True):
-        profile.uid = row["uid"] = int(uid)
-    raw_sql.insert_rows(
-        conn, "customers", _COPY_COLUMNS, [[r[c] for c in _COPY_COLUMNS] for r in rows]
-    )
-
-
-def _insert_numbered(conn: Connection, new: list[Profile], rows: list[dict[str, Any]]) -> None:
-    """SQLite: number the new uids ourselves (we hold the only write lock) and insert them in
-    bulk (``raw_sql.insert_rows``); SQLAlchemy would send one ``INSERT … RETURNING`` per row."""
-    last = conn.execute(
-        sa.text(
-            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'customers'), 0),"
-            " coalesce((SELECT max(uid) FROM customers), 0))"
-        )
-    ).scalar_one()
-    for n, (profile, row) in enumerate(zip(new, rows, strict=True), start=int(last) + 1):
-        profile.uid = row["uid"] = n
-    raw_sql.insert_rows(
-        conn, "customers", _COPY_COLUMNS, [[r[c] for c in _COPY_COLUMNS] for r in rows]
-    )
+def _next_uids(conn: Connection, count: int) -> list[int]:
+    """``count`` new uids, never one given before: from the table's sequence on PostgreSQL;
+    numbered after the highest ever given on SQLite."""
+    if conn.dialect.name == "postgresql":
+        return [int(u) for u in conn.execute(_NEXT_UIDS_PG, {"n": count}).scalars()]
+    last = int(conn.execute(_LAST_UID_SQLITE).scalar_one())
+    return list(range(last + 1, last + 1 + count))
 
 
 _UPDATE_FROM_JSON = (
