@@ -71,6 +71,11 @@ class Tenant:
         return {**self.auth, "Content-Type": "application/json"}
 
     @property
+    def pipelines(self) -> dict[str, str]:
+        """Customer.io Data Pipelines' credential form (the key as user, blank password)."""
+        return {"Authorization": basic(self.key, ""), "Content-Type": "application/json"}
+
+    @property
     def bearer(self) -> dict[str, str]:
         """Masivo's credential form, with a JSON content type."""
         return {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
@@ -90,6 +95,16 @@ class Harness:
             transport = httpx.ASGITransport(app=self.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://roster") as client:
                 return await client.request(method, url, **kwargs)
+
+        return asyncio.run(send())
+
+    def request_all(self, calls: list[tuple[str, str, dict[str, Any]]]) -> list[httpx.Response]:
+        """Send ``(method, url, kwargs)`` requests one after the other, on one client."""
+
+        async def send() -> list[httpx.Response]:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://roster") as client:
+                return [await client.request(m, url, **kw) for m, url, kw in calls]
 
         return asyncio.run(send())
 
@@ -133,6 +148,21 @@ class Harness:
         response = self.masivo(tenant, path, body, method=method)
         assert response.status_code == 201, response.text
         assert response.json()["status"] == "enqueued"
+        self.drain()
+        batch_id: str = response.json()["batch_id"]
+        return batch_id
+
+    def cio(
+        self, tenant: Tenant, path: str, body: Any, *, method: str = "POST", **headers: str
+    ) -> httpx.Response:
+        """A Customer.io call (Data Pipelines credentials: the key as user)."""
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return self.request(method, path, content=content, headers={**tenant.pipelines, **headers})
+
+    def cio_batch(self, tenant: Tenant, path: str, body: Any, *, method: str = "POST") -> str:
+        """Send a Customer.io call that must be accepted, apply it, return its batch id."""
+        response = self.cio(tenant, path, body, method=method)
+        assert response.status_code == 200, response.text
         self.drain()
         batch_id: str = response.json()["batch_id"]
         return batch_id

@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         102_400, gt=0, description="Largest transition request body (100 KB)."
     )
+    batch_max_body_bytes: int = Field(
+        512_000,
+        gt=0,
+        description="Largest Customer.io `/v1/batch` request body (500 KB, the vendor's limit).",
+    )
+    csv_max_bytes: int = Field(
+        104_857_600,
+        gt=0,
+        description="Largest CSV people import file (100 MB, Customer.io's limit).",
+    )
     migration_max_body_bytes: int = Field(
         10_485_760,
         gt=0,

@@ -5,7 +5,18 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from roster import __version__
-from roster.api import batches, customers, errors, health, masivo, transition, wallets, workspace
+from roster.api import (
+    batches,
+    customerio,
+    customers,
+    errors,
+    health,
+    imports,
+    masivo,
+    transition,
+    wallets,
+    workspace,
+)
 from roster.bootstrap import Container
 
 
@@ -17,6 +28,16 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     errors.install(app)
-    for module in (transition, masivo, batches, customers, wallets, workspace, health):
+    for module in (
+        transition,
+        customerio,
+        imports,
+        masivo,
+        batches,
+        customers,
+        wallets,
+        workspace,
+        health,
+    ):
         app.include_router(module.router)
     return app

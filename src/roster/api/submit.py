@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -9,6 +11,7 @@ from roster.api import body as bodies
 from roster.api.deps import container
 from roster.domain.workspaces import Workspace
 from roster.services.accept import Submission, accept, check_idempotency_key
+from roster.store.batch_chunks import StoredChunk
 
 
 async def read_write(request: Request, limit: int) -> tuple[bytes, str | None]:
@@ -30,6 +33,7 @@ async def submit(
     events: int,
     key: str | None,
     prepared: bytes | None = None,
+    chunks: Callable[[], Iterable[StoredChunk]] | None = None,
 ) -> str:
     """Store the batch (acknowledged once committed) and return its id; a replay of an
     idempotent request is marked ``Idempotent-Replayed: true``."""
@@ -42,6 +46,7 @@ async def submit(
         idempotency_key=key,
         forwarded_for=request.headers.get("x-forwarded-for"),
         prepared=prepared,
+        chunks=chunks,
     )
     result = await run_in_threadpool(accept, container(request).db, workspace, sub)
     if result.replayed:

@@ -24,6 +24,10 @@ VALUE_TOO_LONG = "value_too_long"
 SYSTEM_ATTRIBUTE = "system_attribute"
 INVALID_CUSTOMER_ID = "invalid_customer_id"
 IDENTIFIER_CONFLICT = "identifier_conflict"
+#: A CSV row that cannot be read as a person (a wrong number of fields, a NUL character).
+INVALID_ROW = "invalid_row"
+#: A call Roster accepts but does not apply (Customer.io ``group``, ``alias``).
+NOT_SUPPORTED = "not_supported"
 # The loyalty migration (SPEC §7) and live wallet transactions.
 EMAIL_TAKEN = "email_taken"
 NOT_MIGRATED_ONLY = "not_migrated_only"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import sqlalchemy.exc
@@ -20,7 +21,8 @@ from roster.domain.errors import (
     TooManyElements,
 )
 from roster.domain.workspaces import Workspace
-from roster.store import batches, ratelimit, workspaces
+from roster.store import batch_chunks, batches, ratelimit, workspaces
+from roster.store.batch_chunks import StoredChunk
 from roster.store.database import Database
 
 log = structlog.get_logger("roster.accept")
@@ -41,6 +43,8 @@ class Submission:
     forwarded_for: str | None = None
     #: The reading of the body's entries made at the door, stored beside it.
     prepared: bytes | None = None
+    #: A large body's chunks (a CSV import), read one at a time while they are stored.
+    chunks: Callable[[], Iterable[StoredChunk]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,8 @@ def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest:
         sub.payload,
         sub.prepared,
     )
+    if sub.chunks is not None:
+        batch_chunks.insert(conn, batch_id, sub.chunks())
     return Accepted(batch_id, replayed=False)
 
 

@@ -29,6 +29,8 @@ class ProfileBook:
         self.live = live
         self.by_id: dict[str, Profile] = {}
         self.by_identifier: dict[tuple[str, str], Profile] = {}
+        #: Every profile loaded whole, by uid.
+        self.by_uid: dict[int, Profile] = {}
         self.new: list[Profile] = []
         self.dirty: list[Profile] = []
         self.pairs_of: dict[int, list[tuple[str, str]]] = {}  # id(profile) -> its indexed pairs
@@ -41,11 +43,13 @@ class ProfileBook:
         changed_ids: Iterable[str],
         named_ids: Iterable[str],
         identifiers: Iterable[tuple[str, str]],
+        uids: Iterable[int] = (),
     ) -> None:
         """Load every existing customer the batch names, in a few queries.
 
-        ``changed_ids`` (customers whose attributes the batch may change) are loaded whole; the
-        customers only ``named_ids`` (by devices and events) are loaded without attributes.
+        ``changed_ids`` (customers whose attributes the batch may change), the holders of
+        ``identifiers`` and ``uids`` are loaded whole; the customers only ``named_ids`` (by
+        devices and events) are loaded without attributes.
         """
         ws = self.workspace.id
         changed = set(changed_ids)
@@ -55,18 +59,21 @@ class ProfileBook:
         for p in profiles.load_by_customer_ids(conn, ws, light, with_attributes=False):
             self._remember(p)
         found = profiles.uids_by_identifiers(conn, ws, set(identifiers))
-        loaded = {p.uid: p for p in self.by_id.values() if not p.partial}
-        missing = set(found.values()) - set(loaded)
+        loaded: dict[int, Profile] = {
+            p.uid: p for p in self.by_id.values() if not p.partial and p.uid is not None
+        }
+        missing = (set(found.values()) | set(uids)) - set(loaded)
         for p in profiles.load_by_uids(conn, ws, missing):
+            assert p.uid is not None
             loaded[p.uid] = p
             self._remember(p)
         for pair, uid in found.items():  # the database's answer first: the oldest holder
             if uid in loaded:
                 self.by_identifier.setdefault(pair, loaded[uid])
-        for p in loaded.values():
+        self.by_uid = loaded
+        for uid, p in loaded.items():
             self.index_identifiers(p)
-            if p.uid is not None:  # always: loaded profiles have their uid
-                self.stored_pairs[p.uid] = self.pairs_of[id(p)]
+            self.stored_pairs[uid] = self.pairs_of[id(p)]
 
     def get(self, customer_id: str) -> Profile | None:
         return self.by_id.get(customer_id)

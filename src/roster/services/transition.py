@@ -14,13 +14,12 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
-from roster.domain.attributes import clean_attributes, merge_last_write_wins
+from roster.domain.attributes import clean_attributes
 from roster.domain.outcomes import Ledger
 from roster.domain.platforms import canonical_platform, is_opted_out
 from roster.domain.timestamps import (
     InvalidTimestamp,
     check_event_window,
-    format_ms,
     parse_timestamp,
 )
 from roster.domain.workspaces import Workspace
@@ -33,6 +32,7 @@ from roster.formats.moengage import (
     decode_elements,
     ident,
 )
+from roster.services.attribute_writes import set_attributes
 from roster.services.event_rows import ElementEvents, draft_actions, insert_events
 from roster.services.profile_book import ProfileBook, identifier_pairs
 from roster.store import devices as device_store
@@ -246,27 +246,17 @@ def _set_attributes(
     *,
     prefix: str,
 ) -> None:
-    clean = clean_attributes(raw, max_string=ctx.max_string, prefix=prefix)
-    for p in clean.problems:
-        ctx.ledger.warn(index, key, p.field, p.code, p.message)
-    result = merge_last_write_wins(profile.attributes, profile.times, clean.values, source_ms)
-    for name, stored in result.stale:
-        msg = (
-            f"update written at {format_ms(source_ms)} is older than the stored value "
-            f"written at {format_ms(stored)}"
-        )
-        ctx.ledger.warn(index, key, f"{prefix}.{name}", oc.STALE_ATTRIBUTE_SKIPPED, msg)
-    if result.changed:
-        ctx.book.mark_dirty(profile)
-        shared = ctx.book.index_identifiers(profile)
-        if ctx.workspace.identity_resolution:
-            for (name, value), holder in shared:
-                msg = (
-                    f"{name} {value!r} is also held by customer "
-                    f"{holder.customer_id or holder.uid!r}; both profiles are kept (they are "
-                    "not merged yet) and lookups by this identifier find the older one"
-                )
-                ctx.ledger.warn(index, key, f"{prefix}.{name}", oc.IDENTIFIER_CONFLICT, msg)
+    set_attributes(
+        ctx.book,
+        ctx.ledger,
+        index,
+        key,
+        profile,
+        raw,
+        source_ms,
+        prefix=prefix,
+        max_string=ctx.max_string,
+    )
 
 
 def _device(

@@ -26,16 +26,19 @@ from sqlalchemy.engine import Connection
 
 from roster.domain.outcomes import Ledger
 from roster.domain.workspaces import Workspace
+from roster.services.customerio_calls import plan_calls
 from roster.services.faults import crash_if
 from roster.services.gc_pause import collector_paused
 from roster.services.live_transactions import plan_live_transaction
 from roster.services.migrate_customers import plan_customers
 from roster.services.migrate_events import plan_events
 from roster.services.migrate_transactions import plan_transactions
+from roster.services.people_import import plan_people_chunk
 from roster.services.revert import plan_revert
 from roster.services.transition import plan_transitions
 from roster.settings import Settings
-from roster.store import batches, planner_stats, ratelimit, workspaces
+from roster.store import batch_chunks, batches, planner_stats, ratelimit, workspaces
+from roster.store.batch_chunks import StoredChunk
 from roster.store.batches import Claimed
 from roster.store.database import Database
 
@@ -61,6 +64,10 @@ def _transitions(conn: Connection, ws: Workspace, group: list[Claimed], settings
     return plan_transitions(conn, ws, group, max_string=settings.max_string_length)
 
 
+def _customerio(conn: Connection, ws: Workspace, group: list[Claimed], settings: Settings) -> Plan:
+    return plan_calls(conn, ws, group, max_string=settings.max_string_length)
+
+
 def _alone(plan: Callable[[Connection, Workspace, Claimed], Plan]) -> Planner:
     """A planner of a kind applied one batch at a time."""
 
@@ -84,6 +91,7 @@ def _migrated_customers(
 
 PLANNERS: dict[str, Planner] = {
     "transition": _transitions,
+    "customerio": _customerio,
     "masivo.customers": _migrated_customers,
     "masivo.events": _grouped(plan_events),
     "masivo.transactions": _grouped(plan_transactions),
@@ -91,8 +99,19 @@ PLANNERS: dict[str, Planner] = {
     "wallet.transaction": _alone(plan_live_transaction),
 }
 #: Kinds whose consecutive batches may be applied together in one transaction.
+#: Kinds whose body is stored in chunks, applied one chunk per transaction.
+ChunkPlanner = Callable[[Connection, Workspace, Claimed, StoredChunk, Settings], Plan]
+
+
+def _people_chunk(
+    conn: Connection, ws: Workspace, batch: Claimed, chunk: StoredChunk, settings: Settings
+) -> Plan:
+    return plan_people_chunk(conn, ws, batch, chunk, max_string=settings.max_string_length)
+
+
+CHUNKED: dict[str, ChunkPlanner] = {"customerio.people_csv": _people_chunk}
 GROUPED_KINDS = frozenset(
-    {"transition", "masivo.customers", "masivo.events", "masivo.transactions"}
+    {"transition", "customerio", "masivo.customers", "masivo.events", "masivo.transactions"}
 )
 
 
@@ -186,7 +205,10 @@ class Worker:
         beat = _Heartbeat(self, [b.id for b in group])
         beat.start()
         try:
-            self._apply(group)
+            if head.kind in CHUNKED:
+                self._apply_chunked(head)
+            else:
+                self._apply(group)
         except Exception as exc:
             beat.stop()  # before touching the batches' rows again: no lock-order races
             self._after_error(group, exc)
@@ -249,6 +271,56 @@ class Worker:
                 ms=ms,
                 decide_ms=decide_ms,
             )
+
+    def _apply_chunked(self, batch: Claimed) -> None:
+        """A chunked batch: each chunk decided, then written in its own transaction together
+        with the count of chunks done, so a worker that dies mid-batch leaves it to be resumed
+        at the first chunk not applied. The last chunk's transaction marks the batch done."""
+        started = time.perf_counter()
+        planner = CHUNKED[batch.kind]
+        with self.db.read() as conn:
+            progress = batches.progress_of(conn, batch.id)
+            chunks = batch_chunks.count(conn, batch.id)
+        first = progress.done_chunks
+        totals = Ledger(total=0)
+        for seq in range(first, chunks):
+            with collector_paused():
+                with self.db.read() as conn:
+                    workspace = workspaces.get(conn, batch.workspace_id)
+                    assert workspace is not None
+                    chunk = batch_chunks.get(conn, batch.id, seq)
+                    plan = planner(conn, workspace, batch, chunk, self.settings)
+                with self.db.write() as conn:
+                    current = workspaces.get_for_writing(conn, batch.workspace_id)
+                    if not batches.hold(conn, [batch.id], self.owner):
+                        log.warning("batch.lease_lost", batch_ids=[batch.id], worker=self.owner)
+                        return
+                    if current != workspace:
+                        assert current is not None
+                        plan = planner(conn, current, batch, chunk, self.settings)
+                    (ledger,) = plan.write(conn)
+                    crash_if(self.settings.fault_point, "worker_mid_apply")
+                    last = seq == chunks - 1
+                    progress = batches.finish_chunk(
+                        conn, batch.id, progress, ledger, now_ms(), last=last
+                    )
+                del plan
+            totals.applied += ledger.applied
+            totals.skipped += ledger.skipped
+            totals.failed += ledger.failed
+            crash_if(self.settings.fault_point, "worker_between_chunks")
+        log.info(
+            "batch.applied",
+            batch_id=batch.id,
+            workspace_id=batch.workspace_id,
+            kind=batch.kind,
+            applied=totals.applied,
+            skipped=totals.skipped,
+            failed=totals.failed,
+            chunks=chunks - first,
+            resumed_at=first,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
 
     def _write(
         self, conn: Connection, group: list[Claimed], decided_with: Workspace, plan: Plan

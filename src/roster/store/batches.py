@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -313,6 +313,50 @@ def _issue_row(batch_id: str, ordinal: int, issue: Issue) -> dict[str, Any]:
         "code": issue.code,
         "message": issue.message,
     }
+
+
+class Progress(NamedTuple):
+    """How far a chunked batch got: chunks applied, and the issues recorded so far."""
+
+    done_chunks: int
+    issues: int
+
+
+def progress_of(conn: Connection, batch_id: str) -> Progress:
+    done = conn.execute(sa.select(t.c.done_chunks).where(t.c.id == batch_id)).scalar_one()
+    query = sa.select(sa.func.count()).select_from(it).where(it.c.batch_id == batch_id)
+    return Progress(int(done), int(conn.execute(query).scalar_one()))
+
+
+def finish_chunk(
+    conn: Connection,
+    batch_id: str,
+    progress: Progress,
+    ledger: Ledger,
+    now: int,
+    *,
+    last: bool,
+) -> Progress:
+    """Record one applied chunk of a chunked batch (in the transaction that applied it): its
+    issues after those recorded before, its counts added, and the chunk counted done; the last
+    one marks the batch done. Returns the progress after it."""
+    issues = [
+        _issue_row(batch_id, progress.issues + n, issue) for n, issue in enumerate(ledger.issues)
+    ]
+    if issues:
+        conn.execute(_INSERT_ISSUES, issues)
+    values: dict[str, Any] = {
+        "done_chunks": progress.done_chunks + 1,
+        "applied": t.c.applied + ledger.applied,
+        "skipped": t.c.skipped + ledger.skipped,
+        "failed": t.c.failed + ledger.failed,
+    }
+    if last:
+        values.update(
+            status="done", finished_at=now, lease_owner=None, lease_expires_at=None, last_error=None
+        )
+    conn.execute(sa.update(t).where(t.c.id == batch_id).values(**values))
+    return Progress(progress.done_chunks + 1, progress.issues + len(issues))
 
 
 def mark_retry_alone(conn: Connection, batch_id: str, error: str) -> None:

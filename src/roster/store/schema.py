@@ -59,6 +59,8 @@ batches = sa.Table(
     sa.Column("skipped", sa.Integer, nullable=False, server_default="0"),
     sa.Column("failed", sa.Integer, nullable=False, server_default="0"),
     sa.Column("forwarded_for", sa.String(1000)),
+    #: Chunks of a chunked body (``batch_chunks``) applied so far, each in its own transaction.
+    sa.Column("done_chunks", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("workspace_id", "idempotency_key"),
     sa.Index("ix_batches_workspace_id_seq", "workspace_id", "seq"),
     # "Is an earlier batch of this workspace unfinished?" seeks (workspace, status, seq < n).
@@ -77,6 +79,19 @@ batch_payloads = sa.Table(
     #: The body's entries as the API read them (``services.migration_reads``), for the kinds
     #: read at the door.
     sa.Column("prepared", sa.LargeBinary),
+)
+
+#: A large body (a CSV import) cut at the door into chunks of whole records, applied one chunk
+#: per transaction: neither the API nor the worker ever holds the whole body.
+batch_chunks = sa.Table(
+    "batch_chunks",
+    metadata,
+    sa.Column("batch_id", sa.ForeignKey("batches.id"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    #: The row number (in the file) of the chunk's first record, and how many it holds.
+    sa.Column("first_row", sa.Integer, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
 )
 
 batch_issues = sa.Table(

@@ -1,0 +1,98 @@
+"""The Customer.io-compatible surface (SPEC §6, seed 002): Data Pipelines calls and Track API v1.
+
+Every call is checked at the door (``formats.customerio``), stored as a ``customerio`` batch and
+answered at once with its ``batch_id``: Data Pipelines calls with ``{"success": true,
+"batch_id"}``, Track API v1 calls with ``{"batch_id"}`` (Customer.io answers ``{}``). What each
+call says (a missing ``userId``, a stale attribute, a duplicate ``messageId``) is decided by the
+worker, into the batch's ledger.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from roster.api.deps import container, workspace_of
+from roster.api.params import text_param
+from roster.api.submit import read_write, submit
+from roster.formats import customerio as cio
+
+router = APIRouter(tags=["Customer.io"])
+KIND = "customerio"
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {},
+    401: {},
+    413: {},
+    415: {},
+    422: {},
+    429: {},
+}
+
+
+async def accept_call(
+    request: Request, response: Response, call: str, limit: int, identifier: str | None = None
+) -> str:
+    """Authenticate, read and check the body, store it as a batch; return the batch id."""
+    workspace = await workspace_of(request)
+    raw, key = await read_write(request, limit)
+    summary = cio.read_call(call, raw)
+    return await submit(
+        request,
+        response,
+        workspace,
+        kind=KIND,
+        payload=cio.stored_call(call, raw.removeprefix(b"\xef\xbb\xbf"), identifier),
+        elements=summary.elements,
+        users=summary.users,
+        events=summary.events,
+        key=key,
+    )
+
+
+def _pipelines_route(call: str, summary: str) -> None:
+    async def endpoint(request: Request, response: Response) -> dict[str, Any]:
+        settings = container(request).settings
+        limit = settings.batch_max_body_bytes if call == "batch" else settings.max_body_bytes
+        batch_id = await accept_call(request, response, call, limit)
+        return {"success": True, "batch_id": batch_id}
+
+    endpoint.__name__ = f"pipelines_{call}"
+    for path in (f"/v1/{call}", f"/v1/api/{call}"):
+        router.add_api_route(
+            path,
+            endpoint,
+            methods=["POST"],
+            summary=summary,
+            responses=RESPONSES,
+            include_in_schema=path.startswith("/v1/api/") is False or call == "track",
+        )
+
+
+_pipelines_route("identify", "Identify a person and set traits (Data Pipelines)")
+_pipelines_route("track", "Record an event of a person (Data Pipelines)")
+_pipelines_route("page", "Record a page view (Data Pipelines)")
+_pipelines_route("screen", "Record a screen view (Data Pipelines)")
+_pipelines_route("batch", "Identify, track, page and screen calls in one request (Data Pipelines)")
+
+
+@router.put(
+    "/api/v1/customers/{identifier}",
+    summary="Add or update a person (Track API v1); an email address finds the person by email",
+    responses=RESPONSES,
+)
+async def put_customer(identifier: str, request: Request, response: Response) -> dict[str, Any]:
+    ident = text_param(identifier, "identifier")
+    limit = container(request).settings.max_body_bytes
+    return {"batch_id": await accept_call(request, response, cio.V1_PERSON, limit, ident)}
+
+
+@router.post(
+    "/api/v1/customers/{identifier}/events",
+    summary="Record an event of a person (Track API v1)",
+    responses=RESPONSES,
+)
+async def post_event(identifier: str, request: Request, response: Response) -> dict[str, Any]:
+    ident = text_param(identifier, "identifier")
+    limit = container(request).settings.max_body_bytes
+    return {"batch_id": await accept_call(request, response, cio.V1_EVENT, limit, ident)}

@@ -1,0 +1,253 @@
+"""Customer.io's wire formats: Data Pipelines calls and Track API v1 requests (SPEC §6).
+
+Two steps, at two places, as for MoEngage:
+
+* at the door, ``read_call`` checks the strictly parsed body's envelope (an object; for
+  ``/v1/batch`` a non-empty ``batch`` list of objects with a known ``type``), counts users and
+  events for the rate limiter, and wraps the body as sent with what the path said
+  (``stored_call``): which call it was, and the Track API v1 path's identifier;
+* in the worker, ``operations_of`` reads a stored call into ``Person`` and ``Event``
+  operations, in request order. What an operation says (a missing ``userId``, a bad
+  ``timestamp``) is judged by the worker, into the ledger.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from roster.domain.errors import InvalidEnvelope
+from roster.formats.strict_json import loads_strict
+
+#: Data Pipelines calls and the element types of ``/v1/batch``.
+PERSON_CALLS = frozenset({"identify"})
+EVENT_CALLS = frozenset({"track", "page", "screen"})
+#: Calls Roster accepts but does not apply (objects, aliases): skipped, each with its reason.
+UNSUPPORTED_CALLS = frozenset({"group", "alias"})
+BATCH_TYPES = PERSON_CALLS | EVENT_CALLS | UNSUPPORTED_CALLS
+#: Track API v1: a person (``PUT /api/v1/customers/{id}``) and an event of one.
+V1_PERSON = "person"
+V1_EVENT = "event"
+#: Attributes of a Track API v1 body that are directives or identifiers, never stored as such.
+V1_RESERVED = frozenset({"_timestamp", "_update", "id", "cio_id", "anonymous_id"})
+
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True, slots=True)
+class CallSummary:
+    """What the door learnt about a valid call."""
+
+    elements: int
+    users: int
+    events: int
+
+
+def read_call(call: str, body: bytes) -> CallSummary:
+    """Parse a body strictly and check its envelope for ``call``; errors name the field."""
+    parsed = loads_strict(body)
+    if not isinstance(parsed, dict):
+        raise InvalidEnvelope("the body must be a JSON object", field="$")
+    if call != "batch":
+        users = 1 if call in PERSON_CALLS or call == V1_PERSON else 0
+        return CallSummary(1, users, 1 - users)
+    elements = parsed.get("batch")
+    if not isinstance(elements, list):
+        raise InvalidEnvelope("'batch' is required and must be a list", field="batch")
+    if not elements:
+        raise InvalidEnvelope("'batch' must not be empty", field="batch")
+    kinds: Counter[str] = Counter()
+    for index, element in enumerate(elements):
+        where = f"batch[{index}]"
+        if not isinstance(element, dict):
+            raise InvalidEnvelope(f"{where} must be an object", field=where, index=index)
+        kind = element.get("type")
+        if not isinstance(kind, str) or kind not in BATCH_TYPES:
+            known = ", ".join(sorted(BATCH_TYPES))
+            msg = f"{where}.type must be one of {known} (case-sensitive), got {kind!r}"
+            raise InvalidEnvelope(msg, field=f"{where}.type", index=index)
+        kinds[kind] += 1
+    users = sum(kinds[k] for k in PERSON_CALLS)
+    events = sum(kinds[k] for k in EVENT_CALLS)
+    return CallSummary(len(elements), users, events)
+
+
+def stored_call(call: str, body: bytes, identifier: str | None = None) -> bytes:
+    """The stored batch of a call: its name, the Track API v1 path's identifier and the body
+    as sent (already checked strictly, so it nests as it is)."""
+    head = b'{"call":' + _encode(call)
+    if identifier is not None:
+        head += b',"identifier":' + _encode(identifier)
+    return head + b',"body":' + body + b"}"
+
+
+_NO_OBJECT = msgspec.Raw(b"{}")
+
+
+class Message(msgspec.Struct):
+    """A Data Pipelines (Segment spec) message; every field as sent, judged by the worker."""
+
+    type: Any = None
+    userId: Any = None
+    anonymousId: Any = None
+    traits: Any = None
+    event: Any = None
+    name: Any = None
+    #: The JSON text as sent (the worker refuses anything but an object or null).
+    properties: msgspec.Raw = _NO_OBJECT
+    timestamp: Any = None
+    messageId: Any = None
+
+
+class _Batch(msgspec.Struct):
+    batch: list[Message]
+
+
+class V1Event(msgspec.Struct):
+    """``POST /api/v1/customers/{identifier}/events``."""
+
+    name: Any = None
+    id: Any = None
+    type: Any = "event"
+    timestamp: Any = None
+    data: msgspec.Raw = _NO_OBJECT
+
+
+class _Stored(msgspec.Struct):
+    call: str
+    body: msgspec.Raw
+    identifier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Set a person's attributes (``identify``, ``PUT /api/v1/customers/{id}``)."""
+
+    index: int
+    #: ``userId`` or the path's identifier, as sent (a number is made a string).
+    identifier: Any
+    #: The identifier is an email address (Track API v1 paths only).
+    by_email: bool
+    #: ``traits`` or the v1 body without its directives; anything but an object is refused.
+    attributes: Any
+    #: ``_timestamp`` if given, else the message's ``timestamp`` (may be ``None``).
+    timestamp: Any
+    #: Which field the timestamp came from, for the ledger.
+    timestamp_field: str
+    update_only: bool
+    #: A Track API v1 body's ``id`` (``None`` if absent).
+    body_id: Any = None
+    #: Sent through Track API v1 (field names differ from Data Pipelines').
+    v1: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Store an event of a person (``track``, ``page``, ``screen``, v1 events)."""
+
+    index: int
+    identifier: Any
+    by_email: bool
+    #: ``track``, ``page`` or ``screen`` (a v1 event's ``type``, as sent: judged by the worker).
+    call: Any
+    name: Any
+    #: The properties (``data`` in v1) as the JSON text sent.
+    properties: str
+    timestamp: Any
+    #: ``messageId`` (Data Pipelines) or ``id`` (Track API v1): deduplicated per workspace.
+    source_id: Any
+    v1: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Unsupported:
+    """A call Roster accepts but does not apply."""
+
+    index: int
+    call: str
+    identifier: Any
+
+
+Operation = Person | Event | Unsupported
+
+
+def operations_of(payload: bytes) -> list[Operation]:
+    """The operations of a stored call, in request order (index = position in the request)."""
+    stored = msgspec.json.decode(payload, type=_Stored)
+    body = stored.body
+    if stored.call == "batch":
+        messages = msgspec.json.decode(body, type=_Batch).batch
+        return [_message(i, m, m.type) for i, m in enumerate(messages)]
+    if stored.call == V1_PERSON:
+        return [_v1_person(stored.identifier, msgspec.json.decode(body))]
+    if stored.call == V1_EVENT:
+        return [_v1_event(stored.identifier, msgspec.json.decode(body, type=V1Event))]
+    return [_message(0, msgspec.json.decode(body, type=Message), stored.call)]
+
+
+def _message(index: int, m: Message, call: Any) -> Operation:
+    if call in EVENT_CALLS:
+        name = m.event if call == "track" else m.name
+        if name is None and call != "track":
+            name = _page_name(m.properties) or call
+        properties = bytes(m.properties).decode()
+        return Event(index, m.userId, False, call, name, properties, m.timestamp, m.messageId)
+    if call in PERSON_CALLS:
+        traits = m.traits if m.traits is not None else {}
+        stamp, where = m.timestamp, "timestamp"
+        update_only = False
+        if isinstance(traits, dict):
+            if traits.get("_timestamp") is not None:
+                stamp, where = traits["_timestamp"], "traits._timestamp"
+            update_only = traits.get("_update") is True
+        return Person(index, m.userId, False, traits, stamp, where, update_only)
+    return Unsupported(index, str(call), m.userId)
+
+
+def _page_name(properties: msgspec.Raw) -> str | None:
+    """A page view without a ``name`` is named by its ``properties.url``, as Customer.io
+    names page views."""
+    try:
+        found = msgspec.json.decode(properties)
+    except msgspec.DecodeError:  # pragma: no cover - checked at the door
+        return None
+    url = found.get("url") if isinstance(found, dict) else None
+    return url if isinstance(url, str) and url.strip() else None
+
+
+def _v1_person(identifier: str | None, body: dict[str, Any]) -> Person:
+    attributes = {k: v for k, v in body.items() if k not in V1_RESERVED}
+    return Person(
+        0,
+        identifier,
+        is_email(identifier),
+        attributes,
+        body.get("_timestamp"),
+        "_timestamp",
+        body.get("_update") is True,
+        body.get("id"),
+        v1=True,
+    )
+
+
+def _v1_event(identifier: str | None, body: V1Event) -> Event:
+    data = bytes(body.data).decode()
+    return Event(
+        0,
+        identifier,
+        is_email(identifier),
+        body.type,
+        body.name,
+        data,
+        body.timestamp,
+        body.id,
+        v1=True,
+    )
+
+
+def is_email(identifier: str | None) -> bool:
+    """A Track API v1 path identifier that is an email address finds the person by email."""
+    return identifier is not None and "@" in identifier

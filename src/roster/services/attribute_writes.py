@@ -1,0 +1,72 @@
+"""Writing a client's attributes onto a profile: the attribute rules, last write wins by source
+time, and the identifier index, each refusal or skipped stale value reported in the ledger.
+
+Every surface that sets attributes (MoEngage customers, Customer.io identify and people
+imports) goes through ``set_attributes``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from roster.domain import outcomes as oc
+from roster.domain.attributes import clean_attributes, merge_last_write_wins
+from roster.domain.outcomes import Ledger
+from roster.domain.timestamps import format_ms
+from roster.services.profile_book import ProfileBook
+from roster.store.profiles import Profile
+
+
+def set_attributes(
+    book: ProfileBook,
+    ledger: Ledger,
+    index: int,
+    key: str | None,
+    profile: Profile,
+    raw: dict[str, Any],
+    source_ms: int,
+    *,
+    prefix: str,
+    max_string: int,
+) -> None:
+    """Apply ``raw`` (written at ``source_ms``) to ``profile``; ``prefix`` names where the
+    attributes sat in the request (``attributes``, ``traits``, ...)."""
+    clean = clean_attributes(raw, max_string=max_string, prefix=prefix)
+    for p in clean.problems:
+        ledger.warn(index, key, p.field, p.code, p.message)
+    write_clean(book, ledger, index, key, profile, clean.values, source_ms, prefix=prefix)
+
+
+def write_clean(
+    book: ProfileBook,
+    ledger: Ledger,
+    index: int,
+    key: str | None,
+    profile: Profile,
+    values: dict[str, Any],
+    source_ms: int,
+    *,
+    prefix: str,
+) -> None:
+    """Apply attributes that passed the rules: last write wins, then the identifier index.
+    Fields in the ledger are ``prefix.name`` (just ``name`` with an empty prefix)."""
+    result = merge_last_write_wins(profile.attributes, profile.times, values, source_ms)
+    dot = "." if prefix else ""
+    for name, stored in result.stale:
+        msg = (
+            f"update written at {format_ms(source_ms)} is older than the stored value "
+            f"written at {format_ms(stored)}"
+        )
+        ledger.warn(index, key, f"{prefix}{dot}{name}", oc.STALE_ATTRIBUTE_SKIPPED, msg)
+    if not result.changed:
+        return
+    book.mark_dirty(profile)
+    shared = book.index_identifiers(profile)
+    if book.workspace.identity_resolution:
+        for (name, value), holder in shared:
+            msg = (
+                f"{name} {value!r} is also held by customer "
+                f"{holder.customer_id or holder.uid!r}; both profiles are kept (they are "
+                "not merged yet) and lookups by this identifier find the older one"
+            )
+            ledger.warn(index, key, f"{prefix}{dot}{name}", oc.IDENTIFIER_CONFLICT, msg)

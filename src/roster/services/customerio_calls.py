@@ -1,0 +1,326 @@
+"""Applying Customer.io calls: identify, track, page, screen and Track API v1 people and events.
+
+Consecutive batches of a workspace are decided together in memory, in request order, and
+written with one set of bulk writes (``CallsPlan.write``), as MoEngage imports are:
+
+* a person's attributes follow last write wins by source time: its ``_timestamp``, else the
+  message's ``timestamp``, else the batch's accept time; each stale value is reported;
+* ``_update: true`` never creates a person (``unknown_customer``);
+* an event with an id (``messageId``, v1 ``id``) already stored in the workspace, or met
+  earlier in the group, is skipped (``duplicate_ignored``), whenever it was stored;
+* every stored event records ``can_trigger`` (at most 72 hours old when received);
+* an event for a person Roster does not know creates the person, as Customer.io does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from roster.domain import outcomes as oc
+from roster.domain.campaigns import can_trigger
+from roster.domain.identity import normalise_identifier
+from roster.domain.outcomes import Ledger
+from roster.domain.timestamps import InvalidTimestamp, check_event_window, parse_timestamp
+from roster.domain.workspaces import Workspace
+from roster.formats import customerio as cio
+from roster.services.attribute_writes import set_attributes
+from roster.services.event_rows import MAX_NAME, ElementEvents, insert_events
+from roster.services.profile_book import ProfileBook
+from roster.store import events as event_store
+from roster.store import profiles
+from roster.store.batches import Claimed
+from roster.store.profiles import Profile
+
+MAX_ID_LENGTH = 255
+EVENT_TYPES = frozenset({"track", "event", "page", "screen"})
+
+
+@dataclass(slots=True)
+class CallsPlan:
+    """A group of Customer.io batches decided in memory, waiting to be written."""
+
+    workspace_id: str
+    ledgers: list[Ledger]
+    book: ProfileBook
+    events: list[ElementEvents]
+
+    def write(self, conn: Connection) -> list[Ledger]:
+        self.book.flush(conn)
+        insert_events(conn, self.workspace_id, self.events)
+        return self.ledgers
+
+
+def plan_calls(
+    conn: Connection, workspace: Workspace, batches: list[Claimed], *, max_string: int
+) -> CallsPlan:
+    """Decide consecutive Customer.io batches of one workspace, in order, reading what they
+    touch in a few queries; the result is the same as applying them one after the other."""
+    operations = [cio.operations_of(b.payload) for b in batches]
+    ledgers = [Ledger(total=len(ops)) for ops in operations]
+    book = ProfileBook(workspace, max(b.accepted_at for b in batches))
+    group = _Group(workspace, book, max_string)
+    group.preload(conn, [op for ops in operations for op in ops])
+    for batch, ledger, ops in zip(batches, ledgers, operations, strict=True):
+        for op in ops:
+            if type(op) is cio.Event:
+                group.event(batch, ledger, op)
+            elif type(op) is cio.Person:
+                group.person(batch, ledger, op)
+            else:
+                assert isinstance(op, cio.Unsupported)
+                msg = f"'{op.call}' calls are accepted but not applied by Roster"
+                ledger.skip(op.index, _shown(op.identifier), "type", oc.NOT_SUPPORTED, msg)
+    return CallsPlan(workspace.id, ledgers, book, group.events)
+
+
+def _shown(identifier: Any) -> str | None:
+    """An identifier as the ledger's ``key`` (whatever was sent, made short text)."""
+    if identifier is None:
+        return None
+    text = identifier if isinstance(identifier, str) else str(identifier)
+    return text[:MAX_ID_LENGTH]
+
+
+@dataclass(slots=True)
+class _Group:
+    workspace: Workspace
+    book: ProfileBook
+    max_string: int
+    #: Normalised email -> the person holding it (Track API v1 paths that are emails).
+    by_email: dict[str, Profile] = field(default_factory=dict)
+    #: Event ids stored before: ``id -> batch that stored it``; and met in this group.
+    stored_ids: dict[str, str] = field(default_factory=dict)
+    events: list[ElementEvents] = field(default_factory=list)
+
+    def preload(self, conn: Connection, ops: list[cio.Operation]) -> None:
+        changed: set[str] = set()
+        named: set[str] = set()
+        emails: set[str] = set()
+        source_ids: set[str] = set()
+        for op in ops:
+            key = _id_text(op.identifier)
+            if key is None or isinstance(op, cio.Unsupported):
+                continue
+            if op.by_email:
+                emails.add(normalise_identifier("email", key))
+            elif isinstance(op, cio.Person):
+                changed.add(key)
+            else:
+                named.add(key)
+            if isinstance(op, cio.Person) and (body_id := _id_text(op.body_id)) is not None:
+                changed.add(body_id)
+            if isinstance(op, cio.Event) and (sid := _id_text(op.source_id)) is not None:
+                source_ids.add(sid)
+        ws = self.workspace
+        holders = profiles.email_holders(conn, ws.id, emails, indexed="email" in ws.identifiers)
+        self.book.preload(conn, changed, named, (), uids=[uid for uid, _ in holders.values()])
+        for email, (uid, _) in holders.items():
+            if (profile := self.book.by_uid.get(uid)) is not None:
+                self.by_email[email] = profile
+        found = event_store.holders_of_source_ids(conn, ws.id, source_ids)
+        self.stored_ids = {sid: batch_id for sid, (_, batch_id) in found.items()}
+
+    def person(self, batch: Claimed, ledger: Ledger, op: cio.Person) -> None:
+        key = self._identifier(ledger, op.index, op.identifier, _id_field(op.v1))
+        if key is None:
+            return
+        source_ms = _source_time(ledger, op.index, key, op.timestamp, op.timestamp_field, batch)
+        if source_ms is None:
+            return
+        raw = op.attributes
+        prefix = "attributes" if op.v1 else "traits"
+        if not isinstance(raw, dict):
+            where = "$" if op.v1 else "traits"
+            msg = f"'{where}' must be an object of attributes, got {type(raw).__name__}"
+            ledger.fail(op.index, key, where, oc.INVALID_FIELD, msg)
+            return
+        found = self._find(key, op.by_email)
+        body_id = _id_text(op.body_id)
+        if body_id is not None:
+            fits, found = self._with_body_id(ledger, op, key, body_id, found)
+            if not fits:
+                return
+        if found is None and op.update_only:
+            msg = f"person {key!r} does not exist and _update is true: nothing created"
+            ledger.skip(op.index, key, "_update", oc.UNKNOWN_CUSTOMER, msg)
+            return
+        if found is None:
+            found = self._create(batch, ledger, op.index, key, op.by_email, body_id)
+        set_attributes(
+            self.book,
+            ledger,
+            op.index,
+            key,
+            found,
+            raw,
+            source_ms,
+            prefix=prefix,
+            max_string=self.max_string,
+        )
+        self._index_email(found)
+        ledger.mark_applied()
+
+    def event(self, batch: Claimed, ledger: Ledger, op: cio.Event) -> None:
+        index = op.index
+        key = self._identifier(ledger, index, op.identifier, _id_field(op.v1))
+        if key is None:
+            return
+        if op.call not in EVENT_TYPES:
+            msg = f"'type' must be event, page or screen, got {op.call!r}"
+            ledger.fail(index, key, "type", oc.INVALID_FIELD, msg)
+            return
+        name_field = "event" if op.call == "track" and not op.v1 else "name"
+        name = op.name.strip() if isinstance(op.name, str) else None
+        if not name or len(name) > MAX_NAME:
+            msg = f"'{name_field}' must be a non-empty string of at most {MAX_NAME} characters"
+            ledger.fail(index, key, name_field, oc.MISSING_FIELD, msg)
+            return
+        properties = op.properties
+        if properties[0] != "{":
+            if properties != "null":
+                where = "data" if op.v1 else "properties"
+                msg = f"'{where}' must be an object (or null), got {properties[:40]}"
+                ledger.fail(index, key, where, oc.INVALID_FIELD, msg)
+                return
+            properties = "{}"
+        received = batch.accepted_at
+        occurred = _event_time(ledger, index, key, op.timestamp, received)
+        if occurred is None:
+            return
+        id_field = "id" if op.v1 else "messageId"
+        source_id = _id_text(op.source_id) or None  # an empty id is no id
+        if op.source_id not in (None, "") and (source_id is None or len(source_id) > MAX_ID_LENGTH):
+            msg = f"'{id_field}' must be a string of 1-{MAX_ID_LENGTH} characters"
+            ledger.fail(index, key, id_field, oc.INVALID_FIELD, msg)
+            return
+        if source_id is not None and (first := self.stored_ids.get(source_id)) is not None:
+            msg = f"an event with {id_field} {source_id!r} was stored by batch {first}"
+            ledger.skip(index, key, id_field, oc.DUPLICATE_IGNORED, msg)
+            return
+        profile = self._find(key, op.by_email)
+        if profile is None:
+            profile = self._create(batch, ledger, index, key, op.by_email, None)
+        if source_id is not None:
+            self.stored_ids[source_id] = batch.id
+        trigger = can_trigger(occurred, received, migrated=False)
+        row = (name, occurred, None, None, None, None, None, properties, received, batch.id)
+        self.events.append((profile, [(*row, trigger, False, source_id, None)]))
+        ledger.applied += 1
+
+    def _identifier(self, ledger: Ledger, index: int, value: Any, where: str) -> str | None:
+        """The person's id or email as text, or ``None`` after failing the element."""
+        if value is None:
+            msg = f"'{where}' is required (Roster keeps no anonymous profiles)"
+            ledger.fail(index, None, where, oc.MISSING_FIELD, msg)
+            return None
+        text = _id_text(value)
+        if text is None or not text.strip() or len(text) > MAX_ID_LENGTH:
+            msg = f"'{where}' must be a string or integer of 1-{MAX_ID_LENGTH} characters"
+            ledger.fail(index, _shown(value), where, oc.INVALID_CUSTOMER_ID, msg)
+            return None
+        return text
+
+    def _find(self, key: str, by_email: bool) -> Profile | None:
+        if by_email:
+            return self.by_email.get(normalise_identifier("email", key))
+        return self.book.get(key)
+
+    def _with_body_id(
+        self, ledger: Ledger, op: cio.Person, key: str, body_id: str, found: Profile | None
+    ) -> tuple[bool, Profile | None]:
+        """A v1 body's ``id`` must be the id of the person the path names. A path email no
+        one holds names the person with that id (who gets the email), or a new person."""
+        if not op.by_email:
+            if body_id == key:
+                return True, found
+            holder: str | None = key
+        elif found is None:
+            return True, self.book.get(body_id)
+        elif found.customer_id == body_id:
+            return True, found
+        else:
+            holder = found.customer_id
+        msg = (
+            f"the body's id {body_id!r} is not the id of the person the path names "
+            f"({holder!r}); Roster does not change a person's id"
+        )
+        ledger.fail(op.index, key, "id", oc.IDENTIFIER_CONFLICT, msg)
+        return False, None
+
+    def _create(
+        self,
+        batch: Claimed,
+        ledger: Ledger,
+        index: int,
+        key: str,
+        by_email: bool,
+        body_id: str | None,
+    ) -> Profile:
+        """A new person; found by email, it holds that email (and the body's id if given)."""
+        if not by_email:
+            return self.book.create(key, batch)
+        profile = self.book.create(body_id, batch)
+        set_attributes(
+            self.book,
+            ledger,
+            index,
+            key,
+            profile,
+            {"email": key},
+            batch.accepted_at,
+            prefix="identifier",
+            max_string=self.max_string,
+        )
+        self.by_email[normalise_identifier("email", key)] = profile
+        return profile
+
+    def _index_email(self, profile: Profile) -> None:
+        email = profile.attributes.get("email")
+        if isinstance(email, str) and email.strip():
+            self.by_email.setdefault(normalise_identifier("email", email), profile)
+
+
+def _id_field(v1: bool) -> str:
+    """Where the person's identifier sat: the v1 path, or the message's ``userId``."""
+    return "identifier" if v1 else "userId"
+
+
+def _id_text(value: Any) -> str | None:
+    """An id sent as a string or an integer, as text; anything else is ``None``."""
+    if type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
+    return None
+
+
+def _source_time(
+    ledger: Ledger, index: int, key: str, value: Any, where: str, batch: Claimed
+) -> int | None:
+    """When an attribute update was written: its timestamp, else the accept time. A time more
+    than 10 minutes after the batch was received is refused: it would win over every later
+    update."""
+    if value is None:
+        return batch.accepted_at
+    try:
+        source_ms = parse_timestamp(value, field=where)
+        check_event_window(source_ms, batch.accepted_at)
+    except InvalidTimestamp as exc:
+        ledger.fail(index, key, where, oc.INVALID_TIMESTAMP, str(exc))
+        return None
+    return source_ms
+
+
+def _event_time(ledger: Ledger, index: int, key: str, value: Any, received: int) -> int | None:
+    if value is None:
+        return received
+    try:
+        occurred = parse_timestamp(value)
+        check_event_window(occurred, received)
+    except InvalidTimestamp as exc:
+        ledger.fail(index, key, "timestamp", oc.INVALID_TIMESTAMP, str(exc))
+        return None
+    return occurred
