@@ -13,11 +13,10 @@ import sqlalchemy as sa
 
 from roster import logs
 from roster.bootstrap import Container
-from roster.settings import Settings
 from roster.store import migrations
 from roster.store.database import Database
 from roster.store.schema import metadata
-from roster_testkit import Harness, pg_database
+from roster_testkit import Harness, pg_database, settings_for
 
 logs.configure("warning")
 
@@ -61,26 +60,9 @@ def empty(db: Database) -> None:
             conn.execute(sa.delete(table))
 
 
-def test_settings(url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "database_url": url,
-        "lease_seconds": 2.0,
-        "heartbeat_seconds": 0.5,
-        "poll_seconds": 0.05,
-        "retry_base_seconds": 0.05,
-        "retry_max_seconds": 0.2,
-        "max_attempts": 3,
-        "log_json": True,
-        "log_level": "warning",
-        "db_pool_size": 4,
-    }
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
-
-
 @pytest.fixture
 def container(store_url: str) -> Iterator[Container]:
-    settings = test_settings(store_url)
+    settings = settings_for(store_url)
     db = Database(
         settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, pool_size=4
     )

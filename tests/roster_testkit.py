@@ -22,6 +22,7 @@ from roster.api.app import create_app
 from roster.bootstrap import Container
 from roster.services import workspace_admin
 from roster.services.worker import Worker
+from roster.settings import Settings
 from roster.store import batches
 from roster.store.schema import batches as batches_table
 
@@ -49,6 +50,24 @@ def pg_database(prefix: str) -> Iterator[str]:
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+def settings_for(url: str, **overrides: object) -> Settings:
+    """Settings for a test: short leases, polls and retries; ``overrides`` on top."""
+    values: dict[str, object] = {
+        "database_url": url,
+        "lease_seconds": 2.0,
+        "heartbeat_seconds": 0.5,
+        "poll_seconds": 0.05,
+        "retry_base_seconds": 0.05,
+        "retry_max_seconds": 0.2,
+        "max_attempts": 3,
+        "log_json": True,
+        "log_level": "warning",
+        "db_pool_size": 4,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
 
 
 def basic(user: str, password: str) -> str:
