@@ -29,7 +29,7 @@ def test_upgrade_is_idempotent(container: Container) -> None:
     """Upgrading an up-to-date database changes nothing and stays at the newest revision."""
     before = migrations.current_revision(container.db)
     migrations.upgrade(container.db)
-    assert migrations.current_revision(container.db) == before == "0004"
+    assert migrations.current_revision(container.db) == before == "0005"
 
 
 def test_batch_payloads_are_compressed_with_lz4_on_postgresql(pg_url: str) -> None:
@@ -96,5 +96,49 @@ def test_upgrading_moves_stored_request_bodies_to_their_own_table(blank_url: str
             moved = conn.execute(sa.text("SELECT payload FROM batches WHERE id = 'b1'"))
             assert bytes(moved.scalar_one()) == body
             assert not sa.inspect(conn).has_table("batch_payloads")
+    finally:
+        db.dispose()
+
+
+def test_chunked_batches_upgrade_and_downgrade(blank_url: str) -> None:
+    """0005 adds the chunks table and every stored batch starts with no chunk done; a
+    downgrade removes both and keeps the batches."""
+    db = Database(blank_url)
+    try:
+        migrations.upgrade(db, "0004")
+        with db.write() as conn:
+            conn.execute(
+                sa.insert(schema.workspaces),
+                {
+                    "id": "W1",
+                    "name": "w",
+                    "key_hash": "x" * 64,
+                    "key_rotated_at": 0,
+                    "created_at": 0,
+                    "identifiers": "[]",
+                    "limits": "{}",
+                },
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO batches (id, workspace_id, kind, status, payload_sha256,"
+                    " element_count, accepted_at, next_attempt_at)"
+                    " VALUES ('b1', 'W1', 'transition', 'queued', '-', 1, 0, 0)"
+                )
+            )
+        migrations.upgrade(db)
+        with db.read() as conn:
+            done = conn.execute(sa.text("SELECT done_chunks FROM batches WHERE id = 'b1'"))
+            assert done.scalar_one() == 0
+            assert sa.inspect(conn).has_table("batch_chunks")
+        with db.writer.connect() as conn:
+            cfg = migrations.alembic_config(db)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0004")
+        with db.read() as conn:
+            assert not sa.inspect(conn).has_table("batch_chunks")
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("batches")}
+            assert "done_chunks" not in columns
+            assert conn.execute(sa.text("SELECT count(*) FROM batches")).scalar_one() == 1
     finally:
         db.dispose()
