@@ -15,10 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import anchors, dataset, e2e, environment, migration, pg, report, runner
+from bench import anchors, backfill, dataset, e2e, environment, migration, pg, report, runner
 from bench.config import CONCURRENCY, FULL, PG_ADMIN_URL_DEFAULT, QUICK, Profile
 
 STORES = ("sqlite", "postgres")
+WORKLOADS = ("transition", "migration", "backfill")
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -51,11 +52,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--stages",
         default="transition,migration",
-        help="workloads to run: transition (MoEngage bulk import), migration (Masivo loyalty)",
+        help="workloads to run: transition (MoEngage bulk import), migration (Masivo loyalty), "
+        "backfill (Customer.io CSV people import and /v1/batch event backfill; not run by default)",
     )
     parser.add_argument("--keep-workdir", action="store_true", help="keep databases and logs")
     args = parser.parse_args(argv)
-    if set(args.stages.split(",")) - {"transition", "migration"}:
+    if set(args.stages.split(",")) - set(WORKLOADS):
         parser.error(f"unknown stages: {args.stages}")
     unknown = set(args.stores.split(",")) - set(STORES)
     if unknown:
@@ -108,6 +110,22 @@ def _summaries(
     return found
 
 
+def _backfill_summaries(
+    stores: tuple[str, ...], results: dict[str, list[dict[str, Any]]], pg_skip: str | None
+) -> dict[str, Any]:
+    """Each store's people import (per file) and event backfill."""
+    found: dict[str, Any] = {}
+    for store in stores:
+        if store == "postgres" and pg_skip:
+            found[store] = {"import": {"skipped": pg_skip}, "events": {"skipped": pg_skip}}
+            continue
+        found[store] = {
+            "import": report.import_summary(store, results),
+            "events": report.store_summary(store, results, stages=report.BACKFILL[store]),
+        }
+    return found
+
+
 def _noisy(results: dict[str, list[dict[str, Any]]], nproc: int) -> bool:
     loads = [
         max(r["loadavg_before"][0], r["loadavg_after"][0]) for rs in results.values() for r in rs
@@ -126,7 +144,8 @@ def _run(args: argparse.Namespace, profile: Profile, workdir: Path) -> int:
     }
     workloads = tuple(args.stages.split(","))
     moved = migration.build(profile) if "migration" in workloads else None
-    plan = runner.Plan(profile, data, workdir, stores, admin, settings, moved, workloads)
+    filled = backfill.build(profile, workdir) if "backfill" in workloads else None
+    plan = runner.Plan(profile, data, workdir, stores, admin, settings, moved, workloads, filled)
     env = environment.describe(workdir)
     env["loadavg_start"] = environment.loadavg()
     pg_info = pg.server_info(admin) if admin else None
@@ -136,6 +155,11 @@ def _run(args: argparse.Namespace, profile: Profile, workdir: Path) -> int:
         sizes.append(f"transition {data.expected.elements:,} elements in {len(data.bodies)} bodies")
     if moved is not None:
         sizes.append(f"migration {moved.elements:,} elements in {moved.bodies} bodies")
+    if filled is not None:
+        files = ", ".join(f"{f.label} ({f.rows:,} rows)" for f in filled.files)
+        sizes.append(
+            f"backfill: CSV {files}, {filled.events:,} events in {len(filled.bodies)} bodies"
+        )
     print(
         f"bench --{profile.name}: {'; '.join(sizes)}; {reps} reps, stores {','.join(stores)}",
         flush=True,
@@ -147,6 +171,8 @@ def _run(args: argparse.Namespace, profile: Profile, workdir: Path) -> int:
     summaries = _summaries(stores, results, pg_skip) if "transition" in workloads else {}
     if moved is not None:
         summaries["migration"] = _summaries(stores, results, pg_skip, migration=True)
+    if filled is not None:
+        summaries["backfill"] = _backfill_summaries(stores, results, pg_skip)
     out = {
         "profile": profile.name,
         "reps": reps,
@@ -159,6 +185,7 @@ def _run(args: argparse.Namespace, profile: Profile, workdir: Path) -> int:
         "settings": _settings_record(plan, pg_info),
         "dataset": data.summary(),
         "migration_dataset": moved.summary() if moved is not None else None,
+        "backfill_dataset": filled.summary() if filled is not None else None,
         "summary": summaries,
         "runs": results,
     }
@@ -184,6 +211,12 @@ def _print(
             kinds = report.kinds_line(store, summary.get("worker_apply_by_kind", {}))
             if kinds:
                 print(kinds)
+    for store in stores:
+        if store in summaries.get("backfill", {}):
+            found = summaries["backfill"][store]
+            for text in report.import_lines(store, found["import"]):
+                print(text)
+            print(report.line(f"backfill:{store}", found["events"]))
     decode = report.decode_line(results)
     if decode:
         print(decode)

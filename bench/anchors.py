@@ -39,6 +39,11 @@ WORKSPACE_COLUMNS = (
 Row = tuple[Any, ...]
 
 
+def workspace_row(workspace_id: str) -> Row:
+    """A ``workspaces`` row (``WORKSPACE_COLUMNS``) for the anchor's rows to belong to."""
+    return (workspace_id, "bench", "x" * 64, 0, 0, False, "[]", "{}", "[]")
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
     """Rows for one of Roster's tables, in ``columns`` order."""

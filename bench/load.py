@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,8 @@ import httpx
 from bench.config import CONCURRENCY
 
 MAX_ERRORS_KEPT = 10
+#: Bytes of a streamed file read and sent at a time.
+FILE_PIECE = 65_536
 
 
 @dataclass(slots=True)
@@ -121,6 +124,59 @@ def post_all(
     deadline = time.monotonic() + cap_s
     plan = _Plan(path, headers, bodies, counts, deadline, iter(range(len(bodies))), ok)
     return asyncio.run(_post_all(plan, base_url))
+
+
+class _Overdue(Exception):
+    """The upload passed its wall-clock cap."""
+
+
+def _pieces(path: Path, deadline: float) -> Iterator[bytes]:
+    """The file, a piece at a time, read while it is sent: never held whole."""
+    with path.open("rb") as file:
+        while piece := file.read(FILE_PIECE):
+            if time.monotonic() > deadline:
+                raise _Overdue
+            yield piece
+
+
+def post_file(
+    base_url: str,
+    path: str,
+    headers: dict[str, str],
+    file: Path,
+    elements: int,
+    cap_s: float,
+    *,
+    ok: int = 202,
+) -> tuple[LoadResult, dict[str, Any]]:
+    """POST one file as the request body, streamed from disk with its ``Content-Length``; at
+    most ``cap_s`` seconds to send it and as long again for the answer. Returns what the load
+    saw and the JSON answer (``{}`` unless it was ``ok``)."""
+    result = LoadResult(sent=1)
+    headers = {**headers, "Content-Length": str(file.stat().st_size)}
+    deadline = time.monotonic() + cap_s
+    answer: dict[str, Any] = {}
+    with httpx.Client(base_url=base_url, timeout=httpx.Timeout(cap_s, connect=10.0)) as client:
+        result.started_at = time.time()
+        began = time.perf_counter()
+        try:
+            response = client.post(path, content=_pieces(file, deadline), headers=headers)
+        except (_Overdue, httpx.TimeoutException) as exc:
+            result.timed_out = True
+            result.record_error(f"{file.name}: {type(exc).__name__}: {exc}")
+        except httpx.HTTPError as exc:
+            result.record_error(f"{file.name}: {type(exc).__name__}: {exc}")
+        else:
+            result.latencies_ms.append((time.perf_counter() - began) * 1000)
+            if response.status_code != ok:
+                result.record_error(
+                    f"{file.name}: HTTP {response.status_code} {response.text[:300]}"
+                )
+            else:
+                result.ok, result.ok_elements, result.last_ok_at = 1, elements, time.time()
+                answer = response.json()
+    result.finished_at = time.time()
+    return result, answer
 
 
 def combined(results: Sequence[LoadResult]) -> LoadResult:

@@ -29,6 +29,7 @@ import httpx
 from bench import anchors, e2e, load, server
 from bench.config import SEED, Profile
 from bench.probe import Probe
+from bench.verify import check_load, expect
 from roster.store.events import COLUMNS as EVENT_COLUMNS
 from roster.store.profiles import NEW_COLUMNS as NEW_CUSTOMER_COLUMNS
 from roster.store.wallets import TRANSACTION_COLUMNS, WALLET_COLUMNS
@@ -346,11 +347,6 @@ def apply_by_kind(procs: list[server.Proc]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _expect(problems: list[str], what: str, got: object, want: object) -> None:
-    if got != want:
-        problems.append(f"{what}: got {got}, expected {want}")
-
-
 def _decimal(value: Any) -> Decimal | None:
     try:
         return Decimal(str(value))
@@ -367,27 +363,20 @@ def _cross_check(
 ) -> list[str]:
     """Every request 201, every batch done with every entry applied, the right row counts, and
     sampled wallets and metrics read back through the API."""
-    problems: list[str] = []
-    _expect(problems, "requests accepted (201)", posted.ok, data.bodies)
-    if posted.errors:
-        problems.append(f"request errors: {posted.errors[:3]}")
-    if posted.timed_out:
-        problems.append("posting hit its wall-clock cap")
+    problems = check_load(posted, data.bodies, "requests accepted (201)")
     ledger = probe.ledger()
     done = ledger.get("done", {})
-    _expect(problems, "batch statuses", sorted(ledger), ["done"])
-    _expect(problems, "batches done", done.get("batches"), data.bodies)
-    _expect(problems, "elements in done batches", done.get("elements"), data.elements)
-    _expect(problems, "elements applied", done.get("applied"), data.elements)
-    _expect(problems, "elements failed", done.get("failed", 0), 0)
-    _expect(problems, "elements skipped", done.get("skipped", 0), 0)
+    expect(problems, "batch statuses", sorted(ledger), ["done"])
+    expect(problems, "batches done", done.get("batches"), data.bodies)
+    expect(problems, "elements in done batches", done.get("elements"), data.elements)
+    expect(problems, "elements applied", done.get("applied"), data.elements)
+    expect(problems, "elements failed", done.get("failed", 0), 0)
+    expect(problems, "elements skipped", done.get("skipped", 0), 0)
     counts = probe.counts()
-    _expect(problems, "customers stored", counts["customers"], data.customers)
-    _expect(problems, "wallets stored", counts["wallets"], data.wallets)
-    _expect(problems, "events stored", counts["events"], data.events)
-    _expect(
-        problems, "wallet transactions stored", counts["wallet_transactions"], data.transactions
-    )
+    expect(problems, "customers stored", counts["customers"], data.customers)
+    expect(problems, "wallets stored", counts["wallets"], data.wallets)
+    expect(problems, "events stored", counts["events"], data.events)
+    expect(problems, "wallet transactions stored", counts["wallet_transactions"], data.transactions)
     with httpx.Client(base_url=base_url, headers=auth, timeout=30.0) as client:
         problems += _check_batches(client, data)
         for cid, sample in data.samples.items():
@@ -399,31 +388,39 @@ def _check_batches(client: httpx.Client, data: MigrationData) -> list[str]:
     """Through ``GET /v1/batches?kind=``: each kind has one batch per body, each ``done`` with
     ``applied == total``; the errors of a few that are not, from ``GET /v1/batches/{id}``."""
     problems: list[str] = []
-    for _, kind, bodies, counts in data.phases:
-        listed = client.get("/v1/batches", params={"kind": kind, "limit": LIST_LIMIT})
-        if listed.status_code != 200:
-            problems.append(f"GET /v1/batches?kind={kind}: HTTP {listed.status_code}")
-            continue
-        rows = listed.json()["batches"]
-        _expect(problems, f"{kind} batches", len(rows), len(bodies))
-        _expect(problems, f"{kind} entries", sum(r["counts"]["total"] for r in rows), sum(counts))
-        bad = [
-            r
-            for r in rows
-            if r["status"] != "done"
-            or r["counts"]["applied"] != r["counts"]["total"]
-            or r["counts"]["failed"]
-            or r["counts"]["skipped"]
-        ]
-        if bad:
-            problems.append(f"{kind}: {len(bad)} of {len(rows)} batches not wholly applied")
-        for row in bad[:3]:
-            view = client.get(f"/v1/batches/{row['batch_id']}").json()
-            problems.append(
-                f"{kind} batch {row['batch_id']}: status {view.get('status')}, counts "
-                f"{view.get('counts')}, last_error {view.get('last_error')!r}, errors "
-                f"{(view.get('errors') or [])[:3]}, warnings {(view.get('warnings') or [])[:3]}"
-            )
+    for _, kind, _, counts in data.phases:
+        problems += check_kind(client, kind, counts)
+    return problems
+
+
+def check_kind(client: httpx.Client, kind: str, counts: list[int]) -> list[str]:
+    """The batches of one kind, listed with ``GET /v1/batches?kind=`` (at most ``LIST_LIMIT``):
+    one per body of ``counts`` (its entries), all ``done``, each with every entry applied; for
+    up to three that are not, what ``GET /v1/batches/{id}`` says of them."""
+    problems: list[str] = []
+    listed = client.get("/v1/batches", params={"kind": kind, "limit": LIST_LIMIT})
+    if listed.status_code != 200:
+        return [f"GET /v1/batches?kind={kind}: HTTP {listed.status_code}"]
+    rows = listed.json()["batches"]
+    expect(problems, f"{kind} batches", len(rows), len(counts))
+    expect(problems, f"{kind} entries", sum(r["counts"]["total"] for r in rows), sum(counts))
+    bad = [
+        r
+        for r in rows
+        if r["status"] != "done"
+        or r["counts"]["applied"] != r["counts"]["total"]
+        or r["counts"]["failed"]
+        or r["counts"]["skipped"]
+    ]
+    if bad:
+        problems.append(f"{kind}: {len(bad)} of {len(rows)} batches not wholly applied")
+    for row in bad[:3]:
+        view = client.get(f"/v1/batches/{row['batch_id']}").json()
+        problems.append(
+            f"{kind} batch {row['batch_id']}: status {view.get('status')}, counts "
+            f"{view.get('counts')}, last_error {view.get('last_error')!r}, errors "
+            f"{(view.get('errors') or [])[:3]}, warnings {(view.get('warnings') or [])[:3]}"
+        )
     return problems
 
 
@@ -438,18 +435,18 @@ def _check_profile(client: httpx.Client, cid: str, sample: Sample) -> list[str]:
     balances = {r: _decimal(w.get("balance")) for r, w in wallet.items()}
     openings = {r: _decimal(w.get("opening_balance")) for r, w in wallet.items()}
     lifetime = (profile.get("metrics") or {}).get("lifetime") or {}
-    _expect(problems, f"{cid} wallet balances", balances, sample.balances)
-    _expect(problems, f"{cid} opening balances", openings, sample.balances)
-    _expect(
+    expect(problems, f"{cid} wallet balances", balances, sample.balances)
+    expect(problems, f"{cid} opening balances", openings, sample.balances)
+    expect(
         problems, f"{cid} lifetime spend_total", _decimal(lifetime.get("spend_total")), sample.spend
     )
-    _expect(
+    expect(
         problems,
         f"{cid} number_of_purchases",
         lifetime.get("number_of_purchases"),
         sample.purchases,
     )
-    _expect(
+    expect(
         problems, f"{cid} last_purchase_at", lifetime.get("last_purchase_at"), sample.last_purchase
     )
     return problems
@@ -463,5 +460,6 @@ def anchor_sqlite(data: MigrationData, workdir: Path) -> dict[str, Any]:
 
 
 def anchor_pg(data: MigrationData, admin: str) -> dict[str, Any]:
-    workspace = (ANCHOR_WORKSPACE, "bench", "x" * 64, 0, 0, False, "[]", "{}", "[]")
-    return anchors.pg_copy_tables(data.tables, admin, workspace=workspace)
+    return anchors.pg_copy_tables(
+        data.tables, admin, workspace=anchors.workspace_row(ANCHOR_WORKSPACE)
+    )

@@ -14,6 +14,13 @@ ANCHOR_OF = {"sqlite": "L_SQLITE", "postgres": "L_PG"}
 #: The migration stage (issue 3): its end-to-end stage, its anchor, its target ratio.
 MIGRATION = {"sqlite": ("mig_sqlite", "LM_SQLITE"), "postgres": ("mig_postgres", "LM_PG")}
 MIGRATION_TARGET_RATIO = 0.4
+#: The backfill stage: the people import (per file size) and the event backfill, each with its
+#: anchor; the import's targets: a ratio, a peak RSS, and a peak RSS that does not grow with
+#: the file (the larger file's peak at most this many times the smaller's, per process).
+IMPORT = {"sqlite": ("imp_sqlite", "LI_SQLITE"), "postgres": ("imp_postgres", "LI_PG")}
+BACKFILL = {"sqlite": ("bf_sqlite", "LB_SQLITE"), "postgres": ("bf_postgres", "LB_PG")}
+IMPORT_TARGET_RATIO = 0.5
+RSS_GROWTH_AT_MOST = 1.2
 
 
 def stats(values: Sequence[float]) -> dict[str, Any] | None:
@@ -100,6 +107,103 @@ def line(store: str, summary: dict[str, Any]) -> str:
         f"peak_rss={'n/a' if peak is None else f'{peak:.0f}'} MB"
         + (f" ({detail})" if len(by_process) > 1 else "")
     )
+
+
+def import_summary(store: str, runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The people import of one store, per file: accept and apply times, rows applied per
+    second from the request to ``done``, the anchor's people per second, their ratio, and the
+    peak RSS of each process; then the targets, and the growth of each process's peak from
+    the smallest file to the largest."""
+    stage, anchor_stage = IMPORT[store]
+    reps, anchor = _ok(runs.get(stage, [])), _ok(runs.get(anchor_stage, []))
+    labels = list(reps[0]["sizes"]) if reps else []
+    sizes = {label: _import_size(label, reps, anchor) for label in labels}
+    ratios = [s["ratio_applied_raw"] for s in sizes.values()]
+    peaks = [s["peak_rss_mb"] for s in sizes.values()]
+    growth: dict[str, float] = {}
+    if len(labels) > 1:
+        small = sizes[labels[0]]["peak_rss_mb_by_process"]
+        large = sizes[labels[-1]]["peak_rss_mb_by_process"]
+        growth = {role: round(large[role] / small[role], 2) for role in large if small.get(role)}
+    return {
+        "sizes": sizes,
+        "peak_rss_growth": growth,
+        "targets": {
+            "ratio_at_least": IMPORT_TARGET_RATIO,
+            "ratio_met": bool(ratios)
+            and all(r is not None and r >= IMPORT_TARGET_RATIO for r in ratios),
+            "peak_rss_mb_at_most": TARGET_PEAK_RSS_MB,
+            "peak_rss_met": bool(peaks) and max(peaks) <= TARGET_PEAK_RSS_MB,
+            "peak_rss_growth_at_most": RSS_GROWTH_AT_MOST,
+            "peak_rss_flat": bool(growth) and max(growth.values()) <= RSS_GROWTH_AT_MOST,
+        },
+    }
+
+
+def _import_size(
+    label: str, reps: Sequence[dict[str, Any]], anchor: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    mine = [r["sizes"][label] for r in reps if label in r["sizes"]]
+    raw_reps = [a for a in anchor if label in a["sizes"]]
+    raw = [a["sizes"][label]["people_per_s"] for a in raw_reps]
+    raw_by_rep = {a["rep"]: a["sizes"][label]["people_per_s"] for a in raw_reps}
+    applied = [m["applied_el_s"] for m in mine]
+    paired = [
+        r["sizes"][label]["applied_el_s"] / raw_by_rep[r["rep"]]
+        for r in reps
+        if label in r["sizes"] and r["rep"] in raw_by_rep
+    ]
+    ratio = statistics.median(applied) / statistics.median(raw) if applied and raw else None
+    return {
+        "rows": mine[0]["rows"] if mine else None,
+        "bytes": mine[0]["bytes"] if mine else None,
+        "accept_seconds": stats([m["accept_seconds"] for m in mine]),
+        "apply_seconds": stats([m["apply_seconds"] for m in mine]),
+        "applied_rows_s": stats(applied),
+        "anchor_people_s": stats(raw),
+        "anchor_rows_s": stats([a["sizes"][label]["rows_per_s"] for a in raw_reps]),
+        "ratio_applied_raw": None if ratio is None else round(ratio, 3),
+        "paired_ratio_median": round(statistics.median(paired), 3) if paired else None,
+        "peak_rss_mb": max((m["peak_rss_mb"] for m in mine), default=None),
+        "peak_rss_mb_by_process": _peak_by_process(mine),
+    }
+
+
+def _seconds(block: dict[str, Any] | None) -> str:
+    value = _median(block)
+    return "n/a" if value is None else f"{value:.1f} s"
+
+
+def _yes(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+def import_lines(store: str, summary: dict[str, Any]) -> list[str]:
+    """One line per file (accept and apply times, rows/s, the anchor's people/s, the ratio,
+    peak RSS per process), then the targets."""
+    name = f"import:{store}"
+    if summary.get("skipped"):
+        return [f"{name:<16} skipped: {summary['skipped']}"]
+    lines = []
+    for label, size in summary["sizes"].items():
+        ratio = size["ratio_applied_raw"]
+        rss = ", ".join(f"{role} {mb:.0f}" for role, mb in size["peak_rss_mb_by_process"].items())
+        lines.append(
+            f"{name:<16} {label:>6} ({size['rows']:,} rows): "
+            f"accept {_seconds(size['accept_seconds'])}, apply {_seconds(size['apply_seconds'])}, "
+            f"applied={_num(_median(size['applied_rows_s']), 'rows/s')}  "
+            f"raw={_num(_median(size['anchor_people_s']), 'people/s')}  "
+            f"ratio={'n/a' if ratio is None else f'{ratio:.2f}'}  peak_rss MB: {rss}"
+        )
+    targets = summary["targets"]
+    growth = ", ".join(f"{role} {g:.2f}x" for role, g in summary["peak_rss_growth"].items())
+    lines.append(
+        f"{'':<16} targets: ratio >= {targets['ratio_at_least']} {_yes(targets['ratio_met'])}; "
+        f"peak RSS <= {targets['peak_rss_mb_at_most']:.0f} MB {_yes(targets['peak_rss_met'])}; "
+        f"peak RSS flat (<= {targets['peak_rss_growth_at_most']}x from the smallest file to the "
+        f"largest) {_yes(targets['peak_rss_flat'])} ({growth or 'n/a'})"
+    )
+    return lines
 
 
 def apply_by_kind(reps: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:

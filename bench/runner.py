@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import anchors, e2e, environment, migration
+from bench import anchors, backfill, e2e, environment, migration
+from bench.backfill import BackfillData
 from bench.config import Profile
 from bench.dataset import Dataset
 from bench.migration import MigrationData
@@ -37,16 +38,50 @@ class Plan:
     pg_admin_url: str | None
     server_settings: dict[str, str]
     migration: MigrationData | None = None
-    #: Which workloads to run: ``transition`` (MoEngage bulk import), ``migration`` (Masivo).
+    #: Which workloads to run: ``transition`` (MoEngage bulk import), ``migration`` (Masivo),
+    #: ``backfill`` (Customer.io people import and event backfill).
     workloads: tuple[str, ...] = ("transition", "migration")
+    backfill: BackfillData | None = None
 
 
 def stages(plan: Plan) -> list[Stage]:
     """Each store's end-to-end stage followed by its anchor, then the decode ceiling; then the
-    migration stages, each followed by its anchor."""
+    migration stages, each followed by its anchor; then the backfill's."""
     found = _transition_stages(plan) if "transition" in plan.workloads else []
     if "migration" in plan.workloads and plan.migration is not None:
         found += _migration_stages(plan, plan.migration)
+    if "backfill" in plan.workloads and plan.backfill is not None:
+        found += _backfill_stages(plan, plan.backfill)
+    return found
+
+
+def _backfill_stages(plan: Plan, b: BackfillData) -> list[Stage]:
+    """Per store: the people import and its anchor, the event backfill and its anchor."""
+    prof, wd, settings = plan.profile, plan.workdir, plan.server_settings
+    found: list[Stage] = []
+    if "sqlite" in plan.stores:
+        found += [
+            Stage("imp_sqlite", lambda: backfill.run_import_sqlite(b, prof, wd, settings), True),
+            Stage("LI_SQLITE", lambda: backfill.anchor_people_sqlite(b, wd)),
+            Stage("bf_sqlite", lambda: backfill.run_events_sqlite(b, prof, wd, settings), True),
+            Stage("LB_SQLITE", lambda: backfill.anchor_events_sqlite(b, wd)),
+        ]
+    if "postgres" in plan.stores and plan.pg_admin_url:
+        admin = plan.pg_admin_url
+        found += [
+            Stage(
+                "imp_postgres",
+                lambda: backfill.run_import_postgres(b, prof, wd, settings, admin),
+                True,
+            ),
+            Stage("LI_PG", lambda: backfill.anchor_people_pg(b, admin)),
+            Stage(
+                "bf_postgres",
+                lambda: backfill.run_events_postgres(b, prof, wd, settings, admin),
+                True,
+            ),
+            Stage("LB_PG", lambda: backfill.anchor_events_pg(b, admin)),
+        ]
     return found
 
 
@@ -103,6 +138,7 @@ def _one(stage: Stage, rep: int) -> dict[str, Any]:
 def _progress(stage: Stage, rep: int, result: dict[str, Any]) -> str:
     keys = ("applied_el_s", "rows_per_s", "elements_per_s")
     figure = next((f"{k}={result[k]:,.0f}" for k in keys if k in result), "")
+    figure = result.get("progress", figure)  # a stage of several sizes says each
     status = "ok" if result["ok"] else f"FAILED {result.get('problems', [])[:3]}"
     return f"  rep {rep} {stage.name:<13} {figure:<24} {result['wall_seconds']:>6.1f}s  {status}"
 

@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -45,6 +46,12 @@ class Tenant:
     @property
     def auth(self) -> dict[str, str]:
         token = base64.b64encode(f"{self.id}:{self.key}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    @property
+    def key_auth(self) -> dict[str, str]:
+        """Customer.io Data Pipelines' form: ``Basic base64(api_key:)`` (blank password)."""
+        token = base64.b64encode(f"{self.key}:".encode()).decode()
         return {"Authorization": f"Basic {token}"}
 
 
@@ -149,6 +156,34 @@ def memory_of(role: str, pid: int) -> dict[str, dict[str, float]]:
             found[f"{role}/worker-{n}"] = memory_mb(child)
         except OSError:
             continue
+    return found
+
+
+def memory_of_live(procs: list[Proc]) -> dict[str, dict[str, float]]:
+    """``memory_of`` every process that is still running, and of its children."""
+    return {
+        k: v for p in procs if p.popen.poll() is None for k, v in memory_of(p.role, p.pid).items()
+    }
+
+
+#: Log lines a correct run should not show: structlog's JSON levels, uvicorn's plain-text
+#: prefixes, and tracebacks.
+LOG_ALARMS = ('"level": "warning"', '"level": "error"', '"level": "critical"', "Traceback")
+LOG_PREFIXES = ("WARNING:", "ERROR:", "CRITICAL:")
+
+
+def log_issues(procs: list[Proc], kept: int = 5) -> dict[str, dict[str, Any]]:
+    """Per process, the lines of its log at level warning or above (and tracebacks): how many,
+    and the first few (cut to 300 characters), so a rep's result says what its server said."""
+    found: dict[str, dict[str, Any]] = {}
+    for proc in procs:
+        text = proc.log.read_text(errors="replace") if proc.log.exists() else ""
+        lines = [
+            line
+            for line in text.splitlines()
+            if line.startswith(LOG_PREFIXES) or any(alarm in line for alarm in LOG_ALARMS)
+        ]
+        found[proc.role] = {"lines": len(lines), "first": [line[:300] for line in lines[:kept]]}
     return found
 
 

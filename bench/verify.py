@@ -17,14 +17,16 @@ from bench.load import LoadResult
 from bench.probe import Probe
 
 
-def _expect(problems: list[str], what: str, got: object, want: object) -> None:
+def expect(problems: list[str], what: str, got: object, want: object) -> None:
+    """Add a problem when ``got`` is not ``want``."""
     if got != want:
         problems.append(f"{what}: got {got}, expected {want}")
 
 
-def check_load(load: LoadResult, dataset: Dataset) -> list[str]:
+def check_load(load: LoadResult, requests: int, what: str = "requests accepted") -> list[str]:
+    """Every one of ``requests`` accepted, none failed, posting not cut by its cap."""
     problems: list[str] = []
-    _expect(problems, "requests accepted", load.ok, len(dataset.bodies))
+    expect(problems, what, load.ok, requests)
     if load.errors:
         problems.append(f"request errors: {load.errors[:3]}")
     if load.timed_out:
@@ -35,20 +37,20 @@ def check_load(load: LoadResult, dataset: Dataset) -> list[str]:
 def check_ledger(ledger: dict[str, dict[str, int]], dataset: Dataset) -> list[str]:
     problems: list[str] = []
     done = ledger.get("done", {})
-    _expect(problems, "batch statuses", sorted(ledger), ["done"])
-    _expect(problems, "batches done", done.get("batches"), len(dataset.bodies))
-    _expect(problems, "elements applied", done.get("applied"), dataset.expected.elements)
-    _expect(problems, "elements failed", done.get("failed"), 0)
-    _expect(problems, "elements skipped", done.get("skipped"), 0)
+    expect(problems, "batch statuses", sorted(ledger), ["done"])
+    expect(problems, "batches done", done.get("batches"), len(dataset.bodies))
+    expect(problems, "elements applied", done.get("applied"), dataset.expected.elements)
+    expect(problems, "elements failed", done.get("failed"), 0)
+    expect(problems, "elements skipped", done.get("skipped"), 0)
     return problems
 
 
 def check_counts(counts: dict[str, int], dataset: Dataset) -> list[str]:
     exp = dataset.expected
     problems: list[str] = []
-    _expect(problems, "events stored", counts["events"], exp.event_elements)
-    _expect(problems, "customers stored", counts["customers"], len(exp.customers))
-    _expect(problems, "devices stored", counts["devices"], len(exp.devices))
+    expect(problems, "events stored", counts["events"], exp.event_elements)
+    expect(problems, "customers stored", counts["customers"], len(exp.customers))
+    expect(problems, "devices stored", counts["devices"], len(exp.devices))
     return problems
 
 
@@ -62,7 +64,7 @@ def check_lww(base_url: str, auth: dict[str, str], dataset: Dataset) -> list[str
                 problems.append(f"GET customer {cid}: HTTP {response.status_code}")
                 continue
             got = response.json().get("attributes", {}).get("plan")
-            _expect(problems, f"last-write-wins plan of {cid}", got, plan)
+            expect(problems, f"last-write-wins plan of {cid}", got, plan)
     if not dataset.expected.lww_samples():
         problems.append("no last-write-wins sample in the data set")
     return problems
@@ -75,7 +77,7 @@ def cross_check(
     ledger = probe.ledger()
     counts = probe.counts()
     problems = [
-        *check_load(load, dataset),
+        *check_load(load, len(dataset.bodies)),
         *check_ledger(ledger, dataset),
         *check_counts(counts, dataset),
         *check_lww(base_url, auth, dataset),

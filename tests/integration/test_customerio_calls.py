@@ -234,6 +234,23 @@ def test_an_email_path_creates_a_person_holding_that_email(roster: Harness) -> N
     assert found["attributes"] == {"email": "new@example.com", "plan": "x", "seats": 3}
 
 
+def test_an_email_path_with_the_id_of_a_known_person_gives_that_person_the_email(
+    roster: Harness,
+) -> None:
+    t = roster.tenant()
+    roster.cio_batch(t, "/api/v1/customers/7", {"plan": "x"}, method="PUT")
+    roster.cio_batch(
+        t, "/api/v1/customers/seven@example.com", {"id": "7", "seats": 2}, method="PUT"
+    )
+    assert roster.customer(t, "7")["attributes"] == {  # type: ignore[index]
+        "plan": "x",
+        "seats": 2,
+        "email": "seven@example.com",
+    }
+    found = roster.get("/v1/customers?email=SEVEN@example.com", t).json()
+    assert found["customer_id"] == "7"
+
+
 def test_a_body_id_other_than_the_path_fails_the_element(roster: Harness) -> None:
     t = roster.tenant()
     batch_id = roster.cio_batch(t, "/api/v1/customers/1", {"id": "2", "a": 1}, method="PUT")

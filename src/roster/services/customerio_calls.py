@@ -149,6 +149,8 @@ class _Group:
             return
         if found is None:
             found = self._create(batch, ledger, op.index, key, op.by_email, body_id)
+        elif op.by_email and "email" not in raw and not _holds_email(found, key):
+            raw = {**raw, "email": key}  # found by the body's id: it takes the path's email
         set_attributes(
             self.book,
             ledger,
@@ -281,6 +283,12 @@ class _Group:
         email = profile.attributes.get("email")
         if isinstance(email, str) and email.strip():
             self.by_email.setdefault(normalise_identifier("email", email), profile)
+
+
+def _holds_email(profile: Profile, email: str) -> bool:
+    held = profile.attributes.get("email")
+    wanted = normalise_identifier("email", email)
+    return isinstance(held, str) and normalise_identifier("email", held) == wanted
 
 
 def _id_field(v1: bool) -> str:

@@ -73,6 +73,7 @@ def plan_people_chunk(
     ledger = Ledger(total=chunk.rows)
     book = ProfileBook(workspace, batch.accepted_at)
     rows = _Rows(workspace, batch, options, columns, ledger, book, max_string, {})
+    rows.nul_possible = b"\x00" in chunk.data
     rows.preload(conn, records)
     for n, record in enumerate(records):
         if not people_csv.is_blank(record):
@@ -91,6 +92,8 @@ class _Rows:
     max_string: int
     #: Normalised email -> the person holding it (``match_by=email``).
     by_email: dict[str, Profile]
+    #: The chunk holds a NUL byte somewhere (rows are only searched for one then).
+    nul_possible: bool = False
 
     def preload(self, conn: Connection, records: list[list[str]]) -> None:
         cols = self.columns
@@ -114,7 +117,7 @@ class _Rows:
             msg = f"row {row} has {len(record)} fields; the header has {cols.width}"
             ledger.fail(row, None, None, oc.INVALID_ROW, msg)
             return
-        if any("\x00" in cell for cell in record):
+        if self.nul_possible and any("\x00" in cell for cell in record):
             msg = f"row {row} holds a NUL character, which no value may hold"
             ledger.fail(row, None, None, oc.INVALID_ROW, msg)
             return
@@ -143,6 +146,13 @@ class _Rows:
                 ledger.skip(row, key, match, oc.UNKNOWN_CUSTOMER, msg)
                 return
             found = self._create(key, record)
+            if not self.workspace.identity_resolution:
+                # A new person: every value is the first (no stale one, and no identifier
+                # conflict to report); the book indexes its identifiers when it is written.
+                found.attributes = values
+                found.times = dict.fromkeys(values, source_ms)
+                ledger.applied += 1
+                return
         write_clean(self.book, ledger, row, key, found, values, source_ms, prefix="")
         ledger.mark_applied()
 
