@@ -217,6 +217,11 @@ def _print(
             for text in report.import_lines(store, found["import"]):
                 print(text)
             print(report.line(f"backfill:{store}", found["events"]))
+            logs = report.server_log_line(
+                results, [report.IMPORT[store][0], report.BACKFILL[store][0]]
+            )
+            if logs:
+                print(logs)
     decode = report.decode_line(results)
     if decode:
         print(decode)

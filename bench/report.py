@@ -112,8 +112,9 @@ def line(store: str, summary: dict[str, Any]) -> str:
 def import_summary(store: str, runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """The people import of one store, per file: accept and apply times, rows applied per
     second from the request to ``done``, the anchor's people per second, their ratio, and the
-    peak RSS of each process; then the targets, and the growth of each process's peak from
-    the smallest file to the largest."""
+    peak RSS of each process; then the targets, and the growth of the API's and of the
+    workers' peak from the smallest file to the largest (a worker's peak is that of the
+    busiest worker: on PostgreSQL either of the two may take the import)."""
     stage, anchor_stage = IMPORT[store]
     reps, anchor = _ok(runs.get(stage, [])), _ok(runs.get(anchor_stage, []))
     labels = list(reps[0]["sizes"]) if reps else []
@@ -122,8 +123,8 @@ def import_summary(store: str, runs: dict[str, list[dict[str, Any]]]) -> dict[st
     peaks = [s["peak_rss_mb"] for s in sizes.values()]
     growth: dict[str, float] = {}
     if len(labels) > 1:
-        small = sizes[labels[0]]["peak_rss_mb_by_process"]
-        large = sizes[labels[-1]]["peak_rss_mb_by_process"]
+        small = _peak_by_role(sizes[labels[0]]["peak_rss_mb_by_process"])
+        large = _peak_by_role(sizes[labels[-1]]["peak_rss_mb_by_process"])
         growth = {role: round(large[role] / small[role], 2) for role in large if small.get(role)}
     return {
         "sizes": sizes,
@@ -138,6 +139,34 @@ def import_summary(store: str, runs: dict[str, list[dict[str, Any]]]) -> dict[st
             "peak_rss_flat": bool(growth) and max(growth.values()) <= RSS_GROWTH_AT_MOST,
         },
     }
+
+
+def _peak_by_role(by_process: dict[str, float]) -> dict[str, float]:
+    """The highest peak of the API process(es) and of the worker processes."""
+    found: dict[str, float] = {}
+    for process, mb in by_process.items():
+        role = "worker" if "worker" in process else "api"
+        found[role] = max(found.get(role, 0.0), mb)
+    return found
+
+
+def server_log_line(runs: dict[str, list[dict[str, Any]]], names: Sequence[str]) -> str | None:
+    """How many lines at level warning or above the servers of these stages logged (none:
+    ``None``), and the first of them."""
+    counts: dict[str, int] = {}
+    first: list[str] = []
+    for name in names:
+        for rep in runs.get(name, []):
+            logs = [rep.get("server_log", {})]
+            logs += [size.get("server_log", {}) for size in rep.get("sizes", {}).values()]
+            for found in logs:
+                for process, entry in found.items():
+                    counts[process] = counts.get(process, 0) + entry["lines"]
+                    first = first or entry["first"][:1]
+    if not sum(counts.values()):
+        return None
+    listed = ", ".join(f"{process} {n}" for process, n in counts.items() if n)
+    return f"{'':<16} server logs of {', '.join(names)}: warnings or worse ({listed}): {first}"
 
 
 def _import_size(

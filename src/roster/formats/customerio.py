@@ -122,8 +122,7 @@ class _Stored(msgspec.Struct):
     identifier: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Person:
+class Person(msgspec.Struct, frozen=True, gc=False):
     """Set a person's attributes (``identify``, ``PUT /api/v1/customers/{id}``)."""
 
     index: int
@@ -144,8 +143,7 @@ class Person:
     v1: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(msgspec.Struct, frozen=True, gc=False):
     """Store an event of a person (``track``, ``page``, ``screen``, v1 events)."""
 
     index: int
@@ -162,8 +160,7 @@ class Event:
     v1: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Unsupported:
+class Unsupported(msgspec.Struct, frozen=True, gc=False):
     """A call Roster accepts but does not apply."""
 
     index: int

@@ -134,8 +134,8 @@ NEW_COLUMNS = (
     "migrated_batch",
     "metrics",
 )
-_NEXT_UIDS_PG = sa.text(
-    "SELECT nextval(pg_get_serial_sequence('customers', 'uid')) FROM generate_series(1, :n)"
+_NEXT_UIDS_PG = (
+    "SELECT nextval(pg_get_serial_sequence('customers', 'uid')) FROM generate_series(1, %s)"
 )
 #: SQLite: the uids after the highest ever given (the writer holds the only write lock).
 _LAST_UID_SQLITE = sa.text(
@@ -147,8 +147,8 @@ _LAST_UID_SQLITE = sa.text(
 def _next_uids(conn: Connection, count: int) -> list[int]:
     """``count`` new uids, never one given before: from the table's sequence on PostgreSQL;
     numbered after the highest ever given on SQLite."""
-    if conn.dialect.name == "postgresql":
-        return [int(u) for u in conn.execute(_NEXT_UIDS_PG, {"n": count}).scalars()]
+    if conn.dialect.name == "postgresql":  # the driver's cursor: thousands of rows
+        return [int(u) for (u,) in raw_sql.fetch_all(conn, _NEXT_UIDS_PG, [count])]
     last = int(conn.execute(_LAST_UID_SQLITE).scalar_one())
     return list(range(last + 1, last + 1 + count))
 
