@@ -46,6 +46,18 @@ def test_batch_payloads_are_compressed_with_lz4_on_postgresql(pg_url: str) -> No
     assert method == "l"
 
 
+#: A workspace row as the schema of any revision holds it.
+WORKSPACE = {
+    "id": "W1",
+    "name": "w",
+    "key_hash": "x" * 64,
+    "key_rotated_at": 0,
+    "created_at": 0,
+    "identifiers": "[]",
+    "limits": "{}",
+}
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database with no schema yet, on each store."""
@@ -63,18 +75,7 @@ def test_upgrading_moves_stored_request_bodies_to_their_own_table(blank_url: str
     try:
         migrations.upgrade(db, "0003")
         with db.write() as conn:
-            conn.execute(
-                sa.insert(schema.workspaces),
-                {
-                    "id": "W1",
-                    "name": "w",
-                    "key_hash": "x" * 64,
-                    "key_rotated_at": 0,
-                    "created_at": 0,
-                    "identifiers": "[]",
-                    "limits": "{}",
-                },
-            )
+            conn.execute(sa.insert(schema.workspaces), WORKSPACE)
             conn.execute(
                 sa.text(
                     "INSERT INTO batches (id, workspace_id, kind, status, payload,"
@@ -107,18 +108,7 @@ def test_chunked_batches_upgrade_and_downgrade(blank_url: str) -> None:
     try:
         migrations.upgrade(db, "0004")
         with db.write() as conn:
-            conn.execute(
-                sa.insert(schema.workspaces),
-                {
-                    "id": "W1",
-                    "name": "w",
-                    "key_hash": "x" * 64,
-                    "key_rotated_at": 0,
-                    "created_at": 0,
-                    "identifiers": "[]",
-                    "limits": "{}",
-                },
-            )
+            conn.execute(sa.insert(schema.workspaces), WORKSPACE)
             conn.execute(
                 sa.text(
                     "INSERT INTO batches (id, workspace_id, kind, status, payload_sha256,"

@@ -18,11 +18,16 @@ def require_json(request: Request) -> None:
         )
 
 
-async def read_capped(request: Request, limit: int) -> bytes:
-    """The whole body, refused with 413 as soon as it is larger than ``limit`` bytes."""
+def check_declared_length(request: Request, limit: int) -> None:
+    """Refuse (413) a body whose ``Content-Length`` is over ``limit``, before reading it."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is {declared} bytes; at most {limit} are accepted")
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The whole body, refused with 413 as soon as it is larger than ``limit`` bytes."""
+    check_declared_length(request, limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():

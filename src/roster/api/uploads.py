@@ -11,6 +11,7 @@ from fastapi import Request
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from roster.api.body import check_declared_length
 from roster.domain.errors import InvalidEnvelope, PayloadTooLarge, UnsupportedMediaType
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
@@ -34,14 +35,8 @@ async def receive_file(request: Request, into: IO[bytes], limit: int) -> str:
     )
 
 
-def _declared_over(request: Request, limit: int) -> None:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the body is {declared} bytes; at most {limit} are accepted")
-
-
 async def _plain(request: Request, into: IO[bytes], limit: int) -> str:
-    _declared_over(request, limit)
+    check_declared_length(request, limit)
     digest = hashlib.sha256()
     size = 0
     async for piece in request.stream():
@@ -113,7 +108,7 @@ class _FilePart:
 
 
 async def _multipart(request: Request, ctype: str, into: IO[bytes], limit: int) -> str:
-    _declared_over(request, limit + MULTIPART_OVERHEAD)
+    check_declared_length(request, limit + MULTIPART_OVERHEAD)
     _, params = parse_options_header(ctype)
     boundary = params.get(b"boundary")
     if not boundary:

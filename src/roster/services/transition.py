@@ -210,7 +210,17 @@ def _apply_customer(ctx: Context, index: int, el: CustomerElement) -> None:
         ctx.ledger.skip(index, key, "customer_id", oc.UNKNOWN_CUSTOMER, msg)
         return
     profile = profile or ctx.book.create(cid, ctx.batch)
-    _set_attributes(ctx, index, key, profile, raw, source_ms, prefix="attributes")
+    set_attributes(
+        ctx.book,
+        ctx.ledger,
+        index,
+        key,
+        profile,
+        raw,
+        source_ms,
+        prefix="attributes",
+        max_string=ctx.max_string,
+    )
     ctx.ledger.mark_applied()
 
 
@@ -234,29 +244,6 @@ def _source_time(ctx: Context, index: int, key: str | None, value: Any) -> int |
     except InvalidTimestamp as exc:
         ctx.ledger.fail(index, key, "attributes._timestamp", oc.INVALID_TIMESTAMP, str(exc))
         return None
-
-
-def _set_attributes(
-    ctx: Context,
-    index: int,
-    key: str | None,
-    profile: Profile,
-    raw: dict[str, Any],
-    source_ms: int,
-    *,
-    prefix: str,
-) -> None:
-    set_attributes(
-        ctx.book,
-        ctx.ledger,
-        index,
-        key,
-        profile,
-        raw,
-        source_ms,
-        prefix=prefix,
-        max_string=ctx.max_string,
-    )
 
 
 def _device(
@@ -335,7 +322,17 @@ def _event_customer(ctx: Context, index: int, el: EventElement) -> Profile | Non
             profile = ctx.book.create(None, ctx.batch)
             key = _first_identifier(ws, idents)
             at = ctx.batch.accepted_at
-            _set_attributes(ctx, index, key, profile, dict(idents), at, prefix="user_identifiers")
+            set_attributes(
+                ctx.book,
+                ctx.ledger,
+                index,
+                key,
+                profile,
+                dict(idents),
+                at,
+                prefix="user_identifiers",
+                max_string=ctx.max_string,
+            )
         return profile
     if (cid := _check_id(ctx, index, cid, "customer_id")) is None:
         return None

@@ -291,19 +291,24 @@ class Worker:
                     chunk = batch_chunks.get(conn, batch.id, seq)
                     plan = planner(conn, workspace, batch, chunk, self.settings)
                 with self.db.write() as conn:
-                    current = workspaces.get_for_writing(conn, batch.workspace_id)
-                    if not batches.hold(conn, [batch.id], self.owner):
-                        log.warning("batch.lease_lost", batch_ids=[batch.id], worker=self.owner)
-                        return
-                    if current != workspace:
-                        assert current is not None
-                        plan = planner(conn, current, batch, chunk, self.settings)
-                    (ledger,) = plan.write(conn)
-                    crash_if(self.settings.fault_point, "worker_mid_apply")
-                    last = seq == chunks - 1
-                    progress = batches.finish_chunk(
-                        conn, batch.id, progress, ledger, now_ms(), last=last
+
+                    def again(ws: Workspace) -> Plan:
+                        return planner(conn, ws, batch, chunk, self.settings)  # noqa: B023
+
+                    written = self._write_held(
+                        conn, [batch.id], batch.workspace_id, workspace, plan, again
                     )
+                    if written is not None:
+                        (ledger,) = written
+                        last = seq == chunks - 1
+                        progress = batches.finish_chunk(
+                            conn, batch.id, progress, ledger, now_ms(), last=last
+                        )
+                if written is None:
+                    log.warning("batch.lease_lost", batch_ids=[batch.id], worker=self.owner)
+                    with self.db.write() as conn:
+                        batches.release(conn, [batch.id], self.owner)
+                    return
                 del plan
             totals.applied += ledger.applied
             totals.skipped += ledger.skipped
@@ -326,22 +331,43 @@ class Worker:
         self, conn: Connection, group: list[Claimed], decided_with: Workspace, plan: Plan
     ) -> list[Ledger] | None:
         """Write the group and mark it done, in the caller's transaction; ``None`` if this
-        worker no longer holds every lease (nothing is written then).
+        worker no longer holds every lease (nothing is written then)."""
 
-        The workspace is read again first (and on PostgreSQL share-locked, so no settings
-        change overlaps the write): if its settings changed since the group was decided (new
-        identifiers rebuild the whole identifier index), the group is decided again, here."""
-        workspace = workspaces.get_for_writing(conn, group[0].workspace_id)
-        assert workspace is not None
-        if not batches.hold(conn, [b.id for b in group], self.owner):
+        def again(workspace: Workspace) -> Plan:
+            return PLANNERS[group[0].kind](conn, workspace, group, self.settings)
+
+        ids = [b.id for b in group]
+        ledgers = self._write_held(conn, ids, group[0].workspace_id, decided_with, plan, again)
+        if ledgers is None:
             return None
-        if workspace != decided_with:
-            log.info("batch.decided_again", batch_ids=[b.id for b in group], worker=self.owner)
-            plan = PLANNERS[group[0].kind](conn, workspace, group, self.settings)
-        ledgers = plan.write(conn)
-        crash_if(self.settings.fault_point, "worker_mid_apply")
         done = [(batch.id, ledger) for batch, ledger in zip(group, ledgers, strict=True)]
         batches.finish(conn, done, now_ms())
+        return ledgers
+
+    def _write_held(
+        self,
+        conn: Connection,
+        batch_ids: list[str],
+        workspace_id: str,
+        decided_with: Workspace,
+        plan: Plan,
+        decide_again: Callable[[Workspace], Plan],
+    ) -> list[Ledger] | None:
+        """Write a decided plan in the caller's transaction, if this worker still holds every
+        lease (else ``None``, and nothing is written).
+
+        The workspace is read again first (and on PostgreSQL share-locked, so no settings
+        change overlaps the write): if its settings changed since the plan was decided (new
+        identifiers rebuild the whole identifier index), it is decided again, here."""
+        workspace = workspaces.get_for_writing(conn, workspace_id)
+        assert workspace is not None
+        if not batches.hold(conn, batch_ids, self.owner):
+            return None
+        if workspace != decided_with:
+            log.info("batch.decided_again", batch_ids=batch_ids, worker=self.owner)
+            plan = decide_again(workspace)
+        ledgers = plan.write(conn)
+        crash_if(self.settings.fault_point, "worker_mid_apply")
         return ledgers
 
     def _after_error(self, group: list[Claimed], exc: Exception) -> None:
