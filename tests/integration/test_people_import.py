@@ -282,3 +282,22 @@ def test_a_file_over_the_limit_is_refused_as_it_streams(small_limit: Harness) ->
     multipart = roster.request("POST", "/v1/imports/people", files=files, headers=t.auth)
     assert multipart.status_code == 413
     assert roster.stored_batches() == 0
+
+
+def test_a_batch_with_many_issues_is_read_a_page_at_a_time(roster: Harness) -> None:
+    """Every row of a file failing: the batch answers 1,000 issues a page, and the pages
+    together hold each row's error once, in row order."""
+    t = roster.tenant()
+    batch = imported(roster, t, table(["id", "plan"], *[["", "x"] for _ in range(2_500)]))
+    assert batch["counts"]["failed"] == 2_500
+    assert batch["issues"] == {"errors": 2_500, "warnings": 0, "offset": 0, "limit": 1000}
+    assert len(batch["errors"]) == 1000
+    batch_id = batch["batch_id"]
+    seen = []
+    for offset in range(0, 2_500, 1000):
+        url = f"/v1/batches/{batch_id}?issues_offset={offset}&issues_limit=1000"
+        page = roster.get(url, t).json()
+        assert page["issues"]["offset"] == offset
+        seen += [e["index"] for e in page["errors"]]
+    assert seen == list(range(2, 2_502))
+    assert roster.get(f"/v1/batches/{batch_id}?issues_limit=0", t).status_code == 400

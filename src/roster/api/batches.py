@@ -17,9 +17,20 @@ Caller = Annotated[Workspace, Depends(caller)]
 
 
 @router.get("/v1/batches/{batch_id}", summary="A batch: status, counts, per-element errors")
-async def get_batch(batch_id: str, request: Request, workspace: Caller) -> dict[str, Any]:
+async def get_batch(
+    batch_id: str,
+    request: Request,
+    workspace: Caller,
+    issues_offset: int = Query(0, ge=0, le=2**31 - 1),
+    issues_limit: int = Query(1000, ge=1, le=10_000),
+) -> dict[str, Any]:
     batch_id = text_param(batch_id, "batch_id", max_length=40)
-    return await run_in_threadpool(reads.batch_view, container(request).db, workspace, batch_id)
+    db = container(request).db
+    return await run_in_threadpool(
+        lambda: reads.batch_view(
+            db, workspace, batch_id, issues_offset=issues_offset, issues_limit=issues_limit
+        )
+    )
 
 
 @router.get("/v1/batches", summary="Recent batches of the workspace, newest first")

@@ -20,17 +20,33 @@ from roster.store import batches, devices, events, reads
 from roster.store.database import Database
 
 
-def batch_view(db: Database, workspace: Workspace, batch_id: str) -> dict[str, Any]:
+def batch_view(
+    db: Database,
+    workspace: Workspace,
+    batch_id: str,
+    *,
+    issues_offset: int = 0,
+    issues_limit: int = 1000,
+) -> dict[str, Any]:
+    """A batch with one page of its issues (in element order: ``issues_offset`` of them
+    skipped, at most ``issues_limit`` given) and how many it holds of each severity."""
     with db.read() as conn:
         row = batches.get(conn, workspace.id, batch_id)
         if row is None:
             raise NotFound(f"batch {batch_id!r} not found", field="batch_id")
-        issues = batches.issues_of(conn, batch_id)
+        issues = batches.issues_of(conn, batch_id, offset=issues_offset, limit=issues_limit)
+        held = batches.issue_counts(conn, batch_id)
         ahead = batches.ahead_of(conn, workspace.id, row["seq"]) if row["status"] == "queued" else 0
     view = _summary(row)
     view["ahead"] = ahead
     view["errors"] = [_issue(i) for i in issues if i.severity == "error"]
     view["warnings"] = [_issue(i) for i in issues if i.severity == "warning"]
+    view["issues"] = {
+        "errors": held.get("error", 0),
+        "warnings": held.get("warning", 0),
+        "offset": issues_offset,
+        "limit": issues_limit,
+    }
     return view
 
 

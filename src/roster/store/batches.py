@@ -118,9 +118,27 @@ def ahead_of(conn: Connection, workspace_id: str, seq: int) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def issues_of(conn: Connection, batch_id: str) -> list[Issue]:
-    rows = conn.execute(sa.select(it).where(it.c.batch_id == batch_id).order_by(it.c.ordinal))
+def issues_of(
+    conn: Connection, batch_id: str, *, offset: int = 0, limit: int | None = None
+) -> list[Issue]:
+    """A batch's issues in the order they were recorded (one page of them, if asked)."""
+    query = sa.select(it).where(it.c.batch_id == batch_id).order_by(it.c.ordinal)
+    if offset:
+        query = query.where(it.c.ordinal >= offset)  # ordinals run 0, 1, 2, ... per batch
+    if limit is not None:
+        query = query.limit(limit)
+    rows = conn.execute(query)
     return [Issue(r.severity, r.element_index, r.key, r.field, r.code, r.message) for r in rows]
+
+
+def issue_counts(conn: Connection, batch_id: str) -> dict[str, int]:
+    """How many issues of each severity a batch holds."""
+    query = (
+        sa.select(it.c.severity, sa.func.count())
+        .where(it.c.batch_id == batch_id)
+        .group_by(it.c.severity)
+    )
+    return {severity: int(n) for severity, n in conn.execute(query)}
 
 
 def claim_next(conn: Connection, owner: str, now: int, lease_ms: int) -> Claimed | None:
