@@ -32,14 +32,20 @@ def test_upgrade_is_idempotent(container: Container) -> None:
     assert migrations.current_revision(container.db) == before == "0005"
 
 
-def test_batch_payloads_are_compressed_with_lz4_on_postgresql(pg_url: str) -> None:
-    """On PostgreSQL (built with lz4, as Debian's is) request bodies are stored lz4-compressed."""
+@pytest.mark.parametrize(
+    ("table", "column"), [("batch_payloads", "payload"), ("batch_chunks", "data")]
+)
+def test_request_bodies_are_compressed_with_lz4_on_postgresql(
+    pg_url: str, table: str, column: str
+) -> None:
+    """On PostgreSQL (built with lz4, as Debian's is) request bodies and import chunks are
+    stored lz4-compressed."""
     db = Database(pg_url)
     try:
         with db.read() as conn:
             method = conn.exec_driver_sql(
                 "SELECT attcompression FROM pg_attribute"
-                " WHERE attrelid = 'batch_payloads'::regclass AND attname = 'payload'"
+                f" WHERE attrelid = '{table}'::regclass AND attname = '{column}'"
             ).scalar_one()
     finally:
         db.dispose()
