@@ -148,7 +148,7 @@ class _Group:
             ledger.skip(op.index, key, "_update", oc.UNKNOWN_CUSTOMER, msg)
             return
         if found is None:
-            found = self._create(batch, ledger, op.index, key, op.by_email, body_id)
+            found = self._create(batch, ledger, op.index, key, op.by_email, body_id, source_ms)
         elif op.by_email and "email" not in raw and not _holds_email(found, key):
             raw = {**raw, "email": key}  # found by the body's id: it takes the path's email
         set_attributes(
@@ -204,7 +204,7 @@ class _Group:
             return
         profile = self._find(key, op.by_email)
         if profile is None:
-            profile = self._create(batch, ledger, index, key, op.by_email, None)
+            profile = self._create(batch, ledger, index, key, op.by_email, None, received)
         if source_id is not None:
             self.stored_ids[source_id] = batch.id
         trigger = can_trigger(occurred, received, migrated=False)
@@ -260,8 +260,10 @@ class _Group:
         key: str,
         by_email: bool,
         body_id: str | None,
+        at: int,
     ) -> Profile:
-        """A new person; found by email, it holds that email (and the body's id if given)."""
+        """A new person; found by email, it holds that email (written at ``at``, the source
+        time of the call) and the body's id if given."""
         if not by_email:
             return self.book.create(key, batch)
         profile = self.book.create(body_id, batch)
@@ -272,7 +274,7 @@ class _Group:
             key,
             profile,
             {"email": key},
-            batch.accepted_at,
+            at,
             prefix="identifier",
             max_string=self.max_string,
         )
