@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from roster.api import schemas
 from roster.api.deps import container, workspace_of
 from roster.api.params import text_param
 from roster.api.submit import read_write, submit
@@ -65,6 +66,7 @@ def _pipelines_route(call: str, summary: str) -> None:
             methods=["POST"],
             summary=summary,
             responses=RESPONSES,
+            openapi_extra={"requestBody": schemas.PIPELINES_REQUESTS[call]},
             include_in_schema=path.startswith("/v1/api/") is False or call == "track",
         )
 
@@ -80,6 +82,7 @@ _pipelines_route("batch", "Identify, track, page and screen calls in one request
     "/api/v1/customers/{identifier}",
     summary="Add or update a person (Track API v1); an email address finds the person by email",
     responses=RESPONSES,
+    openapi_extra={"requestBody": schemas.V1_PERSON_REQUEST},
 )
 async def put_customer(identifier: str, request: Request, response: Response) -> dict[str, Any]:
     ident = text_param(identifier, "identifier")
@@ -91,6 +94,7 @@ async def put_customer(identifier: str, request: Request, response: Response) ->
     "/api/v1/customers/{identifier}/events",
     summary="Record an event of a person (Track API v1)",
     responses=RESPONSES,
+    openapi_extra={"requestBody": schemas.V1_EVENT_REQUEST},
 )
 async def post_event(identifier: str, request: Request, response: Response) -> dict[str, Any]:
     ident = text_param(identifier, "identifier")

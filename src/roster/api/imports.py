@@ -15,6 +15,7 @@ from typing import IO, Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from roster.api import schemas
 from roster.api.deps import container, workspace_of
 from roster.api.submit import submit
 from roster.api.uploads import receive_file
@@ -32,6 +33,7 @@ KIND = "customerio.people_csv"
     summary="Import people from a CSV file (text/csv body or multipart upload)",
     status_code=202,
     responses={400: {}, 401: {}, 413: {}, 415: {}, 422: {}, 429: {}},
+    openapi_extra={"requestBody": schemas.CSV_REQUEST},
 )
 async def import_people(request: Request, response: Response) -> dict[str, Any]:
     settings = container(request).settings

@@ -149,3 +149,101 @@ MIGRATE_EVENTS_REQUEST = _request_body(MigrateEvents)
 MIGRATE_TRANSACTIONS_REQUEST = _request_body(MigrateTransactions)
 REVERT_REQUEST = _request_body(RevertCustomers)
 LIVE_TRANSACTION_REQUEST = _request_body(_Transaction)
+
+
+# --- Customer.io (what the docs show; unknown fields such as context are accepted) -----------
+
+Stamp = str | int | float
+
+
+class Identify(msgspec.Struct):
+    userId: str | int
+    traits: dict[str, Any] | None = None
+    timestamp: Stamp | None = None
+    messageId: str | None = None
+
+
+class Track(msgspec.Struct):
+    userId: str | int
+    event: str
+    properties: dict[str, Any] | None = None
+    timestamp: Stamp | None = None
+    messageId: str | None = None
+
+
+class Page(msgspec.Struct):
+    userId: str | int
+    name: str | None = None
+    properties: dict[str, Any] | None = None
+    timestamp: Stamp | None = None
+    messageId: str | None = None
+
+
+class _BatchIdentify(Identify, tag_field="type", tag="identify"):
+    pass
+
+
+class _BatchTrack(Track, tag_field="type", tag="track"):
+    pass
+
+
+class _BatchPage(Page, tag_field="type", tag="page"):
+    pass
+
+
+class _BatchScreen(Page, tag_field="type", tag="screen"):
+    pass
+
+
+class Batch(msgspec.Struct):
+    batch: list[_BatchIdentify | _BatchTrack | _BatchPage | _BatchScreen]
+
+
+class V1Event(msgspec.Struct):
+    name: str
+    id: str | None = None
+    type: Literal["event", "page", "screen"] = "event"
+    timestamp: Stamp | None = None
+    data: dict[str, Any] | None = None
+
+
+V1_PERSON_REQUEST = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "description": "Attributes, plus the directives _timestamp (when the update "
+                "happened) and _update (true: never create), and email, created_at.",
+                "additionalProperties": True,
+                "properties": {
+                    "email": {"type": "string"},
+                    "created_at": {"type": "integer"},
+                    "_timestamp": {"type": ["integer", "string"]},
+                    "_update": {"type": "boolean"},
+                },
+            }
+        }
+    },
+}
+PIPELINES_REQUESTS = {
+    "identify": _request_body(Identify),
+    "track": _request_body(Track),
+    "page": _request_body(Page),
+    "screen": _request_body(Page),
+    "batch": _request_body(Batch),
+}
+V1_EVENT_REQUEST = _request_body(V1Event)
+CSV_REQUEST = {
+    "required": True,
+    "content": {
+        "text/csv": {"schema": {"type": "string", "format": "binary"}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        },
+    },
+}
