@@ -14,6 +14,7 @@ written with one set of bulk writes (``CallsPlan.write``), as MoEngage imports a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +28,10 @@ from roster.domain.timestamps import InvalidTimestamp, check_event_window, parse
 from roster.domain.workspaces import Workspace
 from roster.formats import customerio as cio
 from roster.services.attribute_writes import set_attributes
-from roster.services.event_rows import MAX_NAME, ElementEvents, insert_events
+from roster.services.event_rows import MAX_NAME
 from roster.services.profile_book import ProfileBook
 from roster.store import events as event_store
-from roster.store import profiles
+from roster.store import profiles, raw_sql
 from roster.store.batches import Claimed
 from roster.store.profiles import Profile
 
@@ -38,18 +39,38 @@ MAX_ID_LENGTH = 255
 EVENT_TYPES = frozenset({"track", "event", "page", "screen"})
 
 
+#: Takes one decided event: its person and its row without the first three columns.
+EmitEvent = Callable[[Profile, tuple[Any, ...]], None]
+
+
 @dataclass(slots=True)
 class CallsPlan:
-    """A group of Customer.io batches decided in memory, waiting to be written."""
+    """A group of Customer.io batches decided in memory, waiting to be written.
+
+    On PostgreSQL the group is decided in the write transaction, each event row sent to
+    ``COPY`` as soon as it is decided, so the server stores rows while the next ones are
+    decided (new people get their uids when created, from the sequence). Elsewhere (SQLite) it
+    is decided before, so the write lock is held for the writes alone."""
 
     workspace_id: str
     ledgers: list[Ledger]
     book: ProfileBook
-    events: list[ElementEvents]
+    decide: Callable[[EmitEvent], None]
+    #: The events decided before the write transaction; ``None``: decided while written.
+    events: list[tuple[Profile, tuple[Any, ...]]] | None
+    #: The most people the group may create: the identifiers it names that no one holds.
+    new_people: int = 0
 
     def write(self, conn: Connection) -> list[Ledger]:
+        ws = self.workspace_id
+        if self.events is None:  # uids drawn before the stream opens (no query during COPY)
+            self.book.uid_source = profiles.uid_pool(conn, self.new_people)
+            with event_store.streamed(conn) as send:
+                self.decide(lambda p, row: send((ws, p.uid, p.uid, *row)))
+            self.book.flush(conn)
+            return self.ledgers
         self.book.flush(conn)
-        insert_events(conn, self.workspace_id, self.events)
+        event_store.insert_many(conn, [(ws, p.uid, p.uid, *row) for p, row in self.events])
         return self.ledgers
 
 
@@ -63,17 +84,25 @@ def plan_calls(
     book = ProfileBook(workspace, max(b.accepted_at for b in batches))
     group = _Group(workspace, book, max_string)
     group.preload(conn, [op for ops in operations for op in ops])
-    for batch, ledger, ops in zip(batches, ledgers, operations, strict=True):
-        for op in ops:
-            if type(op) is cio.Event:
-                group.event(batch, ledger, op)
-            elif type(op) is cio.Person:
-                group.person(batch, ledger, op)
-            else:
-                assert isinstance(op, cio.Unsupported)
-                msg = f"'{op.call}' calls are accepted but not applied by Roster"
-                ledger.skip(op.index, _shown(op.identifier), "type", oc.NOT_SUPPORTED, msg)
-    return CallsPlan(workspace.id, ledgers, book, group.events)
+
+    def decide(emit: EmitEvent) -> None:
+        group.emit = emit
+        for batch, ledger, ops in zip(batches, ledgers, operations, strict=True):
+            for op in ops:
+                if type(op) is cio.Event:
+                    group.event(batch, ledger, op)
+                elif type(op) is cio.Person:
+                    group.person(batch, ledger, op)
+                else:
+                    assert isinstance(op, cio.Unsupported)
+                    msg = f"'{op.call}' calls are accepted but not applied by Roster"
+                    ledger.skip(op.index, _shown(op.identifier), "type", oc.NOT_SUPPORTED, msg)
+
+    if raw_sql.streams_rows(conn):
+        return CallsPlan(workspace.id, ledgers, book, decide, None, group.unknown)
+    events: list[tuple[Profile, tuple[Any, ...]]] = []
+    decide(lambda p, row: events.append((p, row)))
+    return CallsPlan(workspace.id, ledgers, book, decide, events)
 
 
 def _shown(identifier: Any) -> str | None:
@@ -93,7 +122,10 @@ class _Group:
     by_email: dict[str, Profile] = field(default_factory=dict)
     #: Event ids stored before: ``id -> batch that stored it``; and met in this group.
     stored_ids: dict[str, str] = field(default_factory=dict)
-    events: list[ElementEvents] = field(default_factory=list)
+    #: How many identifiers (ids, emails) the group names that no one holds yet.
+    unknown: int = 0
+    #: Where decided events go (set by the plan's ``decide``).
+    emit: EmitEvent = field(default=lambda p, row: None)
 
     def preload(self, conn: Connection, ops: list[cio.Operation]) -> None:
         changed: set[str] = set()
@@ -120,6 +152,9 @@ class _Group:
         for email, (uid, _) in holders.items():
             if (profile := self.book.by_uid.get(uid)) is not None:
                 self.by_email[email] = profile
+        self.unknown = len(emails - self.by_email.keys()) + len(
+            (changed | named) - self.book.by_id.keys()
+        )
         found = event_store.holders_of_source_ids(conn, ws.id, source_ids)
         self.stored_ids = {sid: batch_id for sid, (_, batch_id) in found.items()}
 
@@ -208,8 +243,25 @@ class _Group:
         if source_id is not None:
             self.stored_ids[source_id] = batch.id
         trigger = can_trigger(occurred, received, migrated=False)
-        row = (name, occurred, None, None, None, None, None, properties, received, batch.id)
-        self.events.append((profile, [(*row, trigger, False, source_id, None)]))
+        self.emit(
+            profile,
+            (
+                name,
+                occurred,
+                None,
+                None,
+                None,
+                None,
+                None,
+                properties,
+                received,
+                batch.id,
+                trigger,
+                False,
+                source_id,
+                None,
+            ),
+        )
         ledger.applied += 1
 
     def _identifier(self, ledger: Ledger, index: int, value: Any, where: str) -> str | None:

@@ -8,7 +8,7 @@ set-based statements (in the write transaction).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -36,6 +36,9 @@ class ProfileBook:
         self.pairs_of: dict[int, list[tuple[str, str]]] = {}  # id(profile) -> its indexed pairs
         #: uid -> the pairs the stored index holds for it (those of its attributes as loaded)
         self.stored_pairs: dict[int, list[tuple[str, str]]] = {}
+        #: Gives each new profile its uid when it is created (a writer that sends rows naming
+        #: it before it is inserted); without one, uids are given when new profiles are written.
+        self.uid_source: Callable[[], int] | None = None
 
     def preload(
         self,
@@ -87,7 +90,8 @@ class ProfileBook:
 
     def create(self, customer_id: str | None, batch: Claimed) -> Profile:
         """A new customer, created by ``batch`` at its accept time."""
-        profile = Profile(None, customer_id, created_at=batch.accepted_at, created_batch=batch.id)
+        uid = None if self.uid_source is None else self.uid_source()
+        profile = Profile(uid, customer_id, created_at=batch.accepted_at, created_batch=batch.id)
         self.new.append(profile)
         self.mark_dirty(profile)
         if customer_id is not None:

@@ -98,8 +98,8 @@ def insert_new(conn: Connection, workspace_id: str, new: list[Profile], now: int
     slow to build and send, and SQLAlchemy would send one per row on SQLite)."""
     if not new:
         return
-    uids = _next_uids(conn, len(new))
-    for profile, uid in zip(new, uids, strict=True):
+    unnumbered = [p for p in new if p.uid is None]
+    for profile, uid in zip(unnumbered, _next_uids(conn, len(unnumbered)), strict=True):
         profile.uid = uid
     rows = [
         (
@@ -142,6 +142,23 @@ _LAST_UID_SQLITE = sa.text(
     "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'customers'), 0),"
     " coalesce((SELECT max(uid) FROM customers), 0))"
 )
+
+
+def uid_pool(conn: Connection, count: int) -> Callable[[], int]:
+    """``count`` new uids drawn now from the table's sequence (PostgreSQL), then given one at a
+    time: a writer streaming rows that name new people draws them before it opens its stream.
+    Those left ungiven are never given: uids may have gaps, they are never reused."""
+    if conn.dialect.name != "postgresql":  # SQLite numbers after the highest uid stored
+        raise ValueError("uids are drawn ahead only from PostgreSQL's sequence")
+    drawn = iter(_next_uids(conn, count) if count else [])
+
+    def next_uid() -> int:
+        uid = next(drawn, None)
+        if uid is None:
+            raise RuntimeError(f"more new people than the {count} uids drawn for them")
+        return uid
+
+    return next_uid
 
 
 def _next_uids(conn: Connection, count: int) -> list[int]:
