@@ -32,8 +32,9 @@ check: dev  ## format, lint, types, import layers
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-bench: dev  ## the full benchmark; writes bench/results.json
+bench: dev  ## the full benchmark; writes bench/results.json and bench/results-backfill.json
 	$(PY) -m bench --full --out bench/results.json
+	$(PY) -m bench --full --stages backfill --reps 3 --out bench/results-backfill.json
 
 bench-quick: dev  ## a 1-2 minute run, for its correctness cross-check
 	$(PY) -m bench --quick --out bench/quick.json

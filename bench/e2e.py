@@ -190,12 +190,12 @@ def _measure(
     if not drained:
         problems.insert(0, f"queue not drained within {profile.drain_cap_s}s")
     problems += [f"{p.role} exited early" for p in procs if p.popen.poll() is not None]
-    figures = _figures(posted, check, backlog, memory_start, memory, problems)
-    figures["worker_log"] = apply_log(procs)
-    return figures
+    found = figures(posted, check, backlog, memory_start, memory, problems)
+    found["worker_log"] = apply_log(procs)
+    return found
 
 
-def _figures(
+def figures(
     posted: load.LoadResult,
     check: dict[str, Any],
     backlog: int,
@@ -203,6 +203,9 @@ def _figures(
     memory: dict[str, dict[str, float]],
     problems: list[str],
 ) -> dict[str, Any]:
+    """A rep's figures: rates (to the last accept and to the last ``done`` of
+    ``check["ledger"]``), the queue at the last accept, memory, the load and the store
+    (``check``: ``counts``, ``ledger`` and ``issues`` read from it)."""
     return {
         "ok": not problems,
         "problems": problems,

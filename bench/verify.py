@@ -34,14 +34,19 @@ def check_load(load: LoadResult, requests: int, what: str = "requests accepted")
     return problems
 
 
-def check_ledger(ledger: dict[str, dict[str, int]], dataset: Dataset) -> list[str]:
+def check_ledger(
+    ledger: dict[str, dict[str, int]], batches: int, elements: int, what: str = "elements"
+) -> list[str]:
+    """Every batch ``done``: ``batches`` of them, holding ``elements`` elements (``what``),
+    every one applied, none failed or skipped."""
     problems: list[str] = []
     done = ledger.get("done", {})
     expect(problems, "batch statuses", sorted(ledger), ["done"])
-    expect(problems, "batches done", done.get("batches"), len(dataset.bodies))
-    expect(problems, "elements applied", done.get("applied"), dataset.expected.elements)
-    expect(problems, "elements failed", done.get("failed"), 0)
-    expect(problems, "elements skipped", done.get("skipped"), 0)
+    expect(problems, "batches done", done.get("batches"), batches)
+    expect(problems, f"{what} in done batches", done.get("elements"), elements)
+    expect(problems, f"{what} applied", done.get("applied"), elements)
+    expect(problems, f"{what} failed", done.get("failed", 0), 0)
+    expect(problems, f"{what} skipped", done.get("skipped", 0), 0)
     return problems
 
 
@@ -78,7 +83,7 @@ def cross_check(
     counts = probe.counts()
     problems = [
         *check_load(load, len(dataset.bodies)),
-        *check_ledger(ledger, dataset),
+        *check_ledger(ledger, len(dataset.bodies), dataset.expected.elements),
         *check_counts(counts, dataset),
         *check_lww(base_url, auth, dataset),
     ]
