@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from roster.bootstrap import Container
+from roster.store import batch_chunks
 from roster.store.database import Database
 from roster_testkit import Harness, Tenant, settings_for
 
@@ -89,6 +90,8 @@ def test_a_100000_row_file_imports_with_exact_row_errors(roster: Harness) -> Non
     }
     assert attributes(roster, t, "c99998") == {"email": "p99998@example.com", "name": "Name 99998"}
     assert attributes(roster, t, "c7") is None  # its row had two fields
+    with roster.db.read() as conn:  # applied, the file is not kept
+        assert batch_chunks.count(conn, batch["batch_id"]) == 0
 
 
 def test_rows_are_numbered_as_a_spreadsheet_shows_them(roster: Harness) -> None:

@@ -304,6 +304,8 @@ class Worker:
                         progress = batches.finish_chunk(
                             conn, batch.id, progress, ledger, now_ms(), last=last
                         )
+                        if last:  # applied: the file itself is not kept
+                            batch_chunks.delete(conn, batch.id)
                 if written is None:
                     log.warning("batch.lease_lost", batch_ids=[batch.id], worker=self.owner)
                     with self.db.write() as conn:

@@ -51,3 +51,8 @@ def get(conn: Connection, batch_id: str, seq: int) -> StoredChunk:
     )
     row = conn.execute(query).one()
     return StoredChunk(row.seq, row.first_row, row.rows, bytes(row.data))
+
+
+def delete(conn: Connection, batch_id: str) -> None:
+    """Forget a finished batch's chunks (its counts, ledger and the file's SHA-256 stay)."""
+    conn.execute(sa.delete(t).where(t.c.batch_id == batch_id))
