@@ -98,8 +98,7 @@ PLANNERS: dict[str, Planner] = {
     "masivo.revert": _alone(plan_revert),
     "wallet.transaction": _alone(plan_live_transaction),
 }
-#: Kinds whose consecutive batches may be applied together in one transaction.
-#: Kinds whose body is stored in chunks, applied one chunk per transaction.
+#: Decides one chunk of a chunked batch, reading but not writing.
 ChunkPlanner = Callable[[Connection, Workspace, Claimed, StoredChunk, Settings], Plan]
 
 
@@ -109,7 +108,9 @@ def _people_chunk(
     return plan_people_chunk(conn, ws, batch, chunk, max_string=settings.max_string_length)
 
 
+#: Kinds whose body is stored in chunks, applied one chunk per transaction.
 CHUNKED: dict[str, ChunkPlanner] = {"customerio.people_csv": _people_chunk}
+#: Kinds whose consecutive batches may be applied together in one transaction.
 GROUPED_KINDS = frozenset(
     {"transition", "customerio", "masivo.customers", "masivo.events", "masivo.transactions"}
 )
