@@ -13,6 +13,7 @@ from roster.api import (
     health,
     imports,
     masivo,
+    merges,
     transition,
     wallets,
     workspace,
@@ -30,6 +31,7 @@ def create_app(container: Container) -> FastAPI:
     errors.install(app)
     for module in (
         transition,
+        merges,
         customerio,
         imports,
         masivo,

@@ -18,6 +18,7 @@ from roster.api.deps import container, workspace_of
 from roster.api.params import text_param
 from roster.api.submit import read_write, submit
 from roster.formats import customerio as cio
+from roster.formats import merges
 
 router = APIRouter(tags=["Customer.io"])
 KIND = "customerio"
@@ -100,3 +101,30 @@ async def post_event(identifier: str, request: Request, response: Response) -> d
     ident = text_param(identifier, "identifier")
     limit = container(request).settings.max_body_bytes
     return {"batch_id": await accept_call(request, response, cio.V1_EVENT, limit, ident)}
+
+
+@router.post(
+    "/api/v1/merge_customers",
+    summary="Merge a secondary person into a primary one (Track API v1)",
+    responses=RESPONSES,
+    openapi_extra={"requestBody": schemas.V1_MERGE_REQUEST},
+)
+async def merge_customers(request: Request, response: Response) -> dict[str, Any]:
+    """The primary keeps its values and gains only the attributes it lacks; the secondary's
+    events of the last 30 days move and can no longer trigger campaigns."""
+    workspace = await workspace_of(request)
+    raw, key = await read_write(request, container(request).settings.max_body_bytes)
+    merges.read_customerio_merge(raw)
+    batch_id = await submit(
+        request,
+        response,
+        workspace,
+        kind=merges.CUSTOMERIO,
+        payload=raw.removeprefix(b"\xef\xbb\xbf"),
+        elements=1,
+        users=0,
+        events=0,
+        merges=1,
+        key=key,
+    )
+    return {"batch_id": batch_id}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from roster.api.deps import caller, container
@@ -95,5 +95,59 @@ async def customer_activity(
     def load() -> dict[str, Any]:
         row = reads.find_customer(db, workspace, text_param(customer_id, "customer_id"))
         return {"events": reads.activity(db, row, limit=limit)}
+
+    return await run_in_threadpool(load)
+
+
+@router.get(
+    "/v1/customers/{customer_id}/timeline",
+    summary="What made the profile what it is: imports, merges, reverts, skipped stale updates",
+)
+async def customer_timeline(
+    customer_id: str,
+    request: Request,
+    workspace: Caller,
+    limit: int = Query(1000, ge=1, le=10_000),
+) -> dict[str, Any]:
+    db = container(request).db
+
+    def load() -> dict[str, Any]:
+        row = reads.find_customer(db, workspace, text_param(customer_id, "customer_id"))
+        return {"uid": row["uid"], "timeline": reads.timeline(db, workspace, row, limit=limit)}
+
+    return await run_in_threadpool(load)
+
+
+@router.get(
+    "/v1/uids/{uid}/timeline",
+    summary="The timeline of a customer by uid (a merged customer's tombstone keeps only that)",
+)
+async def uid_timeline(
+    request: Request,
+    workspace: Caller,
+    uid: int = Path(ge=1, le=MAX_UID),
+    limit: int = Query(1000, ge=1, le=10_000),
+) -> dict[str, Any]:
+    db = container(request).db
+
+    def load() -> dict[str, Any]:
+        row = reads.find_customer(db, workspace, None, uid)
+        return {"uid": row["uid"], "timeline": reads.timeline(db, workspace, row, limit=limit)}
+
+    return await run_in_threadpool(load)
+
+
+@router.get("/v1/uids/{uid}/events", summary="All stored events of a customer by uid")
+async def uid_events(
+    request: Request,
+    workspace: Caller,
+    uid: int = Path(ge=1, le=MAX_UID),
+    limit: int = Query(100, ge=1, le=10_000),
+) -> dict[str, Any]:
+    db = container(request).db
+
+    def load() -> dict[str, Any]:
+        row = reads.find_customer(db, workspace, None, uid)
+        return {"events": reads.event_list(db, row, since=None, until=None, limit=limit)}
 
     return await run_in_threadpool(load)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -247,3 +247,26 @@ CSV_REQUEST = {
         },
     },
 }
+
+
+class MergePair(msgspec.Struct):
+    merged_user: str
+    retained_user: str
+
+
+class MergeUsers(msgspec.Struct):
+    merge_data: Annotated[list[MergePair], msgspec.Meta(min_length=1, max_length=50)]
+
+
+class CioPerson(msgspec.Struct):
+    id: str | None = None
+    email: str | None = None
+
+
+class MergeCustomers(msgspec.Struct):
+    primary: CioPerson
+    secondary: CioPerson
+
+
+MERGE_REQUEST = _request_body(MergeUsers)
+V1_MERGE_REQUEST = _request_body(MergeCustomers)

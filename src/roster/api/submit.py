@@ -34,6 +34,7 @@ async def submit(
     key: str | None,
     prepared: bytes | None = None,
     chunks: Callable[[], Iterable[StoredChunk]] | None = None,
+    merges: int = 0,
 ) -> str:
     """Store the batch (acknowledged once committed) and return its id; a replay of an
     idempotent request is marked ``Idempotent-Replayed: true``."""
@@ -47,6 +48,7 @@ async def submit(
         forwarded_for=request.headers.get("x-forwarded-for"),
         prepared=prepared,
         chunks=chunks,
+        merges=merges,
     )
     result = await run_in_threadpool(accept, container(request).db, workspace, sub)
     if result.replayed:

@@ -195,6 +195,9 @@ def ws_set(
     ] = None,
     users_per_minute: Annotated[int | None, typer.Option(help="0 means unlimited.")] = None,
     events_per_minute: Annotated[int | None, typer.Option(help="0 means unlimited.")] = None,
+    merges_per_minute: Annotated[
+        int | None, typer.Option(help="Users merged away per minute; 0 means unlimited.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Change a workspace's identity resolution, identifiers and rate limits."""
@@ -211,6 +214,7 @@ def ws_set(
             limits=limits,
             users_per_minute=users_per_minute,
             events_per_minute=events_per_minute,
+            merges_per_minute=merges_per_minute,
         )
     )
     _print_workspace(ws, as_json)
@@ -251,7 +255,10 @@ def _limits_text(ws: Workspace) -> str:
     lim = ws.limits
     if lim.unlimited:
         return "unlimited"
-    return f"{lim.users_per_minute or '∞'} users/min, {lim.events_per_minute or '∞'} events/min"
+    return (
+        f"{lim.users_per_minute or '∞'} users/min, {lim.events_per_minute or '∞'} events/min, "
+        f"{lim.merges_per_minute or '∞'} merges/min"
+    )
 
 
 def _print_workspace(ws: Workspace, as_json: bool, api_key: str | None = None) -> None:

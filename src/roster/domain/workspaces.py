@@ -23,7 +23,11 @@ class Limits:
 
     @property
     def unlimited(self) -> bool:
-        return self.users_per_minute is None and self.events_per_minute is None
+        return (
+            self.users_per_minute is None
+            and self.events_per_minute is None
+            and self.merges_per_minute is None
+        )
 
 
 #: The vendors' documented limits (MoEngage Bulk Import and Merge Users).

@@ -40,6 +40,8 @@ class Submission:
     users: int
     events: int
     idempotency_key: str | None = None
+    #: Users merged away (Merge Users' own budget of user updates).
+    merges: int = 0
     forwarded_for: str | None = None
     #: The reading of the body's entries made at the door, stored beside it.
     prepared: bytes | None = None
@@ -128,6 +130,7 @@ def _charge(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, now: in
     wanted = (
         (sub.users, limits.users_per_minute, "users"),
         (sub.events, limits.events_per_minute, "events"),
+        (sub.merges, limits.merges_per_minute, "merged users"),
     )
     for asked, limit, what in wanted:
         if limit is not None and asked > limit:  # no wait would ever let it through
@@ -137,8 +140,8 @@ def _charge(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, now: in
                 field="elements",
             )
     window = now - now % WINDOW_MS
-    users, events = ratelimit.charge(conn, ws.id, window, sub.users, sub.events)
-    for (asked, limit, what), used in zip(wanted, (users, events), strict=True):
+    used_now = ratelimit.charge(conn, ws.id, window, sub.users, sub.events, sub.merges)
+    for (asked, limit, what), used in zip(wanted, used_now, strict=True):
         if limit is not None and used > limit:
             reset = window + WINDOW_MS
             raise RateLimited(

@@ -16,7 +16,9 @@ from roster.domain.timestamps import format_ms
 from roster.domain.timestamps import format_optional_ms as _iso
 from roster.domain.workspaces import Workspace
 from roster.services.loyalty_reads import loyalty_view, transactions_view
+from roster.services.timeline import timeline_of
 from roster.store import batches, devices, events, reads
+from roster.store import merges as merge_store
 from roster.store.database import Database
 
 
@@ -88,10 +90,20 @@ def _issue(issue: Issue) -> dict[str, Any]:
     }
 
 
-def find_customer(db: Database, workspace: Workspace, customer_id: str) -> dict[str, Any]:
-    """The raw customer row of a ``customer_id`` (for its events and activity)."""
+def find_customer(
+    db: Database, workspace: Workspace, customer_id: str | None, uid: int | None = None
+) -> dict[str, Any]:
+    """The raw customer row of a ``customer_id`` or a ``uid`` (a tombstone too: it keeps its
+    uid), for its events, activity and timeline."""
     with db.read() as conn:
-        return _customer_row(conn, workspace, customer_id, None, None)
+        return _customer_row(conn, workspace, customer_id, uid, None)
+
+
+def timeline(
+    db: Database, workspace: Workspace, row: dict[str, Any], *, limit: int
+) -> list[dict[str, Any]]:
+    with db.read() as conn:
+        return timeline_of(conn, workspace, row, limit=limit)
 
 
 def profile(
@@ -107,6 +119,7 @@ def profile(
         row = _customer_row(conn, workspace, customer_id, uid, identifier)
         device_views = [_device(d) for d in devices.of_customer(conn, row["uid"])]
         loyalty = loyalty_view(conn, workspace, row, int(time.time() * 1000))
+        merged_in = merge_store.merged_into(conn, workspace.id, row["uid"])
     attributes = msgspec.json.decode(row["attributes"])
     times = msgspec.json.decode(row["attribute_times"])
     return {
@@ -122,6 +135,8 @@ def profile(
         "migrated_batch": row["migrated_batch"],
         "migrated_only": bool(row["migrated"]) and row["live_since"] is None,
         "merged_into": row["merged_into"],
+        "merged_at": _iso(row["merged_at"]),
+        "merged_in": merged_in,
         "created_at": _iso(row["created_at"]),
         "updated_at": _iso(row["updated_at"]),
         "created_batch": row["created_batch"],

@@ -30,6 +30,7 @@ from roster.services.customerio_calls import plan_calls
 from roster.services.faults import crash_if
 from roster.services.gc_pause import collector_paused
 from roster.services.live_transactions import plan_live_transaction
+from roster.services.merge_requests import plan_merges
 from roster.services.migrate_customers import plan_customers
 from roster.services.migrate_events import plan_events
 from roster.services.migrate_transactions import plan_transactions
@@ -97,6 +98,8 @@ PLANNERS: dict[str, Planner] = {
     "masivo.transactions": _grouped(plan_transactions),
     "masivo.revert": _alone(plan_revert),
     "wallet.transaction": _alone(plan_live_transaction),
+    "moengage.merge": _alone(plan_merges),
+    "customerio.merge": _alone(plan_merges),
 }
 #: Decides one chunk of a chunked batch, reading but not writing.
 ChunkPlanner = Callable[[Connection, Workspace, Claimed, StoredChunk, Settings], Plan]

@@ -73,6 +73,7 @@ def configure(
     limits: str | None = None,
     users_per_minute: int | None = None,
     events_per_minute: int | None = None,
+    merges_per_minute: int | None = None,
 ) -> Workspace:
     """Change the given settings and keep the others."""
     with db.write() as conn:
@@ -88,7 +89,12 @@ def configure(
             profiles.rebuild_identifiers(conn, ws.id, lambda a: identifier_pairs(names, a))
         if limits is not None:
             ws = replace(ws, limits=limits_preset(limits))
-        ws = replace(ws, limits=_override(ws.limits, users_per_minute, events_per_minute))
+        overrides = {
+            "users_per_minute": users_per_minute,
+            "events_per_minute": events_per_minute,
+            "merges_per_minute": merges_per_minute,
+        }
+        ws = replace(ws, limits=_override(ws.limits, overrides))
         workspaces.save_settings(conn, ws)
     return ws
 
@@ -107,12 +113,10 @@ def set_tiers(db: Database, workspace_id: str, tiers: list[tuple[Any, Any]]) -> 
     return ws
 
 
-def _override(limits: Limits, users: int | None, events: int | None) -> Limits:
-    for value, name in ((users, "users_per_minute"), (events, "events_per_minute")):
+def _override(limits: Limits, values: dict[str, int | None]) -> Limits:
+    """``limits`` with the given per-minute budgets (``0`` means unlimited; ``None`` keeps)."""
+    for name, value in values.items():
         if value is not None and value < 0:
             raise InvalidSetting(f"{name} must be 0 (unlimited) or more", field=name)
-    return replace(
-        limits,
-        users_per_minute=limits.users_per_minute if users is None else (users or None),
-        events_per_minute=limits.events_per_minute if events is None else (events or None),
-    )
+    given = {name: value or None for name, value in values.items() if value is not None}
+    return replace(limits, **given)

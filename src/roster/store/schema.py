@@ -105,6 +105,13 @@ batch_issues = sa.Table(
     sa.Column("field", sa.Text),
     sa.Column("code", sa.String(64), nullable=False),
     sa.Column("message", sa.Text, nullable=False),
+    # A profile's timeline finds the stale updates skipped for its customer id.
+    sa.Index(
+        "ix_batch_issues_stale_key",
+        "key",
+        sqlite_where=sa.text("code = 'stale_attribute_skipped'"),
+        postgresql_where=sa.text("code = 'stale_attribute_skipped'"),
+    ),
 )
 
 customers = sa.Table(
@@ -128,6 +135,13 @@ customers = sa.Table(
     #: When another surface first changed this customer (it is no longer migrated-only).
     sa.Column("live_since", sa.BigInteger),
     sa.UniqueConstraint("workspace_id", "customer_id"),
+    # The purge pass finds tombstones (merged customers) by their merge time.
+    sa.Index(
+        "ix_customers_tombstones",
+        "merged_at",
+        sqlite_where=sa.text("merged_into IS NOT NULL"),
+        postgresql_where=sa.text("merged_into IS NOT NULL"),
+    ),
     sqlite_autoincrement=True,  # a uid is never reused (SPEC §4), even after deletes
 )
 
@@ -233,4 +247,32 @@ rate_windows = sa.Table(
     sa.Column("window_start", sa.BigInteger, primary_key=True),
     sa.Column("users", sa.Integer, nullable=False, server_default="0"),
     sa.Column("events", sa.Integer, nullable=False, server_default="0"),
+    #: Users merged away (MoEngage counts a merge as a user update of its own budget).
+    sa.Column("merges", sa.Integer, nullable=False, server_default="0"),
+)
+
+#: What happened to profiles beyond their own writes: merges and reverts, each with what moved
+#: (``detail``, JSON), so a profile's timeline explains it and a merge can be undone later.
+journal = sa.Table(
+    "journal",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("workspace_id", sa.String(64), nullable=False),
+    sa.Column("batch_id", sa.String(40), nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    #: ``merge`` or ``revert``.
+    sa.Column("action", sa.String(16), nullable=False),
+    #: A merge's conflict rule: ``moengage``, ``customerio`` or ``identity``.
+    sa.Column("rule", sa.String(16)),
+    #: The merged (or reverted) customer, and its customer id at the time.
+    sa.Column("uid", sa.BigInteger, nullable=False),
+    sa.Column("customer_id", sa.String(255)),
+    #: The retained customer of a merge.
+    sa.Column("into_uid", sa.BigInteger),
+    sa.Column("into_customer_id", sa.String(255)),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Index("ix_journal_workspace_id_uid", "workspace_id", "uid"),
+    sa.Index("ix_journal_workspace_id_into_uid", "workspace_id", "into_uid"),
+    sa.Index("ix_journal_workspace_id_customer_id", "workspace_id", "customer_id"),
+    sqlite_autoincrement=True,
 )
