@@ -469,3 +469,21 @@ def test_customerio_merge_door_rules(roster: Harness) -> None:
         assert response.status_code == 400, response.text
         assert field in response.text
     assert roster.stored_batches() == 0
+
+
+def test_a_migrated_customer_holding_a_merge_is_not_reverted(roster: Harness) -> None:
+    """Reverting a retained customer would delete what was merged into it: refused with
+    ``has_merges``; a plain revert is in the timeline of the customer later given its id."""
+    t = roster.tenant()
+    roster.migrate(t, "/customers/migrate", {"customers": [{"id": "M1"}, {"id": "M2"}]})
+    load(roster, t, [customer("X", x=1)])
+    merge(roster, t, [("X", "M1")])
+    batch_id = roster.migrate(t, "/customers/migrate", {"customers": ["M1", "M2"]}, method="DELETE")
+    batch = roster.batch(t, batch_id)
+    assert batch["counts"] == {"total": 2, "applied": 1, "skipped": 1, "failed": 0}
+    assert batch["warnings"][0]["code"] == "has_merges"
+    assert profile(roster, t, "M1")["attributes"] == {"x": 1}
+    roster.migrate(t, "/customers/migrate", {"customers": [{"id": "M2"}]})
+    timeline = roster.get("/v1/customers/M2/timeline", t).json()["timeline"]
+    assert [e["type"] for e in timeline] == ["earlier_customer_reverted", "created", "migrated"]
+    assert timeline[0]["batch_id"] == batch_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
@@ -21,6 +22,7 @@ from roster.cli.runtime import (
 from roster.domain.errors import RosterError
 from roster.domain.workspaces import Workspace
 from roster.services import workspace_admin
+from roster.services.purge import purge_tombstones
 from roster.settings import Settings
 from roster.store import migrations
 
@@ -114,6 +116,23 @@ def worker(
     container = bootstrap(settings, upgrade=True)
     n = settings.worker_concurrency if concurrency is None else concurrency
     run_until_stopped(WorkerPool(container, n), parent_pid)
+    container.db.dispose()
+
+
+@app.command()
+def purge(
+    older_than_days: Annotated[
+        float,
+        typer.Option(min=0, help="Purge tombstones with no new data for this many days."),
+    ] = 30,
+) -> None:
+    """Delete merged customers' tombstones that received no new data for 30 days (workers
+    also do it about once an hour)."""
+    container = bootstrap(upgrade=True)
+    now = int(time.time() * 1000)
+    kept_ms = int(older_than_days * 24 * 3600 * 1000)
+    count = purge_tombstones(container.db, now, kept_ms=kept_ms)
+    out.print(f"purged {count} tombstone{'s' if count != 1 else ''}")
     container.db.dispose()
 
 

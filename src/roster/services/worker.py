@@ -35,6 +35,7 @@ from roster.services.migrate_customers import plan_customers
 from roster.services.migrate_events import plan_events
 from roster.services.migrate_transactions import plan_transactions
 from roster.services.people_import import plan_people_chunk
+from roster.services.purge import purge_tombstones
 from roster.services.revert import plan_revert
 from roster.services.transition import plan_transitions
 from roster.settings import Settings
@@ -47,6 +48,7 @@ log = structlog.get_logger("roster.worker")
 HOUSEKEEPING_MS = 60_000
 STATS_CHECK_MS = 5_000
 RATE_WINDOW_KEPT_MS = 3_600_000
+PURGE_EVERY_MS = 3_600_000
 
 
 class Plan(Protocol):
@@ -132,6 +134,7 @@ class Worker:
         host = socket.gethostname()[:48]
         self.owner = name or f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._last_housekeeping = 0
+        self._last_purge = 0
 
     def run(self, stop: threading.Event) -> None:
         """Apply batches until ``stop`` is set; the batch in hand is finished first."""
@@ -157,7 +160,8 @@ class Worker:
         log.info("worker.stopped", worker=self.owner)
 
     def _housekeeping(self) -> None:
-        """When idle, at most once a minute: forget rate-limit windows older than an hour."""
+        """When idle, at most once a minute: forget rate-limit windows older than an hour;
+        about once an hour, purge old tombstones (``services.purge``)."""
         now = now_ms()
         if now - self._last_housekeeping < HOUSEKEEPING_MS:
             return
@@ -165,6 +169,9 @@ class Worker:
         try:
             with self.db.write() as conn:
                 ratelimit.forget_before(conn, now - RATE_WINDOW_KEPT_MS)
+            if now - self._last_purge >= PURGE_EVERY_MS:
+                self._last_purge = now
+                purge_tombstones(self.db, now)
         except Exception:
             log.exception("worker.housekeeping_failed", worker=self.owner)
 
