@@ -487,3 +487,78 @@ def test_a_migrated_customer_holding_a_merge_is_not_reverted(roster: Harness) ->
     timeline = roster.get("/v1/customers/M2/timeline", t).json()["timeline"]
     assert [e["type"] for e in timeline] == ["earlier_customer_reverted", "created", "migrated"]
     assert timeline[0]["batch_id"] == batch_id
+
+
+def test_identity_resolution_merges_profiles_an_import_finds_sharing_an_identifier(
+    roster: Harness,
+) -> None:
+    """An event creates a profile known only by its email; a customer element then gives
+    customer `c1` that email: c1 is merged into the older profile, which takes its id, its
+    newer attribute values and all its events."""
+    t = roster.tenant(identity_resolution=True, identifiers=["email"])
+    now = now_ms()
+    anon_event = {
+        "type": "event",
+        "user_identifiers": {"email": "e@x.io"},
+        "actions": [{"action": "first", "current_time": now - 60 * DAY_MS}],
+    }
+    load(roster, t, [anon_event])
+    anon = roster.get("/v1/customers?email=e@x.io", t).json()
+    assert anon["customer_id"] is None
+    response = roster.transition(
+        t,
+        [
+            customer("c1", email="E@x.io", plan="gold"),
+            event("c1", "later", now - 40 * DAY_MS),
+        ],
+    )
+    roster.drain()
+    batch = roster.batch(t, response.json()["batch_id"])
+    assert batch["counts"] == {"total": 2, "applied": 2, "skipped": 0, "failed": 0}
+    assert [w["code"] for w in batch["warnings"]] == ["identity_merged"]
+    c1 = profile(roster, t, "c1")
+    assert c1["uid"] == anon["uid"]
+    assert c1["attributes"] == {"email": "E@x.io", "plan": "gold"}
+    names = sorted(e["name"] for e in roster.events(t, "c1"))
+    assert names == ["MOE_USER_MERGED", "first", "later"]  # all events: one person
+    (entry,) = [
+        e
+        for e in roster.get("/v1/customers/c1/timeline", t).json()["timeline"]
+        if e["type"] == "merged_in"
+    ]
+    assert entry["rule"] == "identity"
+    assert entry["customer_id_taken"] is True
+    assert entry["batch_id"] == batch["batch_id"]
+    tomb = by_uid(roster, t, entry["merged_uid"])
+    assert tomb["merged_into"] == anon["uid"]
+    assert [e["name"] for e in uid_events(roster, t, entry["merged_uid"])] == [
+        "MOE_USER_MERGE_EVENT"
+    ]
+
+
+def test_identity_merge_keeps_the_newest_value_of_each_attribute(roster: Harness) -> None:
+    """Customer.io calls in an identity-resolution workspace: the newer profile's older
+    values lose to the retained profile's newer ones, and the other way round."""
+    t = roster.tenant(identity_resolution=True, identifiers=["email"])
+    roster.cio_batch(
+        t,
+        "/v1/identify",
+        {"userId": "a", "traits": {"email": "s@x.io", "city": "Lima"}, "timestamp": 1_700_000_000},
+    )
+    roster.cio_batch(
+        t,
+        "/v1/identify",
+        {"userId": "b", "traits": {"city": "Quito", "plan": "x"}, "timestamp": 1_600_000_000},
+    )
+    roster.cio_batch(
+        t,
+        "/v1/identify",
+        {
+            "userId": "b",
+            "traits": {"email": "s@x.io", "plan": "y"},
+            "timestamp": 1_650_000_000,
+        },
+    )
+    a = profile(roster, t, "a")
+    assert roster.customer(t, "b") is None
+    assert a["attributes"] == {"email": "s@x.io", "city": "Lima", "plan": "y"}

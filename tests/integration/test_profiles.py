@@ -196,17 +196,20 @@ def test_a_customer_named_by_event_and_found_by_identifier_is_updated(roster: Ha
     assert [e["name"] for e in roster.events(tenant, "c1")] == ["opened"]
 
 
-def test_a_shared_identifier_is_reported_and_lookups_find_the_older(roster: Harness) -> None:
+def test_a_shared_identifier_merges_the_newer_profile_into_the_older(roster: Harness) -> None:
     """With identity resolution on, a second customer taking an email another customer holds
-    gets an identifier_conflict warning; ?email= finds the older customer."""
+    is merged into the older one (an identity_merged warning says so); ?email= finds it."""
     tenant = roster.tenant(identity_resolution=True, identifiers=["email"])
     _apply(roster, tenant, [_customer("old", email="x@example.com")])
-    batch = _apply(roster, tenant, [_customer("new", email="x@example.com")])
+    batch = _apply(roster, tenant, [_customer("new", email="x@example.com", plan="pro")])
     assert [(w["index"], w["field"], w["code"]) for w in batch["warnings"]] == [
-        (0, "attributes.email", "identifier_conflict")
+        (0, "attributes.email", "identity_merged")
     ]
     found = roster.get("/v1/customers", tenant, params={"email": "x@example.com"}).json()
     assert found["customer_id"] == "old"
+    assert found["attributes"] == {"email": "x@example.com", "plan": "pro"}
+    assert [m["customer_id"] for m in found["merged_in"]] == ["new"]
+    assert roster.customer(tenant, "new") is None
 
 
 def test_a_changed_identifier_no_longer_finds_the_customer(roster: Harness) -> None:

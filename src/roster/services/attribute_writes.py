@@ -66,7 +66,8 @@ def write_clean(
         for (name, value), holder in shared:
             msg = (
                 f"{name} {value!r} is also held by customer "
-                f"{holder.customer_id or holder.uid!r}; both profiles are kept (they are "
-                "not merged yet) and lookups by this identifier find the older one"
+                f"{holder.customer_id or holder.uid!r}: the two profiles are merged into the "
+                "older one (identity resolution; the timeline of either shows what moved)"
             )
-            ledger.warn(index, key, f"{prefix}{dot}{name}", oc.IDENTIFIER_CONFLICT, msg)
+            ledger.warn(index, key, f"{prefix}{dot}{name}", oc.IDENTITY_MERGED, msg)
+            book.shared.append((profile, holder, book.batch_id))

@@ -29,7 +29,8 @@ from roster.domain.workspaces import Workspace
 from roster.formats import customerio as cio
 from roster.services.attribute_writes import set_attributes
 from roster.services.event_rows import MAX_NAME
-from roster.services.profile_book import ProfileBook
+from roster.services.identity_merges import merge_shared
+from roster.services.profile_book import ProfileBook, identifier_pairs
 from roster.store import events as event_store
 from roster.store import profiles, raw_sql
 from roster.store.batches import Claimed
@@ -68,9 +69,11 @@ class CallsPlan:
             with event_store.streamed(conn) as send:
                 self.decide(lambda p, row: send((ws, p.uid, p.uid, *row)))
             self.book.flush(conn)
-            return self.ledgers
-        self.book.flush(conn)
-        event_store.insert_many(conn, [(ws, p.uid, p.uid, *row) for p, row in self.events])
+        else:
+            self.book.flush(conn)
+            rows = [(ws, p.uid, p.uid, *row) for p, row in self.events]
+            event_store.insert_many(conn, rows)
+        merge_shared(conn, self.book)
         return self.ledgers
 
 
@@ -88,6 +91,7 @@ def plan_calls(
     def decide(emit: EmitEvent) -> None:
         group.emit = emit
         for batch, ledger, ops in zip(batches, ledgers, operations, strict=True):
+            book.batch_id = batch.id
             for op in ops:
                 if type(op) is cio.Event:
                     group.event(batch, ledger, op)
@@ -132,7 +136,11 @@ class _Group:
         named: set[str] = set()
         emails: set[str] = set()
         source_ids: set[str] = set()
+        pairs: set[tuple[str, str]] = set()  # identity resolution: identifiers people take
+        ir = self.workspace.identity_resolution
         for op in ops:
+            if ir and isinstance(op, cio.Person) and isinstance(op.attributes, dict):
+                pairs.update(identifier_pairs(self.workspace, op.attributes))
             key = _id_text(op.identifier)
             if key is None or isinstance(op, cio.Unsupported):
                 continue
@@ -148,7 +156,7 @@ class _Group:
                 source_ids.add(sid)
         ws = self.workspace
         holders = profiles.email_holders(conn, ws.id, emails, indexed="email" in ws.identifiers)
-        self.book.preload(conn, changed, named, (), uids=[uid for uid, _ in holders.values()])
+        self.book.preload(conn, changed, named, pairs, uids=[uid for uid, _ in holders.values()])
         for email, (uid, _) in holders.items():
             if (profile := self.book.by_uid.get(uid)) is not None:
                 self.by_email[email] = profile

@@ -23,7 +23,8 @@ from roster.domain.workspaces import Workspace
 from roster.formats import people_csv
 from roster.formats.people_csv import EMAIL, ID, TIMESTAMP, Options
 from roster.services.attribute_writes import write_clean
-from roster.services.profile_book import ProfileBook
+from roster.services.identity_merges import merge_shared
+from roster.services.profile_book import ProfileBook, identifier_pairs
 from roster.store import profiles
 from roster.store.batch_chunks import StoredChunk
 from roster.store.batches import Claimed
@@ -41,6 +42,7 @@ class ChunkPlan:
 
     def write(self, conn: Connection) -> list[Ledger]:
         self.book.flush(conn)
+        merge_shared(conn, self.book)
         return [self.ledger]
 
 
@@ -72,6 +74,7 @@ def plan_people_chunk(
     records = people_csv.records_of(chunk.data)
     ledger = Ledger(total=chunk.rows)
     book = ProfileBook(workspace, batch.accepted_at)
+    book.batch_id = batch.id
     rows = _Rows(workspace, batch, options, columns, ledger, book, max_string, {})
     rows.nul_possible = b"\x00" in chunk.data
     rows.preload(conn, records)
@@ -106,7 +109,13 @@ class _Rows:
             indexed = EMAIL in self.workspace.identifiers
             emails = profiles.email_holders(conn, self.workspace.id, wanted, indexed=indexed)
             uids = [uid for uid, _ in emails.values()]
-        self.book.preload(conn, ids, (), (), uids=uids)
+        pairs: set[tuple[str, str]] = set()  # identity resolution: identifiers people take
+        if self.workspace.identity_resolution:
+            named = [(n, name) for n, name in cols.attributes if name in self.workspace.identifiers]
+            for r in whole:
+                values = {name: r[n] for n, name in named if r[n]}
+                pairs.update(identifier_pairs(self.workspace, values))
+        self.book.preload(conn, ids, (), pairs, uids=uids)
         for email, (uid, _) in emails.items():
             if (profile := self.book.by_uid.get(uid)) is not None:
                 self.by_email[email] = profile

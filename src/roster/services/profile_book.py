@@ -39,6 +39,12 @@ class ProfileBook:
         #: Gives each new profile its uid when it is created (a writer that sends rows naming
         #: it before it is inserted); without one, uids are given when new profiles are written.
         self.uid_source: Callable[[], int] | None = None
+        #: The batch being decided (set by the planner), for what the book records of it.
+        self.batch_id: str = ""
+        #: With identity resolution on, profiles found sharing an identifier:
+        #: ``(profile, holder, batch id)``; merged after the batch's writes
+        #: (``services.identity_merges``).
+        self.shared: list[tuple[Profile, Profile, str]] = []
 
     def preload(
         self,

@@ -34,6 +34,7 @@ from roster.formats.moengage import (
 )
 from roster.services.attribute_writes import set_attributes
 from roster.services.event_rows import ElementEvents, draft_actions, insert_events
+from roster.services.identity_merges import merge_shared
 from roster.services.profile_book import ProfileBook, identifier_pairs
 from roster.store import devices as device_store
 from roster.store.batches import Claimed
@@ -90,6 +91,7 @@ class TransitionPlan:
         touched = shared.touched_devices.values()
         device_store.save(conn, self.workspace_id, touched, self.book.now)
         insert_events(conn, self.workspace_id, shared.events)
+        merge_shared(conn, self.book)
         return self.ledgers
 
 
@@ -112,6 +114,7 @@ def plan_transitions(
     shared = Shared(known_devices=device_store.load(conn, workspace.id, _device_ids(parts)))
     for batch, ledger, part in zip(batches, ledgers, parts, strict=True):
         ctx = Context(workspace, batch, ledger, book, max_string, shared)
+        book.batch_id = batch.id
         _apply_one(ctx, part)
     return TransitionPlan(workspace.id, ledgers, book, shared)
 
