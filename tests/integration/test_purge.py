@@ -7,10 +7,11 @@ import os
 import subprocess
 import sys
 
+from test_merges import DAY_MS, by_uid, customer, load, merge, now_ms, profile
+
 from roster.services.purge import purge_tombstones
 from roster.store import events as event_store
 from roster_testkit import Harness
-from test_merges import DAY_MS, by_uid, customer, load, merge, now_ms, profile
 
 
 def test_a_tombstone_without_new_data_for_30_days_is_purged(roster: Harness) -> None:
