@@ -562,3 +562,21 @@ def test_identity_merge_keeps_the_newest_value_of_each_attribute(roster: Harness
     a = profile(roster, t, "a")
     assert roster.customer(t, "b") is None
     assert a["attributes"] == {"email": "s@x.io", "city": "Lima", "plan": "y"}
+
+
+def test_a_merge_applies_between_the_imports_accepted_before_and_after_it(
+    roster: Harness,
+) -> None:
+    """Import, merge, import again, all queued before any is applied: the merge sees the first
+    import whole and none of the second (the per-workspace order)."""
+    t = roster.tenant()
+    first = roster.transition(t, [customer("A", v=1), customer("B", w=1)])
+    merged = merge_request(roster, t, [("A", "B")])
+    second = roster.transition(t, [customer("A", v=2), customer("B", w=2)])
+    assert {r.status_code for r in (first, merged, second)} == {200}
+    roster.drain()
+    assert profile(roster, t, "B")["attributes"] == {"v": 1, "w": 2}
+    assert profile(roster, t, "A")["attributes"] == {"v": 2}
+    assert profile(roster, t, "A")["uid"] not in {
+        m["uid"] for m in profile(roster, t, "B")["merged_in"]
+    }

@@ -138,3 +138,35 @@ def test_chunked_batches_upgrade_and_downgrade(blank_url: str) -> None:
             assert conn.execute(sa.text("SELECT count(*) FROM batches")).scalar_one() == 1
     finally:
         db.dispose()
+
+
+def test_merges_upgrade_and_downgrade(blank_url: str) -> None:
+    """0006 adds the journal and the merges counter (existing windows count none); a
+    downgrade removes both and keeps the rate windows."""
+    db = Database(blank_url)
+    try:
+        migrations.upgrade(db, "0005")
+        with db.write() as conn:
+            conn.execute(sa.insert(schema.workspaces), WORKSPACE)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO rate_windows (workspace_id, window_start, users, events)"
+                    " VALUES ('W1', 0, 3, 4)"
+                )
+            )
+        migrations.upgrade(db)
+        with db.read() as conn:
+            merges = conn.execute(sa.text("SELECT merges FROM rate_windows")).scalar_one()
+            assert merges == 0
+            assert sa.inspect(conn).has_table("journal")
+        with db.writer.connect() as conn:
+            cfg = migrations.alembic_config(db)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0005")
+        with db.read() as conn:
+            assert not sa.inspect(conn).has_table("journal")
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("rate_windows")}
+            assert "merges" not in columns
+            assert conn.execute(sa.text("SELECT users FROM rate_windows")).scalar_one() == 3
+    finally:
+        db.dispose()
