@@ -109,13 +109,8 @@ async def customer_timeline(
     workspace: Caller,
     limit: int = Query(1000, ge=1, le=10_000),
 ) -> dict[str, Any]:
-    db = container(request).db
-
-    def load() -> dict[str, Any]:
-        row = reads.find_customer(db, workspace, text_param(customer_id, "customer_id"))
-        return {"uid": row["uid"], "timeline": reads.timeline(db, workspace, row, limit=limit)}
-
-    return await run_in_threadpool(load)
+    cid = text_param(customer_id, "customer_id")
+    return await _timeline(request, workspace, cid, None, limit)
 
 
 @router.get(
@@ -128,10 +123,16 @@ async def uid_timeline(
     uid: int = Path(ge=1, le=MAX_UID),
     limit: int = Query(1000, ge=1, le=10_000),
 ) -> dict[str, Any]:
+    return await _timeline(request, workspace, None, uid, limit)
+
+
+async def _timeline(
+    request: Request, workspace: Workspace, customer_id: str | None, uid: int | None, limit: int
+) -> dict[str, Any]:
     db = container(request).db
 
     def load() -> dict[str, Any]:
-        row = reads.find_customer(db, workspace, None, uid)
+        row = reads.find_customer(db, workspace, customer_id, uid)
         return {"uid": row["uid"], "timeline": reads.timeline(db, workspace, row, limit=limit)}
 
     return await run_in_threadpool(load)

@@ -20,6 +20,7 @@ from roster.cli.runtime import (
     stop_on_signals,
 )
 from roster.domain.errors import RosterError
+from roster.domain.merges import DAY_MS, TOMBSTONE_KEPT_MS
 from roster.domain.workspaces import Workspace
 from roster.services import workspace_admin
 from roster.services.purge import purge_tombstones
@@ -124,13 +125,13 @@ def purge(
     older_than_days: Annotated[
         float,
         typer.Option(min=0, help="Purge tombstones with no new data for this many days."),
-    ] = 30,
+    ] = TOMBSTONE_KEPT_MS / DAY_MS,
 ) -> None:
     """Delete merged customers' tombstones that received no new data for 30 days (workers
     also do it about once an hour)."""
     container = bootstrap(upgrade=True)
     now = int(time.time() * 1000)
-    kept_ms = int(older_than_days * 24 * 3600 * 1000)
+    kept_ms = int(older_than_days * DAY_MS)
     count = purge_tombstones(container.db, now, kept_ms=kept_ms)
     out.print(f"purged {count} tombstone{'s' if count != 1 else ''}")
     container.db.dispose()

@@ -29,8 +29,9 @@ EVENT_WINDOW_MS = ACTIVITY_WINDOW_MS
 #: Marker events of a MoEngage merge, on the retained and on the merged (tombstone) profile.
 RETAINED_MARKER = "MOE_USER_MERGED"
 MERGED_MARKER = "MOE_USER_MERGE_EVENT"
+DAY_MS = 24 * 3600 * 1000
 #: Tombstones with no new data for this long are purged.
-TOMBSTONE_KEPT_MS = 30 * 24 * 3600 * 1000
+TOMBSTONE_KEPT_MS = 30 * DAY_MS
 
 Outcome = Literal["moved", "replaced", "dropped"]
 

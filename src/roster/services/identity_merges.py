@@ -38,13 +38,10 @@ def merge_shared(conn: Connection, book: ProfileBook) -> None:
         batch_of[id(profile)] = batch_of[id(holder)] = batch_id
         if a is not b:
             parent[id(a)] = b
+    distinct = {id(p): p for profile, holder, _ in book.shared for p in (profile, holder)}
     groups: dict[int, list[Profile]] = {}
-    seen: set[int] = set()
-    for profile, holder, _ in book.shared:
-        for p in (profile, holder):
-            if id(p) not in seen:
-                seen.add(id(p))
-                groups.setdefault(id(root(p)), []).append(p)
+    for p in distinct.values():
+        groups.setdefault(id(root(p)), []).append(p)
     moves: list[Move] = []
     retained_all: list[Profile] = []
     for members in groups.values():
@@ -56,7 +53,11 @@ def merge_shared(conn: Connection, book: ProfileBook) -> None:
             moves.append(move)
         retained_all.append(retained)
     profiles.update_existing(conn, retained_all, book.now, live=book.live)
-    index = {p.uid: identifier_pairs(book.workspace, p.attributes) for p in retained_all}
-    profiles.replace_identifiers(conn, book.workspace.id, index)  # type: ignore[arg-type]
+    index = {
+        p.uid: identifier_pairs(book.workspace, p.attributes)
+        for p in retained_all
+        if p.uid is not None  # every profile has its uid after the flush
+    }
+    profiles.replace_identifiers(conn, book.workspace.id, index)
     write_moves(conn, book.workspace.id, moves)
     book.shared = []

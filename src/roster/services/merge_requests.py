@@ -70,9 +70,7 @@ def plan_merges(conn: Connection, workspace: Workspace, batch: Claimed) -> Merge
             plan.ledger.fail(pair.index, _key(pair.merged), None, oc.IDENTITY_RESOLUTION_ON, msg)
         return plan
     found = _load(conn, workspace, book, pairs)
-    # The moves that merged a profile away in this request, by id(profile) and by the customer
-    # id it held (freed: the book no longer finds it).
-    gone: dict[int | str, Move] = {}
+    gone: dict[int, Move] = {}  # id(profile) -> the move that merged it away in this request
     for pair in pairs:
         merged = _resolve(plan, found, pair, pair.merged, gone)
         if merged is None:
@@ -94,12 +92,8 @@ def plan_merges(conn: Connection, workspace: Workspace, batch: Claimed) -> Merge
             continue
         move = Move(merged, retained, rule, batch.id, batch.accepted_at)
         fold(move)
-        if move.merged_customer_id is not None:
-            book.by_id.pop(move.merged_customer_id, None)
         book.mark_dirty(retained)
         gone[id(merged)] = move
-        if move.merged_customer_id is not None:
-            gone[move.merged_customer_id] = move
         plan.moves.append(move)
         plan.ledger.mark_applied()
     return plan
@@ -129,7 +123,7 @@ def _usable(value: str) -> bool:
 
 
 def _resolve(
-    plan: MergePlan, found: _Found, pair: Pair, ref: Ref, gone: dict[int | str, Move]
+    plan: MergePlan, found: _Found, pair: Pair, ref: Ref, gone: dict[int, Move]
 ) -> Profile | None:
     """The live customer ``ref`` names, or ``None`` after skipping the pair with the reason."""
     ledger, key = plan.ledger, _key(pair.merged)
@@ -143,8 +137,6 @@ def _resolve(
         else found.by_email.get(normalise_identifier("email", ref.value))
     )
     move = gone.get(id(profile)) if profile is not None else None
-    if ref.by == "id" and profile is None:
-        move = gone.get(ref.value)
     if move is not None:
         into = move.retained_customer_id or f"uid {move.retained.uid}"
         msg = f"customer {ref.value!r} was merged into {into!r} earlier in this request"

@@ -119,7 +119,7 @@ def profile(
         row = _customer_row(conn, workspace, customer_id, uid, identifier)
         device_views = [_device(d) for d in devices.of_customer(conn, row["uid"])]
         loyalty = loyalty_view(conn, workspace, row, int(time.time() * 1000))
-        merged_in = merge_store.merged_into(conn, workspace.id, row["uid"])
+        merged_in = merge_store.merged_in(conn, workspace.id, row["uid"])
     attributes = msgspec.json.decode(row["attributes"])
     times = msgspec.json.decode(row["attribute_times"])
     return {

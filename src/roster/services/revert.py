@@ -38,7 +38,7 @@ class RevertPlan:
     reverted: dict[int, str] = field(default_factory=dict)
 
     def write(self, conn: Connection) -> list[Ledger]:
-        erase.customers_and_all_they_own(conn, self.reverted)
+        erase.customers_and_all_they_own(conn, self.reverted.keys())
         at = self.batch.accepted_at
         merge_store.record(
             conn,

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Connection
 
 from roster.domain.timestamps import format_ms
 from roster.domain.workspaces import Workspace
+from roster.store import batches, timeline_reads
 from roster.store import merges as journal
-from roster.store import timeline_reads
 
 
 def timeline_of(
@@ -33,8 +33,9 @@ def timeline_of(
 
     add(row["created_at"], 0, {"type": "created", "batch_id": row["created_batch"]})
     if migrated := row["migrated_batch"]:
-        accepted = timeline_reads.accepted_at(conn, migrated)
-        add(accepted or row["created_at"], 1, {"type": "migrated", "batch_id": migrated})
+        found = batches.get(conn, workspace.id, migrated)
+        at = found["accepted_at"] if found else row["created_at"]
+        add(at, 1, {"type": "migrated", "batch_id": migrated})
     for batch_id, count, moved_in, first in timeline_reads.event_batches(conn, uid):
         entry = {"type": "events", "batch_id": batch_id, "events": count}
         if moved_in:
@@ -46,7 +47,7 @@ def timeline_of(
     for batch_id, accepted, field, message in timeline_reads.stale_skips(conn, workspace.id, keys):
         entry = {"type": "stale_attribute_skipped", "batch_id": batch_id, "field": field}
         add(accepted, 3, entry | {"message": message})
-    for e in journal.entries_of(conn, workspace.id, uid):
+    for e in journal.merges_of(conn, workspace.id, uid):
         add(e["at"], 4, _journal_entry(e, uid))
     if cid:
         for e in journal.entries_for_customer_id(conn, workspace.id, cid):
@@ -57,9 +58,8 @@ def timeline_of(
 
 
 def _journal_entry(e: dict[str, Any], uid: int) -> dict[str, Any]:
+    """A merge into this customer (with what moved) or out of it."""
     detail = e["detail"]
-    if e["action"] == "revert":
-        return {"type": "reverted", "batch_id": e["batch_id"]}
     if e["into_uid"] == uid:
         return {
             "type": "merged_in",

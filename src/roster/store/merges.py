@@ -84,12 +84,14 @@ def record(conn: Connection, entries: Iterable[dict[str, Any]]) -> None:
         conn.execute(sa.insert(journal), rows)
 
 
-def entries_of(conn: Connection, workspace_id: str, uid: int) -> list[dict[str, Any]]:
-    """Journal entries about this customer: merged into it, or it merged (or reverted)."""
+def merges_of(conn: Connection, workspace_id: str, uid: int) -> list[dict[str, Any]]:
+    """The merges into this customer and out of it (a reverted customer is gone, with its
+    uid: its revert is found by its customer id)."""
     query = (
         sa.select(journal)
         .where(
             journal.c.workspace_id == workspace_id,
+            journal.c.action == "merge",
             sa.or_(journal.c.uid == uid, journal.c.into_uid == uid),
         )
         .order_by(journal.c.id)
@@ -140,7 +142,7 @@ def retained_uids(conn: Connection, workspace_id: str, uids: Collection[int]) ->
     return {int(u) for (u,) in conn.execute(query)}
 
 
-def merged_into(conn: Connection, workspace_id: str, uid: int) -> list[dict[str, Any]]:
+def merged_in(conn: Connection, workspace_id: str, uid: int) -> list[dict[str, Any]]:
     """The customers merged into this one, oldest merge first (a profile's merge info)."""
     query = (
         sa.select(

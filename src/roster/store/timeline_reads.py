@@ -11,12 +11,6 @@ from roster.store.id_lists import among
 from roster.store.schema import batch_issues, batches, events
 
 
-def accepted_at(conn: Connection, batch_id: str) -> int | None:
-    query = sa.select(batches.c.accepted_at).where(batches.c.id == batch_id)
-    found = conn.execute(query).scalar()
-    return None if found is None else int(found)
-
-
 def event_batches(conn: Connection, uid: int) -> list[tuple[str, int, int, int]]:
     """Per batch, the events this customer holds: ``(batch_id, count, how many of them were
     first recorded for another customer and moved here by a merge, first received)``."""
