@@ -25,8 +25,8 @@ from bench.config import PG_ADMIN_URL_DEFAULT, QUICK, Profile
 from roster import logs
 from roster.api.app import create_app
 from roster.bootstrap import Container, worker_database
-from roster.services import workspace_admin
-from roster.services.worker import Worker
+from roster.services.admin import workspace_admin
+from roster.services.worker.loop import Worker
 from roster.settings import Settings
 from roster.store import batches as roster_batches
 from roster.store import migrations

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 from roster.api.app import create_app
 from roster.bootstrap import Container
-from roster.services import workspace_admin
-from roster.services.worker import Worker
+from roster.services.admin import workspace_admin
+from roster.services.worker.loop import Worker
 from roster.settings import Settings
 from roster.store import batches
 from roster.store.schema import batches as batches_table

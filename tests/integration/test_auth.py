@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from roster.services import workspace_admin
+from roster.services.admin import workspace_admin
 from roster_testkit import Harness, Tenant, basic
 
 BODY = json.dumps(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from roster.services import workspace_admin
+from roster.services.admin import workspace_admin
 from roster.store.schema import batch_payloads
 from roster_testkit import Harness, Tenant, basic
 

@@ -8,7 +8,7 @@ import time
 
 import sqlalchemy as sa
 
-from roster.services.worker import Worker
+from roster.services.worker.loop import Worker
 from roster.store import planner_stats
 from roster_testkit import Harness
 
@@ -47,15 +47,15 @@ def test_a_table_an_import_outgrew_is_analysed_once(roster: Harness) -> None:
     _customers(roster, tenant.id, 3000)
     if roster.db.is_sqlite:
         assert _stale(roster) == []
-        assert roster.worker.refresh_planner_stats() == []
+        assert roster.worker.housekeeping.refresh_planner_stats() == []
         return
     deadline = time.monotonic() + 10
     while "customers" not in _stale(roster) and time.monotonic() < deadline:
         time.sleep(0.05)  # the counters reach the statistics views asynchronously
     assert "customers" in _stale(roster)
-    assert "customers" in roster.worker.refresh_planner_stats()
+    assert "customers" in roster.worker.housekeeping.refresh_planner_stats()
     other = Worker(roster.db, roster.worker.settings, name="second")
-    assert "customers" not in other.refresh_planner_stats()
+    assert "customers" not in other.housekeeping.refresh_planner_stats()
     assert "customers" not in _stale(roster)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from roster.services import workspace_admin
+from roster.services.admin import workspace_admin
 from roster.store.schema import customers
 from roster_testkit import Harness, Tenant
 

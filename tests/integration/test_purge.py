@@ -9,7 +9,7 @@ import sys
 
 from test_merges import DAY_MS, by_uid, customer, load, merge, now_ms, profile
 
-from roster.services.purge import purge_tombstones
+from roster.services.admin.purge import purge_tombstones
 from roster.store import events as event_store
 from roster_testkit import Harness
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from roster.services import worker as worker_module
-from roster.services import workspace_admin
-from roster.services.worker import Worker
+from roster.services.admin import workspace_admin
+from roster.services.apply.kinds import KINDS, Plan, Planner
+from roster.services.worker.loop import Worker
 from roster.store import batches
 from roster.store.schema import batches as batches_table
 from roster.store.schema import customer_identifiers as identifiers_table
@@ -86,6 +87,11 @@ def test_an_expired_lease_is_taken_over_and_applied_exactly_once(roster: Harness
     assert len(roster.events(tenant, "c1")) == 1
 
 
+def _replan(monkeypatch: pytest.MonkeyPatch, plan: Planner) -> None:
+    """Transition batches are decided by ``plan`` for the rest of the test."""
+    monkeypatch.setitem(KINDS, "transition", replace(KINDS["transition"], plan=plan))
+
+
 def test_a_lease_lost_while_the_group_is_decided_writes_nothing(
     roster: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -93,9 +99,10 @@ def test_a_lease_lost_while_the_group_is_decided_writes_nothing(
     another worker applies the batch, the first worker's decision is dropped, not written."""
     tenant = roster.tenant()
     batch_id = roster.transition(tenant, [_event("c1", "opened")]).json()["batch_id"]
-    decide = worker_module.PLANNERS["transition"]
+    decide = KINDS["transition"].plan
+    assert decide is not None
 
-    def decide_then_stall(*args: Any) -> worker_module.Plan:
+    def decide_then_stall(*args: Any) -> Plan:
         plan = decide(*args)
         with roster.db.write() as conn:  # the lease runs out while this worker is stalled
             conn.execute(
@@ -103,11 +110,11 @@ def test_a_lease_lost_while_the_group_is_decided_writes_nothing(
                 .where(batches_table.c.id == batch_id)
                 .values(lease_expires_at=int(time.time() * 1000) - 1000)
             )
-        monkeypatch.setitem(worker_module.PLANNERS, "transition", decide)
+        _replan(monkeypatch, decide)
         assert Worker(roster.db, roster.container.settings, name="rescuer").run_once()
         return plan
 
-    monkeypatch.setitem(worker_module.PLANNERS, "transition", decide_then_stall)
+    _replan(monkeypatch, decide_then_stall)
     silent = roster.container.settings.model_copy(update={"heartbeat_seconds": 3600})
     stalled = Worker(roster.db, silent, name="stalled-worker")  # no renewal while it stalls
     assert stalled.run_once()
@@ -126,18 +133,19 @@ def test_settings_changed_while_a_group_is_decided_are_the_ones_it_is_written_wi
     first = [_customer("c1", email="a@example.com", phone="+1")]
     roster.transition(tenant, first)
     roster.drain()
-    decide = worker_module.PLANNERS["transition"]
+    decide = KINDS["transition"].plan
+    assert decide is not None
 
     decided: list[tuple[str, ...]] = []
 
-    def decide_then_reconfigure(*args: Any) -> worker_module.Plan:
+    def decide_then_reconfigure(*args: Any) -> Plan:
         plan = decide(*args)
         decided.append(args[1].identifiers)
         if len(decided) == 1:  # the first decision is outdated as soon as it is made
             workspace_admin.configure(roster.db, tenant.id, identifiers=["email", "phone"])
         return plan
 
-    monkeypatch.setitem(worker_module.PLANNERS, "transition", decide_then_reconfigure)
+    _replan(monkeypatch, decide_then_reconfigure)
     second = [_customer("c2", email="b@example.com", phone="+2")]
     batch_id = roster.transition(tenant, second).json()["batch_id"]
     assert roster.worker.run_once()

@@ -156,7 +156,7 @@ def test_default_workspace_is_unlimited(roster: Harness) -> None:
 
 def test_setting_a_limit_to_zero_makes_it_unlimited_again(roster: Harness) -> None:
     """configure(users_per_minute=0) lifts the limit."""
-    from roster.services import workspace_admin
+    from roster.services.admin import workspace_admin
 
     tenant = roster.tenant(users_per_minute=1)
     assert roster.transition(tenant, customers("c1")).status_code == 200
@@ -179,7 +179,7 @@ def test_idle_workers_forget_rate_windows_older_than_an_hour(roster: Harness) ->
     with roster.db.write() as conn:
         ratelimit.charge(conn, "WS", now - 2 * 3_600_000, 1, 1)
         ratelimit.charge(conn, "WS", now - now % 60_000, 1, 1)
-    roster.worker._housekeeping()
+    roster.worker.housekeeping.run_if_due()
     with roster.db.read() as conn:
         kept = conn.execute(sa.select(rate_windows.c.window_start)).scalars().all()
     assert kept == [now - now % 60_000]

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from process_kit import Cluster, opened
 
-from roster.services import workspace_admin
+from roster.services.admin import workspace_admin
 from roster.store import migrations
 from roster.store.database import Database
 from roster.store.schema import metadata

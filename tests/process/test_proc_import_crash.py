@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 from process_kit import Cluster, client, opened, rows, scalar, start_all, store_of, wait_for
 
-from roster.formats.people_csv import CHUNK_ROWS
+from roster.formats.customerio_people_csv import CHUNK_ROWS
 from roster_testkit import Tenant
 
 pytestmark = pytest.mark.process

@@ -23,8 +23,8 @@ from roster.domain.loyalty import (
     stored_amount,
 )
 from roster.domain.timestamps import InvalidTimestamp, format_ms, parse_timestamp
-from roster.formats import masivo
-from roster.services import migration_reads
+from roster.formats import masivo, masivo_entries
+from roster.services.apply.kinds import KINDS
 
 RECEIVED = 1_796_222_640_000  # 2026-12-02
 BATCH = "9d6daeaa-741e-47e3-931d-4818004cb6da"
@@ -128,9 +128,9 @@ def _raw(value: Any) -> msgspec.Raw:
 def test_an_event_read_in_its_common_shape_equals_the_general_reading(value: Any) -> None:
     raw = _raw(value)
     shape = masivo.common_event(raw)
-    fast = None if shape is None else migration_reads._common_event(shape)
+    fast = None if shape is None else masivo_entries._common_event(shape)
     try:
-        general = migration_reads._general_event(raw, "customers[0].events[0]")
+        general = masivo_entries._general_event(raw, "customers[0].events[0]")
     except EntryProblem:
         assert fast is None  # the common reading never accepts what the rules refuse
         return
@@ -143,7 +143,7 @@ def test_an_event_read_in_its_common_shape_equals_the_general_reading(value: Any
         general.value,
     )
     # The stored text: as sent (not encoded again), with the same value as the general one's.
-    stored = migration_reads.event_text(fast, raw)
+    stored = masivo_entries.event_text(fast, raw)
     assert general.text is not None
     assert json.loads(stored) == json.loads(general.text)
 
@@ -166,7 +166,7 @@ transactions = st.fixed_dictionaries(
 def test_a_transaction_read_in_its_common_shape_equals_the_general_reading(value: Any) -> None:
     body = masivo.encode_entry({"customers": [{"id": "c", "transactions": [value]}]}).encode()
     raw = masivo.entries_of(body, "transactions")[0][1][0]
-    fast = migration_reads.common_transaction(masivo.common_transaction(raw))
+    fast = masivo_entries.common_transaction(masivo.common_transaction(raw))
     try:
         general = read_transaction(masivo.decode_entry(raw), "customers[0].transactions[0]")
     except EntryProblem:
@@ -187,17 +187,23 @@ def test_the_common_shape_covers_the_vendors_sample_entries() -> None:
     raw = _raw(event)
     shape = masivo.common_event(raw)
     assert shape is not None
-    read = migration_reads._common_event(shape)
+    read = masivo_entries._common_event(shape)
     assert read is not None
     assert read.value == "120.5"
     sent = json.loads(json.dumps(event, default=float))
-    assert json.loads(migration_reads.event_text(read, raw)) == {**sent, "fulfilled": True}
+    assert json.loads(masivo_entries.event_text(read, raw)) == {**sent, "fulfilled": True}
     tx = {"type": "REDEMPTION", "reward_id": "r1", "amount": -300, "issued_at": "2024-04-08Z"}
     body = masivo.encode_entry({"customers": [{"id": "c", "transactions": [tx]}]}).encode()
     common = masivo.common_transaction(masivo.entries_of(body, "transactions")[0][1][0])
     with pytest.raises(EntryProblem):  # a bare date with Z is not ISO-8601: refused either way
         read_transaction(tx, "t")
-    assert migration_reads.common_transaction(common) is None
+    assert masivo_entries.common_transaction(common) is None
+
+
+def prepare(kind: str, body: bytes) -> bytes | None:
+    """The reading the door of ``kind`` stores beside the body (``None`` for a kind without)."""
+    read = KINDS[kind].prepare
+    return None if read is None else read(body)
 
 
 def test_a_reading_made_at_the_door_is_the_one_the_worker_would_make() -> None:
@@ -206,17 +212,17 @@ def test_a_reading_made_at_the_door_is_the_one_the_worker_would_make() -> None:
     good["order"] = {"purchase_id": "po-1", "value": Decimal("9.90")}
     bad = {"type": "PURCHASE", "issued_at": "yesterday"}
     body = masivo.encode_entry({"customers": [{"id": "c", "events": [good, bad]}]}).encode()
-    prepared = migration_reads.prepare("masivo.events", body)
+    prepared = prepare("masivo.events", body)
     assert prepared is not None
-    reads = migration_reads.read_events(body)
-    assert migration_reads.events_of(body, prepared) == reads
-    assert isinstance(reads[0][1], migration_reads.ReadProblem)
+    reads = masivo_entries.read_events(body)
+    assert masivo_entries.events_of(body, prepared) == reads
+    assert isinstance(reads[0][1], masivo_entries.ReadProblem)
     assert reads[0][1].field == "customers[0].events[1].issued_at"
-    other = msgspec.msgpack.encode((migration_reads.VERSION + 1, [[["not", "a", "reading"]]]))
-    assert migration_reads.events_of(body, other) == reads
+    other = msgspec.msgpack.encode((masivo_entries.VERSION + 1, [[["not", "a", "reading"]]]))
+    assert masivo_entries.events_of(body, other) == reads
     tx = {"type": "ACCUMULATION", "reward_id": 7, "amount": Decimal("1.50")}
     body = masivo.encode_entry({"customers": [{"id": "c", "transactions": [tx]}]}).encode()
-    prepared = migration_reads.prepare("masivo.transactions", body)
-    (read,) = migration_reads.transactions_of(body, prepared)[0]
-    assert read == migration_reads.ReadTransaction("7", "ACCUMULATION", Decimal("1.5"), None, None)
-    assert migration_reads.prepare("masivo.customers", body) is None
+    prepared = prepare("masivo.transactions", body)
+    (read,) = masivo_entries.transactions_of(body, prepared)[0]
+    assert read == masivo_entries.ReadTransaction("7", "ACCUMULATION", Decimal("1.5"), None, None)
+    assert prepare("masivo.customers", body) is None

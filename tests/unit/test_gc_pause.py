@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from roster.services.gc_pause import collector_paused
+from roster.gc_pause import collector_paused
 
 
 def test_the_collector_resumes_only_when_the_last_pause_ends() -> None:

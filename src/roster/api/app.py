@@ -8,13 +8,12 @@ from roster import __version__
 from roster.api import (
     batches,
     customerio,
+    customerio_people_csv,
     customers,
     errors,
     health,
-    imports,
     masivo,
-    merges,
-    transition,
+    moengage,
     wallets,
     workspace,
 )
@@ -30,10 +29,9 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     errors.install(app)
     for module in (
-        transition,
-        merges,
+        moengage,
         customerio,
-        imports,
+        customerio_people_csv,
         masivo,
         batches,
         customers,

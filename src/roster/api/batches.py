@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from roster.api.deps import caller, container
 from roster.api.params import text_param
+from roster.domain.batches import Status
 from roster.domain.workspaces import Workspace
-from roster.services import reads
+from roster.services.reads import profiles
 
 router = APIRouter(tags=["Batches"])
 Caller = Annotated[Workspace, Depends(caller)]
@@ -27,7 +28,7 @@ async def get_batch(
     batch_id = text_param(batch_id, "batch_id", max_length=40)
     db = container(request).db
     return await run_in_threadpool(
-        lambda: reads.batch_view(
+        lambda: profiles.batch_view(
             db, workspace, batch_id, issues_offset=issues_offset, issues_limit=issues_limit
         )
     )
@@ -37,13 +38,13 @@ async def get_batch(
 async def list_batches(
     request: Request,
     workspace: Caller,
-    status: Literal["queued", "processing", "done", "failed"] | None = None,
+    status: Status | None = None,
     kind: str | None = Query(None, max_length=40),
     limit: int = Query(50, ge=1, le=1000),
 ) -> dict[str, Any]:
     db = container(request).db
     kind = None if kind is None else text_param(kind, "kind", max_length=40)
     rows = await run_in_threadpool(
-        lambda: reads.batch_list(db, workspace, status=status, kind=kind, limit=limit)
+        lambda: profiles.batch_list(db, workspace, status=status, kind=kind, limit=limit)
     )
     return {"batches": rows}

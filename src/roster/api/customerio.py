@@ -18,10 +18,9 @@ from roster.api.deps import container, workspace_of
 from roster.api.params import text_param
 from roster.api.submit import read_write, submit
 from roster.formats import customerio as cio
-from roster.formats import merges
+from roster.services.apply import kinds
 
 router = APIRouter(tags=["Customer.io"])
-KIND = "customerio"
 RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {},
     401: {},
@@ -43,7 +42,7 @@ async def accept_call(
         request,
         response,
         workspace,
-        kind=KIND,
+        kind=kinds.CUSTOMERIO,
         payload=cio.stored_call(call, raw.removeprefix(b"\xef\xbb\xbf"), identifier),
         elements=summary.elements,
         users=summary.users,
@@ -68,7 +67,6 @@ def _pipelines_route(call: str, summary: str) -> None:
             summary=summary,
             responses=RESPONSES,
             openapi_extra={"requestBody": schemas.PIPELINES_REQUESTS[call]},
-            include_in_schema=path.startswith("/v1/api/") is False or call == "track",
         )
 
 
@@ -114,12 +112,12 @@ async def merge_customers(request: Request, response: Response) -> dict[str, Any
     events of the last 30 days move and can no longer trigger campaigns."""
     workspace = await workspace_of(request)
     raw, key = await read_write(request, container(request).settings.max_body_bytes)
-    merges.read_customerio_merge(raw)
+    cio.read_customerio_merge(raw)
     batch_id = await submit(
         request,
         response,
         workspace,
-        kind=merges.CUSTOMERIO,
+        kind=kinds.CUSTOMERIO_MERGE,
         payload=raw.removeprefix(b"\xef\xbb\xbf"),
         elements=1,
         users=0,

@@ -12,7 +12,7 @@ from roster.api.params import MAX_UID, text_param
 from roster.domain.errors import InvalidParameter
 from roster.domain.timestamps import InvalidTimestamp, parse_timestamp
 from roster.domain.workspaces import Workspace
-from roster.services import reads
+from roster.services.reads import profiles
 
 router = APIRouter(tags=["Customers"])
 Caller = Annotated[Workspace, Depends(caller)]
@@ -24,7 +24,7 @@ async def get_customer(customer_id: str, request: Request, workspace: Caller) ->
 
     def load() -> dict[str, Any]:
         cid = text_param(customer_id, "customer_id")
-        return reads.profile(db, workspace, customer_id=cid)
+        return profiles.profile(db, workspace, customer_id=cid)
 
     return await run_in_threadpool(load)
 
@@ -53,7 +53,7 @@ async def find_customer(
     cid = None if customer_id is None else text_param(customer_id, "customer_id")
 
     def load() -> dict[str, Any]:
-        return reads.profile(db, workspace, customer_id=cid, uid=uid, identifier=identifier)
+        return profiles.profile(db, workspace, customer_id=cid, uid=uid, identifier=identifier)
 
     return await run_in_threadpool(load)
 
@@ -80,8 +80,8 @@ async def customer_events(
     lo, hi = _time(since, "since"), _time(until, "until")
 
     def load() -> dict[str, Any]:
-        row = reads.find_customer(db, workspace, text_param(customer_id, "customer_id"))
-        return {"events": reads.event_list(db, row, since=lo, until=hi, limit=limit)}
+        row = profiles.find_customer(db, workspace, text_param(customer_id, "customer_id"))
+        return {"events": profiles.event_list(db, row, since=lo, until=hi, limit=limit)}
 
     return await run_in_threadpool(load)
 
@@ -93,8 +93,8 @@ async def customer_activity(
     db = container(request).db
 
     def load() -> dict[str, Any]:
-        row = reads.find_customer(db, workspace, text_param(customer_id, "customer_id"))
-        return {"events": reads.activity(db, row, limit=limit)}
+        row = profiles.find_customer(db, workspace, text_param(customer_id, "customer_id"))
+        return {"events": profiles.activity(db, row, limit=limit)}
 
     return await run_in_threadpool(load)
 
@@ -132,8 +132,8 @@ async def _timeline(
     db = container(request).db
 
     def load() -> dict[str, Any]:
-        row = reads.find_customer(db, workspace, customer_id, uid)
-        return {"uid": row["uid"], "timeline": reads.timeline(db, workspace, row, limit=limit)}
+        row = profiles.find_customer(db, workspace, customer_id, uid)
+        return {"uid": row["uid"], "timeline": profiles.timeline(db, workspace, row, limit=limit)}
 
     return await run_in_threadpool(load)
 
@@ -148,7 +148,7 @@ async def uid_events(
     db = container(request).db
 
     def load() -> dict[str, Any]:
-        row = reads.find_customer(db, workspace, None, uid)
-        return {"events": reads.event_list(db, row, since=None, until=None, limit=limit)}
+        row = profiles.find_customer(db, workspace, None, uid)
+        return {"events": profiles.event_list(db, row, since=None, until=None, limit=limit)}
 
     return await run_in_threadpool(load)

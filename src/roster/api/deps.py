@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from roster.bootstrap import Container
 from roster.domain.workspaces import Workspace
-from roster.services.auth import authenticate
+from roster.services.intake.auth import authenticate
 
 
 def container(request: Request) -> Container:

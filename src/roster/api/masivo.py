@@ -20,8 +20,9 @@ from roster.api.deps import container, workspace_of
 from roster.api.submit import read_write, submit
 from roster.formats import masivo
 from roster.formats.masivo import MigrationSummary
-from roster.services import migration_reads
-from roster.services.gc_pause import collector_paused
+from roster.gc_pause import collector_paused
+from roster.services.apply import kinds
+from roster.services.apply.kinds import Kind
 
 PREFIX = "/api/storefront/v1"
 router = APIRouter(prefix=PREFIX, tags=["Masivo"])
@@ -31,7 +32,7 @@ ENQUEUED: dict[int | str, dict[str, Any]] = {401: {}, 403: {}, 413: {}, 415: {},
 async def enqueue(
     request: Request,
     response: Response,
-    kind: str,
+    kind: Kind,
     read: Callable[[bytes], MigrationSummary],
     count: Callable[[MigrationSummary], tuple[int, int, int]],
 ) -> dict[str, Any]:
@@ -57,15 +58,16 @@ async def enqueue(
 
 
 def _door(
-    kind: str, read: Callable[[bytes], MigrationSummary], raw: bytes
+    kind: Kind, read: Callable[[bytes], MigrationSummary], raw: bytes
 ) -> tuple[MigrationSummary, bytes, bytes | None]:
-    """Check the body, then read each of its entries here, off the workspace's one-at-a-time
-    apply path (``services.migration_reads``). The cyclic collector is paused meanwhile: the
-    decoded trees hold no cycle, and its walks over them cost a third of the parse."""
+    """Check the body, then read each of its entries here (the kind's ``prepare``, in
+    ``formats.masivo_entries``), off the workspace's one-at-a-time apply path. The cyclic
+    collector is paused meanwhile: the decoded trees hold no cycle, and its walks over them cost
+    a third of the parse."""
     with collector_paused():
         summary = read(raw)
         payload = raw.removeprefix(b"\xef\xbb\xbf")
-        return summary, payload, migration_reads.prepare(kind, payload)
+        return summary, payload, None if kind.prepare is None else kind.prepare(payload)
 
 
 def _users(s: MigrationSummary) -> tuple[int, int, int]:
@@ -86,7 +88,7 @@ def _events(s: MigrationSummary) -> tuple[int, int, int]:
     responses=ENQUEUED,
 )
 async def migrate_customers(request: Request, response: Response) -> dict[str, Any]:
-    return await enqueue(request, response, "masivo.customers", masivo.read_customers, _users)
+    return await enqueue(request, response, kinds.MASIVO_CUSTOMERS, masivo.read_customers, _users)
 
 
 @router.post(
@@ -97,7 +99,7 @@ async def migrate_customers(request: Request, response: Response) -> dict[str, A
     responses=ENQUEUED,
 )
 async def migrate_events(request: Request, response: Response) -> dict[str, Any]:
-    return await enqueue(request, response, "masivo.events", masivo.read_events, _events)
+    return await enqueue(request, response, kinds.MASIVO_EVENTS, masivo.read_events, _events)
 
 
 @router.post(
@@ -109,7 +111,7 @@ async def migrate_events(request: Request, response: Response) -> dict[str, Any]
 )
 async def migrate_transactions(request: Request, response: Response) -> dict[str, Any]:
     read = masivo.read_transactions
-    return await enqueue(request, response, "masivo.transactions", read, _events)
+    return await enqueue(request, response, kinds.MASIVO_TRANSACTIONS, read, _events)
 
 
 @router.delete(
@@ -120,4 +122,4 @@ async def migrate_transactions(request: Request, response: Response) -> dict[str
     responses=ENQUEUED,
 )
 async def revert_migration(request: Request, response: Response) -> dict[str, Any]:
-    return await enqueue(request, response, "masivo.revert", masivo.read_revert, _users)
+    return await enqueue(request, response, kinds.MASIVO_REVERT, masivo.read_revert, _users)

@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from roster.api import body as bodies
 from roster.api.deps import container
 from roster.domain.workspaces import Workspace
-from roster.services.accept import Submission, accept, check_idempotency_key
+from roster.services.apply.kinds import Kind
+from roster.services.intake.accept import Submission, accept, check_idempotency_key
 from roster.store.batch_chunks import StoredChunk
 
 
@@ -26,7 +27,7 @@ async def submit(
     response: Response,
     workspace: Workspace,
     *,
-    kind: str,
+    kind: Kind,
     payload: bytes,
     elements: int,
     users: int,
@@ -39,7 +40,7 @@ async def submit(
     """Store the batch (acknowledged once committed) and return its id; a replay of an
     idempotent request is marked ``Idempotent-Replayed: true``."""
     sub = Submission(
-        kind=kind,
+        kind=kind.name,
         payload=payload,
         elements=elements,
         users=users,

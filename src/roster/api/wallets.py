@@ -19,7 +19,8 @@ from roster.api.params import text_param
 from roster.api.submit import read_write, submit
 from roster.domain.workspaces import Workspace
 from roster.formats import masivo
-from roster.services import reads
+from roster.services.apply import kinds
+from roster.services.reads import profiles
 
 router = APIRouter(tags=["Wallets"])
 Caller = Annotated[Workspace, Depends(caller)]
@@ -43,7 +44,7 @@ async def post_transaction(
         request,
         response,
         workspace,
-        kind="wallet.transaction",
+        kind=kinds.WALLET_TRANSACTION,
         payload=masivo.live_transaction_payload(cid, raw.removeprefix(b"\xef\xbb\xbf")),
         elements=1,
         users=0,
@@ -63,7 +64,7 @@ async def get_transactions(
     db = container(request).db
 
     def load() -> dict[str, Any]:
-        row = reads.find_customer(db, workspace, text_param(customer_id, "customer_id"))
-        return {"transactions": reads.transactions(db, row, limit=limit)}
+        row = profiles.find_customer(db, workspace, text_param(customer_id, "customer_id"))
+        return {"transactions": profiles.transactions(db, row, limit=limit)}
 
     return await run_in_threadpool(load)

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from roster.api.deps import caller, container
 from roster.domain.workspaces import Workspace
-from roster.services import workspace_admin
+from roster.services.admin import workspace_admin
 
 router = APIRouter(tags=["Workspace"])
 Caller = Annotated[Workspace, Depends(caller)]

@@ -22,8 +22,8 @@ from roster.cli.runtime import (
 from roster.domain.errors import RosterError
 from roster.domain.merges import DAY_MS, TOMBSTONE_KEPT_MS
 from roster.domain.workspaces import Workspace
-from roster.services import workspace_admin
-from roster.services.purge import purge_tombstones
+from roster.services.admin import workspace_admin
+from roster.services.admin.purge import purge_tombstones
 from roster.settings import Settings
 from roster.store import migrations
 

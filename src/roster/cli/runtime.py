@@ -16,8 +16,8 @@ from typing import Protocol
 import structlog
 
 from roster.bootstrap import Container, worker_database
-from roster.services.gc_pause import freeze_startup_objects
-from roster.services.worker import Worker
+from roster.gc_pause import freeze_startup_objects
+from roster.services.worker.loop import Worker
 
 log = structlog.get_logger("roster.serve")
 WATCH_SECONDS = 1.0

@@ -37,6 +37,24 @@ Outcome = Literal["moved", "replaced", "dropped"]
 
 
 @dataclass(frozen=True, slots=True)
+class Ref:
+    """A customer as a merge request names it: by customer id, or (Customer.io) by email."""
+
+    by: str  # "id" or "email"
+    value: Any
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """One merge a request asks for, at ``index`` in it: ``merged`` into ``retained``."""
+
+    index: int
+    merged: Ref
+    retained: Ref
+
+
+@dataclass(frozen=True, slots=True)
 class AttributeMove:
     """What became of one attribute of the merged profile."""
 

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 
 from roster.domain.errors import InvalidEnvelope
+from roster.domain.merges import Pair, Ref
 from roster.formats.strict_json import loads_strict
 
 #: Data Pipelines calls and the element types of ``/v1/batch``.
@@ -33,6 +34,8 @@ V1_PERSON = "person"
 V1_EVENT = "event"
 #: Attributes of a Track API v1 body that are directives or identifiers, never stored as such.
 V1_RESERVED = frozenset({"_timestamp", "_update", "id", "cio_id", "anonymous_id"})
+#: merge_customers: a person is named by exactly one of these.
+MERGE_KEYS = ("id", "email")
 
 _encode = msgspec.json.Encoder().encode
 
@@ -248,3 +251,40 @@ def _v1_event(identifier: str | None, body: V1Event) -> Event:
 def is_email(identifier: str | None) -> bool:
     """A Track API v1 path identifier that is an email address finds the person by email."""
     return identifier is not None and "@" in identifier
+
+
+# --- merge_customers (``POST /api/v1/merge_customers``) --------------------------------------
+
+
+def read_customerio_merge(body: bytes) -> None:
+    """Check a merge_customers body: ``primary`` and ``secondary``, each an object naming a
+    person by exactly one of ``id`` or ``email`` (a string)."""
+    parsed = loads_strict(body)
+    if not isinstance(parsed, dict):
+        raise InvalidEnvelope("the body must be a JSON object", field="$")
+    for side in ("primary", "secondary"):
+        person = parsed.get(side)
+        if not isinstance(person, dict):
+            raise InvalidEnvelope(f"'{side}' is required and must be an object", field=side)
+        if "cio_id" in person:
+            msg = f"'{side}.cio_id': Roster has no cio ids; name the person by id or email"
+            raise InvalidEnvelope(msg, field=f"{side}.cio_id")
+        given = [k for k in MERGE_KEYS if k in person]
+        if len(given) != 1:
+            msg = f"'{side}' must name the person by exactly one of id or email"
+            raise InvalidEnvelope(msg, field=side)
+        value = person[given[0]]
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            msg = f"'{side}.{given[0]}' must be a string"
+            raise InvalidEnvelope(msg, field=f"{side}.{given[0]}")
+
+
+def merge_pair(payload: bytes) -> list[Pair]:
+    """The one pair of a stored (door-checked) merge_customers body: secondary into primary."""
+    body = msgspec.json.decode(payload)
+    refs = []
+    for side in ("secondary", "primary"):
+        by = next(k for k in MERGE_KEYS if k in body[side])
+        value = body[side][by]
+        refs.append(Ref(by, value if isinstance(value, str) else str(value), f"{side}.{by}"))
+    return [Pair(0, refs[0], refs[1])]

@@ -19,11 +19,15 @@ from typing import Any
 import msgspec
 
 from roster.domain.errors import InvalidEnvelope, MalformedBody
+from roster.domain.merges import Pair, Ref
 from roster.formats.strict_json import loads_strict
 
 ELEMENT_TYPES = ("customer", "device", "event")
 _KNOWN_KINDS = frozenset(ELEMENT_TYPES)
 _ELEMENT = re.compile(r"^elements\[(\d+)\]")
+#: Merge Users: at most 50 pairs per request (its OpenAPI), in at most 128 KB.
+MAX_MERGE_PAIRS = 50
+MERGE_MAX_BODY_BYTES = 128 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,3 +198,43 @@ def ident(value: Ident | None) -> str | None:
     if value is None:
         return None
     return value if isinstance(value, str) else str(value)
+
+
+# --- Merge Users (``POST /v1/customer/merge``) ----------------------------------------------
+
+
+def read_moengage_merge(body: bytes) -> int:
+    """Check a Merge Users body; the number of pairs."""
+    parsed = loads_strict(body)
+    if not isinstance(parsed, dict):
+        raise InvalidEnvelope("the body must be a JSON object", field="$")
+    pairs = parsed.get("merge_data")
+    if not isinstance(pairs, list):
+        raise InvalidEnvelope("'merge_data' is required and must be a list", field="merge_data")
+    if not pairs:
+        raise InvalidEnvelope("'merge_data' must not be empty", field="merge_data")
+    if len(pairs) > MAX_MERGE_PAIRS:
+        msg = f"'merge_data' holds {len(pairs)} pairs; at most {MAX_MERGE_PAIRS} per request"
+        raise InvalidEnvelope(msg, field="merge_data")
+    for index, pair in enumerate(pairs):
+        where = f"merge_data[{index}]"
+        if not isinstance(pair, dict):
+            raise InvalidEnvelope(f"{where} must be an object", field=where, index=index)
+        for name in ("merged_user", "retained_user"):
+            if not isinstance(pair.get(name), str):
+                msg = f"{where}.{name} is expected to be String or Unicode String."
+                raise InvalidEnvelope(msg, field=f"{where}.{name}", index=index)
+    return len(pairs)
+
+
+def merge_pairs(payload: bytes) -> list[Pair]:
+    """The pairs of a stored (door-checked) Merge Users body, in request order."""
+    body = msgspec.json.decode(payload)
+    return [
+        Pair(
+            index,
+            Ref("id", pair["merged_user"], f"merge_data[{index}].merged_user"),
+            Ref("id", pair["retained_user"], f"merge_data[{index}].retained_user"),
+        )
+        for index, pair in enumerate(body["merge_data"])
+    ]

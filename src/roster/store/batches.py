@@ -9,42 +9,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from roster.domain.batches import UNFINISHED, Claimed, Status
 from roster.domain.outcomes import Issue, Ledger
 from roster.store.id_lists import among
 from roster.store.schema import batch_issues as it
 from roster.store.schema import batch_payloads as pt
 from roster.store.schema import batches as t
 
-UNFINISHED = ("queued", "processing")
-
 
 def _unfinished(status: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
     """``status IN ('queued', 'processing')`` with literal values, as the partial indexes say it:
     SQLite uses a partial index only when the query repeats its condition (not with ?s)."""
     return status.in_([sa.literal_column(f"'{s}'") for s in UNFINISHED])
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """A batch a worker holds the lease of."""
-
-    seq: int
-    id: str
-    workspace_id: str
-    kind: str
-    payload: bytes
-    accepted_at: int
-    attempts: int
-    #: Failed once in a group of batches: apply it alone next time.
-    retry_alone: bool = False
-    #: The body's entries as the API read them when it accepted it (``services.migration_reads``).
-    prepared: bytes | None = None
 
 
 def insert(
@@ -153,7 +134,7 @@ def claim_next(conn: Connection, owner: str, now: int, lease_ms: int) -> Claimed
         sa.update(t)
         .where(t.c.seq == row.seq)
         .values(
-            status="processing",
+            status=Status.PROCESSING,
             lease_owner=owner,
             lease_expires_at=now + lease_ms,
             attempts=t.c.attempts + 1,
@@ -192,7 +173,7 @@ def claim_followers(
     total = 0
     for row in conn.execute(query):
         total += row.element_count
-        if row.kind != head.kind or row.status != "queued" or total > elements:
+        if row.kind != head.kind or row.status != Status.QUEUED or total > elements:
             break
         taken.append(
             Claimed(
@@ -211,7 +192,7 @@ def claim_followers(
             sa.update(t)
             .where(among(t.c.seq, [c.seq for c in taken], conn.dialect.name))
             .values(
-                status="processing",
+                status=Status.PROCESSING,
                 lease_owner=owner,
                 lease_expires_at=lease_until,
                 attempts=t.c.attempts + 1,
@@ -241,8 +222,8 @@ def _build_claim() -> sa.Select[Any]:
     )
     now = sa.bindparam("now", type_=sa.BigInteger)
     ready = sa.or_(
-        sa.and_(t.c.status == "queued", t.c.next_attempt_at <= now),
-        sa.and_(t.c.status == "processing", t.c.lease_expires_at < now),
+        sa.and_(t.c.status == Status.QUEUED, t.c.next_attempt_at <= now),
+        sa.and_(t.c.status == Status.PROCESSING, t.c.lease_expires_at < now),
     )
     return (
         sa.select(t.c.seq, t.c.id, t.c.workspace_id, t.c.kind, t.c.accepted_at)
@@ -262,7 +243,7 @@ def _held(conn: Connection, batch_ids: list[str], owner: str) -> sa.ColumnElemen
     return sa.and_(
         among(t.c.id, batch_ids, conn.dialect.name),
         t.c.lease_owner == owner,
-        t.c.status == "processing",
+        t.c.status == Status.PROCESSING,
     )
 
 
@@ -283,7 +264,7 @@ _FINISH = (
     sa.update(t)
     .where(t.c.id == sa.bindparam("b_id"))
     .values(
-        status="done",
+        status=Status.DONE,
         finished_at=sa.bindparam("b_now"),
         applied=sa.bindparam("b_applied"),
         skipped=sa.bindparam("b_skipped"),
@@ -371,7 +352,11 @@ def finish_chunk(
     }
     if last:
         values.update(
-            status="done", finished_at=now, lease_owner=None, lease_expires_at=None, last_error=None
+            status=Status.DONE,
+            finished_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=None,
         )
     conn.execute(sa.update(t).where(t.c.id == batch_id).values(**values))
     return Progress(progress.done_chunks + 1, progress.issues + len(issues))
@@ -389,7 +374,9 @@ def release(conn: Connection, batch_ids: list[str], owner: str) -> None:
     conn.execute(
         sa.update(t)
         .where(_held(conn, batch_ids, owner))
-        .values(status="queued", lease_owner=None, lease_expires_at=None, attempts=t.c.attempts - 1)
+        .values(
+            status=Status.QUEUED, lease_owner=None, lease_expires_at=None, attempts=t.c.attempts - 1
+        )
     )
 
 
@@ -397,14 +384,14 @@ def give_up_or_retry(
     conn: Connection, batch_id: str, owner: str | None, error: str, now: int, retry_at: int | None
 ) -> None:
     """After a failed attempt: queue it again at ``retry_at``, or mark it ``failed`` for good."""
-    query = sa.update(t).where(t.c.id == batch_id, t.c.status == "processing")
+    query = sa.update(t).where(t.c.id == batch_id, t.c.status == Status.PROCESSING)
     if owner is not None:
         query = query.where(t.c.lease_owner == owner)
     values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None, "last_error": error}
     if retry_at is None:
-        values.update(status="failed", finished_at=now)
+        values.update(status=Status.FAILED, finished_at=now)
     else:
-        values.update(status="queued", next_attempt_at=retry_at)
+        values.update(status=Status.QUEUED, next_attempt_at=retry_at)
     conn.execute(query.values(**values))
 
 

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from roster.domain.profiles import Device
 from roster.store import raw_sql
 from roster.store.id_lists import among
 from roster.store.schema import devices as t
 
 _encode = msgspec.json.Encoder().encode
-
-
-@dataclass(eq=False, slots=True)
-class Device:
-    device_id: str
-    uid: int
-    platform: str
-    push_id: str
-    push_opted_out: bool
-    attributes: dict[str, Any] = field(default_factory=dict)
-    exists: bool = False
 
 
 def load(conn: Connection, workspace_id: str, device_ids: Collection[str]) -> dict[str, Device]:

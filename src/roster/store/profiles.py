@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from roster.domain.profiles import Profile
 from roster.store import raw_sql
 from roster.store.id_lists import among
 from roster.store.schema import customer_identifiers as it
@@ -17,25 +17,6 @@ from roster.store.schema import customers as t
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
-
-
-@dataclass(eq=False, slots=True)
-class Profile:
-    """A customer as one batch sees it; ``uid`` is ``None`` until a new profile is inserted."""
-
-    uid: int | None
-    customer_id: str | None
-    attributes: dict[str, Any] = field(default_factory=dict)
-    times: dict[str, int] = field(default_factory=dict)
-    created_at: int = 0
-    created_batch: str | None = None
-    dirty: bool = False
-    #: Loaded without attributes (the batch only names this customer); never written back.
-    partial: bool = False
-    #: A new profile created by a loyalty migration is inserted as migrated by this batch,
-    #: with these metrics (``mark_migrated`` does it for a stored one).
-    migrated_batch: str | None = None
-    metrics: str | None = None
 
 
 def load_by_customer_ids(

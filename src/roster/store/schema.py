@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from roster.domain.batches import Status
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -19,7 +21,7 @@ metadata = sa.MetaData(
 )
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-UNFINISHED = sa.text("status IN ('queued', 'processing')")
+UNFINISHED = sa.text(f"status IN ('{Status.QUEUED}', '{Status.PROCESSING}')")
 
 workspaces = sa.Table(
     "workspaces",
@@ -76,7 +78,7 @@ batch_payloads = sa.Table(
     metadata,
     sa.Column("batch_id", sa.ForeignKey("batches.id"), primary_key=True),
     sa.Column("payload", sa.LargeBinary, nullable=False),
-    #: The body's entries as the API read them (``services.migration_reads``), for the kinds
+    #: The body's entries as the API read them (``services.masivo_entries``), for the kinds
     #: read at the door.
     sa.Column("prepared", sa.LargeBinary),
 )

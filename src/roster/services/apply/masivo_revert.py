@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
+from roster.domain.batches import Claimed
 from roster.domain.outcomes import Ledger
 from roster.domain.workspaces import Workspace
 from roster.formats.masivo import decode_body
 from roster.store import erase, profiles
 from roster.store import merges as merge_store
 from roster.store import wallets as wallet_store
-from roster.store.batches import Claimed
 
 
 @dataclass(slots=True)

@@ -21,20 +21,20 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
+from roster.domain.batches import Claimed
 from roster.domain.campaigns import can_trigger
 from roster.domain.identity import normalise_identifier
 from roster.domain.outcomes import Ledger
+from roster.domain.profiles import Profile
 from roster.domain.timestamps import InvalidTimestamp, check_event_window, parse_timestamp
 from roster.domain.workspaces import Workspace
 from roster.formats import customerio as cio
-from roster.services.attribute_writes import set_attributes
-from roster.services.event_rows import MAX_NAME
-from roster.services.identity_merges import merge_shared
-from roster.services.profile_book import ProfileBook, identifier_pairs
+from roster.services.book.attribute_writes import set_attributes
+from roster.services.book.event_rows import MAX_NAME
+from roster.services.book.identity_merges import merge_shared
+from roster.services.book.profile_book import ProfileBook, identifier_pairs
 from roster.store import events as event_store
 from roster.store import profiles, raw_sql
-from roster.store.batches import Claimed
-from roster.store.profiles import Profile
 
 MAX_ID_LENGTH = 255
 EVENT_TYPES = frozenset({"track", "event", "page", "screen"})

@@ -15,8 +15,10 @@ from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
 from roster.domain.attributes import clean_attributes
+from roster.domain.batches import Claimed
 from roster.domain.outcomes import Ledger
 from roster.domain.platforms import canonical_platform, is_opted_out
+from roster.domain.profiles import Device, Profile
 from roster.domain.timestamps import (
     InvalidTimestamp,
     check_event_window,
@@ -32,13 +34,11 @@ from roster.formats.moengage import (
     decode_elements,
     ident,
 )
-from roster.services.attribute_writes import set_attributes
-from roster.services.event_rows import ElementEvents, draft_actions, insert_events
-from roster.services.identity_merges import merge_shared
-from roster.services.profile_book import ProfileBook, identifier_pairs
+from roster.services.book.attribute_writes import set_attributes
+from roster.services.book.event_rows import ElementEvents, draft_actions, insert_events
+from roster.services.book.identity_merges import merge_shared
+from roster.services.book.profile_book import ProfileBook, identifier_pairs
 from roster.store import devices as device_store
-from roster.store.batches import Claimed
-from roster.store.profiles import Profile
 
 MAX_ID_LENGTH = 255
 
@@ -47,9 +47,9 @@ MAX_ID_LENGTH = 255
 class Shared:
     """What the batches applied together share: devices and events wait for the final flush."""
 
-    known_devices: dict[str, device_store.Device] = field(default_factory=dict)
-    touched_devices: dict[str, device_store.Device] = field(default_factory=dict)
-    device_owners: list[tuple[device_store.Device, Profile]] = field(default_factory=list)
+    known_devices: dict[str, Device] = field(default_factory=dict)
+    touched_devices: dict[str, Device] = field(default_factory=dict)
+    device_owners: list[tuple[Device, Profile]] = field(default_factory=list)
     events: list[ElementEvents] = field(default_factory=list)
 
 
@@ -250,8 +250,8 @@ def _source_time(ctx: Context, index: int, key: str | None, value: Any) -> int |
 
 
 def _device(
-    ctx: Context, index: int, el: DeviceElement, known: dict[str, device_store.Device]
-) -> tuple[device_store.Device, Profile] | None:
+    ctx: Context, index: int, el: DeviceElement, known: dict[str, Device]
+) -> tuple[Device, Profile] | None:
     cid = _check_id(ctx, index, ident(el.customer_id), "customer_id")
     did = cid and _check_id(ctx, index, ident(el.device_id), "device_id")
     if cid is None or did is None:
@@ -279,7 +279,7 @@ def _device(
     clean = clean_attributes(rest, max_string=ctx.max_string, prefix="attributes")
     for p in clean.problems:
         ctx.ledger.warn(index, did, p.field, p.code, p.message)
-    device = known.get(did) or device_store.Device(did, 0, platform, push_id, False)
+    device = known.get(did) or Device(did, 0, platform, push_id, False)
     device.platform, device.push_id = platform, push_id
     device.attributes = {**device.attributes, **clean.values}
     device.push_opted_out = is_opted_out(device.attributes.get("moe_push_opted"))

@@ -3,7 +3,8 @@
 An events or transactions body is read entry by entry into what the worker needs (an event's
 name, time, purchase id and value; a transaction's reward, type, amount and times) or into the
 problem that refuses it, naming the field. Nothing here needs the store or the batch's accept
-time, so the API reads a body when it accepts it (``prepare``), on its own cores and API
+time, so the API reads a body when it accepts it (``prepare_events``, ``prepare_transactions``:
+the ``prepare`` of their kinds in ``services.apply.kinds``), on its own cores and API
 processes, and stores the reading beside the body; the worker, which applies a workspace's
 batches one group at a time, only decides what needs the store. A batch without a reading (or
 with one of another version) is read by the worker, with the same functions.
@@ -43,8 +44,6 @@ from roster.formats import masivo
 MAX_NAME = 255
 #: The version of a stored reading; a reading of another version is ignored (read again).
 VERSION = 1
-EVENTS = "masivo.events"
-TRANSACTIONS = "masivo.transactions"
 
 
 class ReadEvent(msgspec.Struct, array_like=True, tag_field="read", tag=0):
@@ -95,13 +94,14 @@ _events_reading = msgspec.msgpack.Decoder(tuple[int, EventReads])
 _transactions_reading = msgspec.msgpack.Decoder(tuple[int, TransactionReads])
 
 
-def prepare(kind: str, payload: bytes) -> bytes | None:
-    """The stored reading of a body the door accepted (``None`` for a kind read otherwise)."""
-    if kind == EVENTS:
-        return _encode((VERSION, read_events(payload)))
-    if kind == TRANSACTIONS:
-        return _encode((VERSION, read_transactions(payload)))
-    return None
+def prepare_events(payload: bytes) -> bytes:
+    """The stored reading of an events body the door accepted."""
+    return _encode((VERSION, read_events(payload)))
+
+
+def prepare_transactions(payload: bytes) -> bytes:
+    """The stored reading of a transactions body the door accepted."""
+    return _encode((VERSION, read_transactions(payload)))
 
 
 def events_of(payload: bytes, prepared: bytes | None) -> EventReads:

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.engine import Connection
 
+from roster.domain.batches import Status
 from roster.domain.campaigns import ACTIVITY_WINDOW_MS
 from roster.domain.errors import NotFound
 from roster.domain.identity import normalise_identifier
@@ -15,8 +16,8 @@ from roster.domain.outcomes import Issue
 from roster.domain.timestamps import format_ms
 from roster.domain.timestamps import format_optional_ms as _iso
 from roster.domain.workspaces import Workspace
-from roster.services.loyalty_reads import loyalty_view, transactions_view
-from roster.services.timeline import timeline_of
+from roster.services.reads.loyalty import loyalty_view, transactions_view
+from roster.services.reads.timeline import timeline_of
 from roster.store import batches, devices, events, reads
 from roster.store import merges as merge_store
 from roster.store.database import Database
@@ -38,7 +39,11 @@ def batch_view(
             raise NotFound(f"batch {batch_id!r} not found", field="batch_id")
         issues = batches.issues_of(conn, batch_id, offset=issues_offset, limit=issues_limit)
         held = batches.issue_counts(conn, batch_id)
-        ahead = batches.ahead_of(conn, workspace.id, row["seq"]) if row["status"] == "queued" else 0
+        ahead = (
+            batches.ahead_of(conn, workspace.id, row["seq"])
+            if row["status"] == Status.QUEUED
+            else 0
+        )
     view = _summary(row)
     view["ahead"] = ahead
     view["errors"] = [_issue(i) for i in issues if i.severity == "error"]

@@ -16,19 +16,19 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
+from roster.domain.batches import Claimed
 from roster.domain.identity import normalise_identifier
 from roster.domain.outcomes import Ledger
+from roster.domain.profiles import Profile
 from roster.domain.timestamps import InvalidTimestamp, check_event_window, parse_timestamp
 from roster.domain.workspaces import Workspace
-from roster.formats import people_csv
-from roster.formats.people_csv import EMAIL, ID, TIMESTAMP, Options
-from roster.services.attribute_writes import write_clean
-from roster.services.identity_merges import merge_shared
-from roster.services.profile_book import ProfileBook, identifier_pairs
+from roster.formats import customerio_people_csv as people_csv
+from roster.formats.customerio_people_csv import EMAIL, ID, TIMESTAMP, Options
+from roster.services.book.attribute_writes import write_clean
+from roster.services.book.identity_merges import merge_shared
+from roster.services.book.profile_book import ProfileBook, identifier_pairs
 from roster.store import profiles
 from roster.store.batch_chunks import StoredChunk
-from roster.store.batches import Claimed
-from roster.store.profiles import Profile
 
 MAX_ID_LENGTH = 255
 

@@ -18,10 +18,10 @@ from sqlalchemy.engine import Connection
 from roster.domain import merges as rules
 from roster.domain.campaigns import can_trigger
 from roster.domain.merges import AttributeMove, Rule
+from roster.domain.profiles import Profile
 from roster.domain.timestamps import format_ms
 from roster.store import events as event_store
 from roster.store import merges as merge_store
-from roster.store.profiles import Profile
 
 _encode = msgspec.json.Encoder().encode
 

@@ -20,19 +20,18 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
+from roster.domain.batches import Claimed
 from roster.domain.identity import normalise_identifier
-from roster.domain.merges import Rule
+from roster.domain.merges import Pair, Ref, Rule
 from roster.domain.outcomes import Ledger
+from roster.domain.profiles import Profile
 from roster.domain.timestamps import format_ms
 from roster.domain.workspaces import Workspace
-from roster.formats.merges import MOENGAGE, Pair, Ref, pairs_of
-from roster.services.merging import Move, fold, write_moves
-from roster.services.profile_book import ProfileBook
+from roster.services.book.merging import Move, fold, write_moves
+from roster.services.book.profile_book import ProfileBook
 from roster.store import merges as merge_store
 from roster.store import profiles
 from roster.store import wallets as wallet_store
-from roster.store.batches import Claimed
-from roster.store.profiles import Profile
 
 MAX_ID_LENGTH = 255
 
@@ -59,9 +58,10 @@ class _Found:
     merged_before: dict[str, dict[str, Any]]
 
 
-def plan_merges(conn: Connection, workspace: Workspace, batch: Claimed) -> MergePlan:
-    pairs = pairs_of(batch.kind, batch.payload)
-    rule: Rule = "moengage" if batch.kind == MOENGAGE else "customerio"
+def plan_merges(
+    conn: Connection, workspace: Workspace, batch: Claimed, rule: Rule, pairs: list[Pair]
+) -> MergePlan:
+    """Decide the ``pairs`` of a merge request by the vendor's ``rule``, in request order."""
     book = ProfileBook(workspace, batch.accepted_at)
     plan = MergePlan(workspace.id, Ledger(total=len(pairs)), book)
     if rule == "moengage" and workspace.identity_resolution:

@@ -16,9 +16,11 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
+from roster.domain.batches import Claimed
 from roster.domain.campaigns import can_trigger
 from roster.domain.outcomes import Ledger
 from roster.domain.platforms import CANONICAL, canonical_platform
+from roster.domain.profiles import Profile
 from roster.domain.timestamps import (
     InvalidTimestamp,
     check_event_window,
@@ -27,8 +29,6 @@ from roster.domain.timestamps import (
 )
 from roster.formats.moengage import Action
 from roster.store import events as event_store
-from roster.store.batches import Claimed
-from roster.store.profiles import Profile
 
 MAX_NAME = 255
 MAX_VERSION = 255

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection
 
-from roster.services.merging import Move, fold, write_moves
-from roster.services.profile_book import ProfileBook, identifier_pairs
+from roster.domain.profiles import Profile
+from roster.services.book.merging import Move, fold, write_moves
+from roster.services.book.profile_book import ProfileBook, identifier_pairs
 from roster.store import profiles
-from roster.store.profiles import Profile
 
 
 def merge_shared(conn: Connection, book: ProfileBook) -> None:

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from roster.domain import identity
+from roster.domain.batches import Claimed
+from roster.domain.profiles import Profile
 from roster.domain.workspaces import Workspace
 from roster.store import profiles
-from roster.store.batches import Claimed
-from roster.store.profiles import Profile
 
 
 class ProfileBook:

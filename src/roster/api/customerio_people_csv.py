@@ -19,13 +19,13 @@ from roster.api import schemas
 from roster.api.deps import container, workspace_of
 from roster.api.submit import submit
 from roster.api.uploads import receive_file
-from roster.formats import people_csv
-from roster.formats.people_csv import Options, Split
-from roster.services.accept import check_idempotency_key
+from roster.formats import customerio_people_csv as people_csv
+from roster.formats.customerio_people_csv import Options, Split
+from roster.services.apply import kinds
+from roster.services.intake.accept import check_idempotency_key
 from roster.store.batch_chunks import StoredChunk
 
 router = APIRouter(tags=["Customer.io"])
-KIND = "customerio.people_csv"
 
 
 @router.post(
@@ -47,7 +47,7 @@ async def import_people(request: Request, response: Response) -> dict[str, Any]:
             request,
             response,
             workspace,
-            kind=KIND,
+            kind=kinds.CUSTOMERIO_PEOPLE_CSV,
             payload=people_csv.stored_import(found, options, sha256),
             elements=found.rows,
             users=0,  # a file import is not charged to the per-minute API limits

@@ -7,7 +7,7 @@ A ``PURCHASE`` needs its ``purchase_id`` and ``order.value`` (what metrics add u
 customer must have been migrated (``not_migrated`` otherwise), so a revert removes its events.
 Once a customer's events are migrated, its metrics are computed from its purchases, not as sent.
 
-Each event is read (``services.migration_reads``: by the API when it accepted the batch, or
+Each event is read (``services.masivo_entries``: by the API when it accepted the batch, or
 here) into its name, time, purchase id and value, or the problem that refuses it; here only
 what needs the store or the accept time is decided. It is stored as sent, with
 ``"fulfilled": true``.
@@ -23,15 +23,15 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
+from roster.domain.batches import Claimed
 from roster.domain.outcomes import Ledger
 from roster.domain.timestamps import InvalidTimestamp, check_event_window, event_window
 from roster.domain.workspaces import Workspace
-from roster.services import migration_reads
-from roster.services.decided_rows import DecidedRows, Emit
-from roster.services.migration_reads import ReadEvent, ReadProblem
+from roster.formats import masivo_entries
+from roster.formats.masivo_entries import ReadEvent, ReadProblem
+from roster.services.book.decided_rows import DecidedRows, Emit
 from roster.store import events as event_store
 from roster.store import profiles
-from roster.store.batches import Claimed
 
 
 @dataclass(slots=True)
@@ -78,9 +78,9 @@ def plan_events(conn: Connection, workspace: Workspace, batches: list[Claimed]) 
     return plan
 
 
-def _body(batch: Claimed) -> list[migration_reads.Entries[ReadEvent | ReadProblem]]:
-    reads = migration_reads.events_of(batch.payload, batch.prepared)
-    return migration_reads.with_entries(batch.payload, "events", reads)
+def _body(batch: Claimed) -> list[masivo_entries.Entries[ReadEvent | ReadProblem]]:
+    reads = masivo_entries.events_of(batch.payload, batch.prepared)
+    return masivo_entries.with_entries(batch.payload, "events", reads)
 
 
 def _plan_one(
@@ -88,7 +88,7 @@ def _plan_one(
     emit: Emit,
     workspace: Workspace,
     batch: Claimed,
-    customers: list[migration_reads.Entries[ReadEvent | ReadProblem]],
+    customers: list[masivo_entries.Entries[ReadEvent | ReadProblem]],
     uids: dict[str, int],
     migrated: set[int],
     stored: dict[str, tuple[int, str]],
@@ -122,7 +122,7 @@ def _plan_one(
                     ledger.skip(index, cid, where, oc.DUPLICATE_IGNORED, msg)
                     continue
                 seen[pid] = (batch_id, index)
-            text = migration_reads.event_text(event, raw)
+            text = masivo_entries.event_text(event, raw)
             emit(
                 (  # in ``events.COLUMNS`` order: no local time, offset, platform, app, device
                     *(ws, uid, uid, event.name, at, None, None, None, None, None),

@@ -6,7 +6,7 @@ equal the balance its customer migration opened the wallet with, or the whole se
 justify the balance and never change it. A customer's set comes once
 (``transactions_already_migrated`` after that, until the customer is reverted).
 
-Each transaction is read (``services.migration_reads``: by the API when it accepted the batch,
+Each transaction is read (``services.masivo_entries``: by the API when it accepted the batch,
 or here) into its reward, type, amount and times, or the problem that refuses it; here only
 what needs the store is decided. It is stored as sent.
 
@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
+from roster.domain.batches import Claimed
 from roster.domain.loyalty import (
     TransactionEntry,
     amount_text,
@@ -29,13 +30,11 @@ from roster.domain.loyalty import (
 )
 from roster.domain.outcomes import Ledger
 from roster.domain.workspaces import Workspace
-from roster.formats import masivo
-from roster.services import migration_reads
-from roster.services.decided_rows import DecidedRows, Emit
-from roster.services.migration_reads import ReadProblem, ReadTransaction
+from roster.formats import masivo, masivo_entries
+from roster.formats.masivo_entries import ReadProblem, ReadTransaction
+from roster.services.book.decided_rows import DecidedRows, Emit
 from roster.store import profiles
 from roster.store import wallets as wallet_store
-from roster.store.batches import Claimed
 
 
 @dataclass(slots=True)
@@ -82,16 +81,16 @@ def plan_transactions(
     return plan
 
 
-def _body(batch: Claimed) -> list[migration_reads.Entries[ReadTransaction | ReadProblem]]:
-    reads = migration_reads.transactions_of(batch.payload, batch.prepared)
-    return migration_reads.with_entries(batch.payload, "transactions", reads)
+def _body(batch: Claimed) -> list[masivo_entries.Entries[ReadTransaction | ReadProblem]]:
+    reads = masivo_entries.transactions_of(batch.payload, batch.prepared)
+    return masivo_entries.with_entries(batch.payload, "transactions", reads)
 
 
 def _plan_one(
     emit: Emit,
     workspace: Workspace,
     batch: Claimed,
-    entries: list[migration_reads.Entries[ReadTransaction | ReadProblem]],
+    entries: list[masivo_entries.Entries[ReadTransaction | ReadProblem]],
     known: _Known,
 ) -> Ledger:
     ledger = Ledger(total=sum(len(sent) for _, sent, _ in entries))

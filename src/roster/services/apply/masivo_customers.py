@@ -16,16 +16,17 @@ from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
 from roster.domain.attributes import clean_attributes, merge_last_write_wins
+from roster.domain.batches import Claimed
 from roster.domain.identity import normalise_identifier
 from roster.domain.loyalty import EntryProblem, amount_text, read_balance
 from roster.domain.outcomes import Ledger
+from roster.domain.profiles import Profile
 from roster.domain.workspaces import Workspace
 from roster.formats.masivo import decode_body, encode_entry, plain_value
-from roster.services.profile_book import ProfileBook
+from roster.services.book.profile_book import ProfileBook
 from roster.store import profiles
 from roster.store import wallets as wallet_store
-from roster.store.batches import Claimed
-from roster.store.profiles import MigrationState, Profile
+from roster.store.profiles import MigrationState
 
 #: The customer fields of the vendor's schema that become profile attributes; other fields
 #: are ignored (``balance`` and ``metrics`` have their own homes).

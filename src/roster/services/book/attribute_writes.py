@@ -12,9 +12,9 @@ from typing import Any
 from roster.domain import outcomes as oc
 from roster.domain.attributes import clean_attributes, merge_last_write_wins
 from roster.domain.outcomes import Ledger
+from roster.domain.profiles import Profile
 from roster.domain.timestamps import format_ms
-from roster.services.profile_book import ProfileBook
-from roster.store.profiles import Profile
+from roster.services.book.profile_book import ProfileBook
 
 
 def set_attributes(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy.exc
 import structlog
 
+from roster.domain.batches import Status
 from roster.domain.errors import (
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
@@ -107,7 +108,7 @@ def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest:
             "id": batch_id,
             "workspace_id": ws.id,
             "kind": sub.kind,
-            "status": "queued",
+            "status": Status.QUEUED,
             "payload_sha256": digest,
             "idempotency_key": sub.idempotency_key,
             "element_count": sub.elements,

@@ -14,14 +14,14 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
+from roster.domain.batches import Claimed
 from roster.domain.loyalty import EXACT, EntryProblem, amount_text, read_transaction
 from roster.domain.outcomes import Ledger
 from roster.domain.workspaces import Workspace
 from roster.formats.masivo import decode_body, encode_entry
-from roster.services.migrate_transactions import transaction_row
+from roster.services.apply.masivo_transactions import transaction_row
 from roster.store import profiles
 from roster.store import wallets as wallet_store
-from roster.store.batches import Claimed
 
 
 @dataclass(slots=True)

@@ -1,0 +1,91 @@
+"""The MoEngage-compatible surface: Bulk Import and Merge Users, accepted into the ledger.
+
+``POST /v1/transition/{workspace_id}`` (Bulk Import) stores customers, devices and events as a
+``transition`` batch. ``POST /v1/customer/merge?app_id=`` (Merge Users, seed 004) is checked at
+the door as the vendor does (``formats.moengage``: at most 50 pairs in at most 128 KB, every id a
+string), stored as a ``moengage.merge`` batch of the workspace's queue and answered 200
+``{"status": "success", "operation": "created", "batch_id"}``; each pair's outcome is in the
+batch's ledger. Refused with 409 when the workspace has identity resolution on. Each pair counts
+as one merged user against the workspace's merges budget.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from roster.api.deps import container, workspace_of
+from roster.api.schemas import MERGE_REQUEST, TRANSITION_REQUEST
+from roster.api.submit import read_write, submit
+from roster.domain.errors import Conflict, InvalidParameter
+from roster.formats import moengage
+from roster.services.apply import kinds
+
+router = APIRouter(tags=["MoEngage"])
+ACCEPTED = "Your request has been accepted and will be processed soon."
+
+
+@router.post(
+    "/v1/transition/{workspace_id}",
+    summary="Bulk import customers, devices and events (MoEngage)",
+    openapi_extra={"requestBody": TRANSITION_REQUEST},
+    responses={400: {}, 401: {}, 403: {}, 413: {}, 415: {}, 422: {}, 429: {}},
+)
+async def transition(workspace_id: str, request: Request, response: Response) -> dict[str, Any]:
+    c = container(request)
+    workspace = await workspace_of(request, workspace_id)
+    raw, key = await read_write(request, c.settings.max_body_bytes)
+    payload = raw.removeprefix(b"\xef\xbb\xbf")
+    # Parse the raw body (its one BOM is skipped there): parsing ``payload`` would skip a second
+    # BOM too, accepting a body the worker cannot decode.
+    summary = moengage.read_transition(raw)
+    batch_id = await submit(
+        request,
+        response,
+        workspace,
+        kind=kinds.TRANSITION,
+        payload=payload,
+        elements=summary.elements,
+        users=summary.users,
+        events=summary.events,
+        key=key,
+    )
+    return {"status": "success", "message": ACCEPTED, "batch_id": batch_id}
+
+
+@router.post(
+    "/v1/customer/merge",
+    summary="Merge users: each merged user into its retained user (MoEngage)",
+    openapi_extra={"requestBody": MERGE_REQUEST},
+    responses={400: {}, 401: {}, 403: {}, 409: {}, 413: {}, 415: {}, 422: {}, 429: {}},
+)
+async def merge_users(
+    request: Request,
+    response: Response,
+    app_id: str | None = Query(None, description="the workspace id (required)"),
+) -> dict[str, Any]:
+    if not app_id:
+        raise InvalidParameter("app_id is required in path/query params.", field="app_id")
+    workspace = await workspace_of(request, app_id)
+    if workspace.identity_resolution:
+        raise Conflict(
+            "Merge Users is not available in a workspace with identity resolution on: "
+            "profiles sharing an identifier are merged as they are imported",
+            field="app_id",
+        )
+    raw, key = await read_write(request, moengage.MERGE_MAX_BODY_BYTES)
+    pairs = moengage.read_moengage_merge(raw)
+    batch_id = await submit(
+        request,
+        response,
+        workspace,
+        kind=kinds.MOENGAGE_MERGE,
+        payload=raw.removeprefix(b"\xef\xbb\xbf"),
+        elements=pairs,
+        users=0,
+        events=0,
+        merges=pairs,
+        key=key,
+    )
+    return {"status": "success", "operation": "created", "batch_id": batch_id}

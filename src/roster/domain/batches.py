@@ -1,0 +1,42 @@
+"""Batches: the unit of work a write becomes, its status, and a batch in a worker's hands.
+
+A batch's *kind* (which planner applies it, whether it groups or is cut in chunks) is a row of
+the table of kinds in ``services.apply.kinds``; its name is stored with the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Where a batch is in its life: ``queued`` until a worker claims it, ``processing`` while a
+    worker holds its lease, then ``done`` (applied, with its ledger) or ``failed`` (given up after
+    its attempts, with the last error kept)."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+#: A batch still to be applied; a workspace's later batches wait behind it.
+UNFINISHED = (Status.QUEUED, Status.PROCESSING)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A batch a worker holds the lease of ("in hand")."""
+
+    seq: int
+    id: str
+    workspace_id: str
+    kind: str
+    payload: bytes
+    accepted_at: int
+    attempts: int
+    #: Failed once in a group of batches: apply it alone next time.
+    retry_alone: bool = False
+    #: The body's entries as the API read them when it accepted it (a kind's ``prepare``).
+    prepared: bytes | None = None

@@ -1,0 +1,1 @@
+"""Operating Roster: workspaces and their keys, limits and tiers; purging tombstones."""

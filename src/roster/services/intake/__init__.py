@@ -1,0 +1,1 @@
+"""Accepting writes: who is calling (``auth``) and storing a request as a batch (``accept``)."""

@@ -1,0 +1,1 @@
+"""Reading back what was stored: profiles, events and batches; wallets; the timeline."""
