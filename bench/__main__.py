@@ -47,7 +47,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         default="processes",
         help="how `roster serve` runs its worker on SQLite: a child process "
         "(--worker-processes, the default here) or a thread of the API process (Roster's "
-        "default, SPEC §1)",
+        "default: one process)",
     )
     parser.add_argument(
         "--stages",

@@ -28,8 +28,7 @@ from roster.bootstrap import Container, worker_database
 from roster.services.admin import workspace_admin
 from roster.services.worker.loop import Worker
 from roster.settings import Settings
-from roster.store import batches as roster_batches
-from roster.store import migrations
+from roster.store import batch_reads, migrations
 from roster.store.database import Database
 
 
@@ -89,7 +88,7 @@ def drain_once(url: str, data: dataset.Dataset, profiler: cProfile.Profile | Non
     finally:
         db.dispose()
     with Database(url).read() as conn:  # every batch applied (a worker turn may apply several)
-        assert not roster_batches.backlog(conn), "the drain left batches unfinished"
+        assert not batch_reads.backlog(conn), "the drain left batches unfinished"
     assert batches >= 1
     return data.expected.elements / elapsed
 

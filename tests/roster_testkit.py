@@ -23,7 +23,7 @@ from roster.bootstrap import Container
 from roster.services.admin import workspace_admin
 from roster.services.worker.loop import Worker
 from roster.settings import Settings
-from roster.store import batches
+from roster.store import batch_reads
 from roster.store.schema import batches as batches_table
 
 PG_ADMIN_URL = os.environ.get(
@@ -208,7 +208,7 @@ class Harness:
                 applied += 1
                 continue
             with self.db.read() as conn:
-                if not batches.backlog(conn):
+                if not batch_reads.backlog(conn):
                     return applied
             time.sleep(0.02)
         raise AssertionError(f"queue not drained within {timeout}s")

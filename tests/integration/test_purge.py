@@ -38,10 +38,26 @@ def test_a_tombstone_without_new_data_for_30_days_is_purged(roster: Harness) -> 
     # Data recorded for C's tombstone ten days after the merge (no API writes to a tombstone:
     # this stands for any future write path, e.g. undoing a merge).
     with roster.db.write() as conn:
-        row = (t.id, c, c, "late", merged_at, None, None, None, None, None, "{}")
-        event_store.insert_many(
-            conn, [(*row, merged_at + 10 * DAY_MS, "x", False, False, None, None)]
+        late = event_store.row(
+            workspace_id=t.id,
+            uid=c,
+            origin_uid=c,
+            name="late",
+            occurred_at=merged_at,
+            local_time=None,
+            tz_offset=None,
+            platform=None,
+            app_version=None,
+            device_id=None,
+            attributes="{}",
+            received_at=merged_at + 10 * DAY_MS,
+            batch_id="x",
+            can_trigger=False,
+            migrated=False,
+            source_id=None,
+            value=None,
         )
+        event_store.insert_many(conn, [late])
 
     assert purge_tombstones(roster.db, merged_at + 29 * DAY_MS) == 0
     assert purge_tombstones(roster.db, merged_at + 31 * DAY_MS) == 1

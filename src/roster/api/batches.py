@@ -11,7 +11,7 @@ from roster.api.deps import caller, container
 from roster.api.params import text_param
 from roster.domain.batches import Status
 from roster.domain.workspaces import Workspace
-from roster.services.reads import profiles
+from roster.services.reads import batches
 
 router = APIRouter(tags=["Batches"])
 Caller = Annotated[Workspace, Depends(caller)]
@@ -28,7 +28,7 @@ async def get_batch(
     batch_id = text_param(batch_id, "batch_id", max_length=40)
     db = container(request).db
     return await run_in_threadpool(
-        lambda: profiles.batch_view(
+        lambda: batches.batch_view(
             db, workspace, batch_id, issues_offset=issues_offset, issues_limit=issues_limit
         )
     )
@@ -45,6 +45,6 @@ async def list_batches(
     db = container(request).db
     kind = None if kind is None else text_param(kind, "kind", max_length=40)
     rows = await run_in_threadpool(
-        lambda: profiles.batch_list(db, workspace, status=status, kind=kind, limit=limit)
+        lambda: batches.batch_list(db, workspace, status=status, kind=kind, limit=limit)
     )
     return {"batches": rows}

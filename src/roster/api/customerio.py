@@ -1,4 +1,4 @@
-"""The Customer.io-compatible surface (SPEC §6, seed 002): Data Pipelines calls and Track API v1.
+"""The Customer.io-compatible surface (seed 002): Data Pipelines calls and Track API v1.
 
 Every call is checked at the door (``formats.customerio``), stored as a ``customerio`` batch and
 answered at once with its ``batch_id``: Data Pipelines calls with ``{"success": true,

@@ -1,4 +1,4 @@
-"""``POST /v1/imports/people``: Customer.io's CSV people import (SPEC §6).
+"""``POST /v1/imports/people``: Customer.io's CSV people import.
 
 The file streams into a temporary file (``api.uploads``); the door then reads it once, line by
 line, to check it and cut it into chunks of whole records (``formats.people_csv``), and stores

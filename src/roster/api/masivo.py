@@ -1,4 +1,4 @@
-"""The Masivo-compatible loyalty migration, under ``/api/storefront/v1`` (SPEC §7, seed 000).
+"""The Masivo-compatible loyalty migration, under ``/api/storefront/v1`` (seed 000).
 
 Each request is checked at the door (``formats.masivo``), stored as a batch of its own kind
 and answered 201 ``{"status": "enqueued", "batch_id"}``; a body that breaks a batch rule is

@@ -17,6 +17,7 @@ from decimal import Context, Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 from roster.domain import outcomes
+from roster.domain.element_rules import MAX_ID_LENGTH, EntryProblem, id_text, usable_id
 from roster.domain.errors import InvalidSetting
 from roster.domain.timestamps import InvalidTimestamp, parse_timestamp
 
@@ -240,16 +241,6 @@ def tier_for(tiers: Sequence[Tier], spend_total: Decimal) -> str | None:
 # --- entries of a migration or a live transaction ------------------------------------------
 
 
-class EntryProblem(ValueError):
-    """An entry (a balance, a transaction, an event) that cannot be used, and why."""
-
-    def __init__(self, field: str, code: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.code = code
-        self.message = message
-
-
 class TransactionEntry(NamedTuple):
     reward_id: str
     type: str
@@ -258,21 +249,16 @@ class TransactionEntry(NamedTuple):
     resolved_at: int | None
 
 
-MAX_ID = 255
-
-
 def text_id(value: Any, where: str, *, required: bool = True) -> str | None:
     """A client id (a reward, a purchase): a non-blank string (or an integer) of at most 255."""
     if value is None and not required:
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID:
+    text = id_text(value)
+    if text is None or not usable_id(text):
         code = outcomes.MISSING_FIELD if value is None else outcomes.INVALID_FIELD
-        raise EntryProblem(
-            where, code, f"'{where}' must be a non-blank string of at most {MAX_ID} characters"
-        )
-    return value
+        msg = f"'{where}' must be a non-blank string of at most {MAX_ID_LENGTH} characters"
+        raise EntryProblem(where, code, msg)
+    return text
 
 
 def entry_amount(value: Any, where: str, *, at_least_zero: bool = False) -> Decimal:

@@ -1,13 +1,13 @@
 """Merging two profiles: which attribute values the retained profile ends with, by rule.
 
-Three rules, one per way a merge comes about (SPEC §5.1, §5.2, §6):
+Three rules, one per way a merge comes about:
 
 * ``moengage`` (Merge Users): the merged user's value wins a conflict; attributes only the
   retained user has stay;
 * ``customerio`` (merge_customers): the primary (retained) keeps its values and only gains
   attributes it lacks or holds empty (``null`` or ``""``);
 * ``identity`` (identity resolution): per attribute, the value written last wins (by source
-  time, SPEC §4); on a tie the retained profile's value stays.
+  time); on a tie the retained profile's value stays.
 
 Every attribute of the merged profile is accounted for in the journal: moved (the retained
 had none), replaced (its value overwrote the retained's) or dropped (the retained's stayed).

@@ -28,8 +28,9 @@ IDENTIFIER_CONFLICT = "identifier_conflict"
 INVALID_ROW = "invalid_row"
 #: A call Roster accepts but does not apply (Customer.io ``group``, ``alias``).
 NOT_SUPPORTED = "not_supported"
-# Merges (SPEC §5.2, §6): a pair naming one customer twice, a customer merged away already,
-# a merged customer holding a wallet, a MoEngage merge in an identity-resolution workspace; and
+# Merges (MoEngage Merge Users, Customer.io merge_customers): a pair naming one customer twice,
+# a customer merged away already, a merged customer holding a wallet, a MoEngage merge in an
+# identity-resolution workspace; and
 # (a warning) two profiles an import found sharing an identifier, merged into the older one.
 SAME_CUSTOMER = "same_customer"
 ALREADY_MERGED = "already_merged"
@@ -38,7 +39,7 @@ IDENTITY_RESOLUTION_ON = "identity_resolution_on"
 IDENTITY_MERGED = "identity_merged"
 #: A reverted customer that other customers were merged into (reverting it would lose them).
 HAS_MERGES = "has_merges"
-# The loyalty migration (SPEC §7) and live wallet transactions.
+# The Masivo loyalty migration and live wallet transactions.
 EMAIL_TAKEN = "email_taken"
 NOT_MIGRATED_ONLY = "not_migrated_only"
 NOT_MIGRATED = "not_migrated"

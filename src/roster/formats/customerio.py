@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from roster.domain.element_rules import id_text
 from roster.domain.errors import InvalidEnvelope
 from roster.domain.merges import Pair, Ref
 from roster.formats.strict_json import loads_strict
@@ -129,7 +130,7 @@ class Person(msgspec.Struct, frozen=True, gc=False):
     """Set a person's attributes (``identify``, ``PUT /api/v1/customers/{id}``)."""
 
     index: int
-    #: ``userId`` or the path's identifier, as sent (a number is made a string).
+    #: ``userId`` or the path's identifier, as sent (a number is made a string: ``_sent_id``).
     identifier: Any
     #: The identifier is an email address (Track API v1 paths only).
     by_email: bool
@@ -140,8 +141,8 @@ class Person(msgspec.Struct, frozen=True, gc=False):
     #: Which field the timestamp came from, for the ledger.
     timestamp_field: str
     update_only: bool
-    #: A Track API v1 body's ``id`` (``None`` if absent).
-    body_id: Any = None
+    #: A Track API v1 body's ``id`` as text (``None`` if absent, or neither text nor a number).
+    body_id: str | None = None
     #: Sent through Track API v1 (field names differ from Data Pipelines').
     v1: bool = False
 
@@ -158,7 +159,8 @@ class Event(msgspec.Struct, frozen=True, gc=False):
     #: The properties (``data`` in v1) as the JSON text sent.
     properties: str
     timestamp: Any
-    #: ``messageId`` (Data Pipelines) or ``id`` (Track API v1): deduplicated per workspace.
+    #: ``messageId`` (Data Pipelines) or ``id`` (Track API v1), as sent (a number is made a
+    #: string): deduplicated per workspace.
     source_id: Any
     v1: bool = False
 
@@ -189,12 +191,14 @@ def operations_of(payload: bytes) -> list[Operation]:
 
 
 def _message(index: int, m: Message, call: Any) -> Operation:
+    user_id = _sent_id(m.userId)
     if call in EVENT_CALLS:
         name = m.event if call == "track" else m.name
         if name is None and call != "track":
             name = _page_name(m.properties) or call
         properties = bytes(m.properties).decode()
-        return Event(index, m.userId, False, call, name, properties, m.timestamp, m.messageId)
+        sid = _sent_id(m.messageId)
+        return Event(index, user_id, False, call, name, properties, m.timestamp, sid)
     if call in PERSON_CALLS:
         traits = m.traits if m.traits is not None else {}
         stamp, where = m.timestamp, "timestamp"
@@ -203,8 +207,14 @@ def _message(index: int, m: Message, call: Any) -> Operation:
             if traits.get("_timestamp") is not None:
                 stamp, where = traits["_timestamp"], "traits._timestamp"
             update_only = traits.get("_update") is True
-        return Person(index, m.userId, False, traits, stamp, where, update_only)
-    return Unsupported(index, str(call), m.userId)
+        return Person(index, user_id, False, traits, stamp, where, update_only)
+    return Unsupported(index, str(call), user_id)
+
+
+def _sent_id(value: Any) -> Any:
+    """An id as sent, one sent as a number made text; anything else is kept as sent, for the
+    worker to refuse showing what was sent."""
+    return id_text(value) if type(value) is int else value
 
 
 def _page_name(properties: msgspec.Raw) -> str | None:
@@ -228,7 +238,7 @@ def _v1_person(identifier: str | None, body: dict[str, Any]) -> Person:
         body.get("_timestamp"),
         "_timestamp",
         body.get("_update") is True,
-        body.get("id"),
+        id_text(body.get("id")),
         v1=True,
     )
 
@@ -243,7 +253,7 @@ def _v1_event(identifier: str | None, body: V1Event) -> Event:
         body.name,
         data,
         body.timestamp,
-        body.id,
+        _sent_id(body.id),
         v1=True,
     )
 
@@ -273,8 +283,7 @@ def read_customerio_merge(body: bytes) -> None:
         if len(given) != 1:
             msg = f"'{side}' must name the person by exactly one of id or email"
             raise InvalidEnvelope(msg, field=side)
-        value = person[given[0]]
-        if not isinstance(value, str | int) or isinstance(value, bool):
+        if id_text(person[given[0]]) is None:  # a string, or an integer (made text)
             msg = f"'{side}.{given[0]}' must be a string"
             raise InvalidEnvelope(msg, field=f"{side}.{given[0]}")
 
@@ -285,6 +294,5 @@ def merge_pair(payload: bytes) -> list[Pair]:
     refs = []
     for side in ("secondary", "primary"):
         by = next(k for k in MERGE_KEYS if k in body[side])
-        value = body[side][by]
-        refs.append(Ref(by, value if isinstance(value, str) else str(value), f"{side}.{by}"))
+        refs.append(Ref(by, id_text(body[side][by]), f"{side}.{by}"))
     return [Pair(0, refs[0], refs[1])]

@@ -1,4 +1,4 @@
-"""Customer.io's CSV people import (SPEC §6): options, header rules, and the file cut into
+"""Customer.io's CSV people import: options, header rules, and the file cut into
 chunks of whole records.
 
 At the door, ``split`` reads the uploaded file once, as a stream of lines: it checks the header

@@ -23,13 +23,13 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from roster.domain.element_rules import MAX_ID_LENGTH, usable_id
 from roster.domain.errors import InvalidEnvelope, TooManyElements
 from roster.formats.strict_json import loads_strict
 
 MAX_CUSTOMERS = 1000
 MAX_EVENTS = 1000
 MAX_TRANSACTIONS = 1000
-MAX_ID_LENGTH = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +237,7 @@ def _customer_id(customer: Any, where: str, index: int) -> None:
 
 
 def _id_value(value: Any, where: str, index: int) -> None:
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
+    if not isinstance(value, str) or not usable_id(value):
         msg = f"{where} must be a non-blank string of at most {MAX_ID_LENGTH} characters"
         raise InvalidEnvelope(msg, field=where, index=index)
 

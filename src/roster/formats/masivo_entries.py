@@ -24,11 +24,10 @@ from typing import Any, TypeVar
 import msgspec
 
 from roster.domain import outcomes as oc
+from roster.domain.element_rules import EntryProblem, Problem, id_text, usable_id
 from roster.domain.loyalty import (
-    MAX_ID,
     PURCHASE,
     TRANSACTION_TYPES,
-    EntryProblem,
     InvalidAmount,
     amount_of,
     amount_text,
@@ -43,7 +42,8 @@ from roster.formats import masivo
 
 MAX_NAME = 255
 #: The version of a stored reading; a reading of another version is ignored (read again).
-VERSION = 1
+#: 2: a refused entry is stored as the domain's ``Problem`` (a map, where 1 had an array).
+VERSION = 2
 
 
 class ReadEvent(msgspec.Struct, array_like=True, tag_field="read", tag=0):
@@ -73,21 +73,17 @@ class ReadTransaction(msgspec.Struct, array_like=True, tag_field="read", tag=1):
     resolved_at: int | None
 
 
-class ReadProblem(msgspec.Struct, array_like=True, tag_field="read", tag=2):
-    """Why an entry cannot be used: the field, a stable code and a message."""
-
-    field: str
-    code: str
-    message: str
-
+#: Why an entry cannot be used: the domain's one ``Problem`` type (a dataclass, so msgspec
+#: stores it as a map, told apart from the array-like reads beside it).
+ReadProblem = Problem
 
 R = TypeVar("R")
 #: A customer of a body: its id, its entries as sent, and their reading.
 Entries = tuple[str, list[msgspec.Raw], list[R]]
 
 #: Each customer's entries as read, in body order.
-EventReads = list[list[ReadEvent | ReadProblem]]
-TransactionReads = list[list[ReadTransaction | ReadProblem]]
+EventReads = list[list[ReadEvent | Problem]]
+TransactionReads = list[list[ReadTransaction | Problem]]
 
 _encode = msgspec.msgpack.Encoder().encode
 _events_reading = msgspec.msgpack.Decoder(tuple[int, EventReads])
@@ -143,14 +139,14 @@ def read_events(payload: bytes) -> EventReads:
     read: EventReads = []
     for n, (_, raws) in enumerate(masivo.entries_of(payload, "events")):
         shapes: Iterable[Any] = common[n] if common is not None else map(masivo.common_event, raws)
-        mine: list[ReadEvent | ReadProblem] = []
+        mine: list[ReadEvent | Problem] = []
         for j, (raw, shape) in enumerate(zip(raws, shapes, strict=True)):
             event = None if shape is None else _common_event(shape)
             if event is None:
                 try:
                     event = _general_event(raw, f"customers[{n}].events[{j}]")
                 except EntryProblem as p:
-                    mine.append(ReadProblem(p.field, p.code, p.message))
+                    mine.append(p.problem)
                     continue
             mine.append(event)
         read.append(mine)
@@ -169,8 +165,8 @@ def _common_event(e: masivo.CommonEvent) -> ReadEvent | None:
         return None
     order = e.order
     sent = None if order is None else order.purchase_id
-    pid = str(sent) if isinstance(sent, int) else sent
-    if pid is not None and (len(pid) > MAX_ID or not pid.strip()):
+    pid = id_text(sent)
+    if pid is not None and not usable_id(pid):
         return None
     value = None
     if name == PURCHASE:
@@ -228,7 +224,7 @@ def read_transactions(payload: bytes) -> TransactionReads:
         shapes: Iterable[Any] = (
             common[n] if common is not None else map(masivo.common_transaction, raws)
         )
-        mine: list[ReadTransaction | ReadProblem] = []
+        mine: list[ReadTransaction | Problem] = []
         for j, (raw, shape) in enumerate(zip(raws, shapes, strict=True)):
             entry = common_transaction(shape)
             if entry is None:
@@ -237,7 +233,7 @@ def read_transactions(payload: bytes) -> TransactionReads:
                         masivo.decode_entry(raw), f"customers[{n}].transactions[{j}]"
                     )
                 except EntryProblem as p:
-                    mine.append(ReadProblem(p.field, p.code, p.message))
+                    mine.append(p.problem)
                     continue
                 entry = ReadTransaction(t.reward_id, t.type, t.amount, t.issued_at, t.resolved_at)
             mine.append(entry)
@@ -251,8 +247,8 @@ def common_transaction(t: masivo.CommonTransaction | None) -> ReadTransaction | 
     one this accepts."""
     if t is None or t.type not in TRANSACTION_TYPES:
         return None
-    reward = str(t.reward_id) if isinstance(t.reward_id, int) else t.reward_id
-    if len(reward) > MAX_ID or not reward.strip():
+    reward = id_text(t.reward_id)
+    if reward is None or not usable_id(reward):
         return None
     try:
         amount = amount_of(t.amount)

@@ -6,7 +6,8 @@ Two steps, at two places:
   ``type``, a non-empty ``elements`` list of objects with a known ``type``) and counts users and
   events for the rate limiter; anything wrong here refuses the request;
 * in the worker, ``decode_elements`` decodes each element on its own into a typed Struct, so a
-  bad element becomes an entry in the ledger and never stops the others.
+  bad element becomes an entry in the ledger and never stops the others; ids sent as numbers
+  are handed out as text.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from roster.domain import outcomes as oc
+from roster.domain.element_rules import Problem, id_text
 from roster.domain.errors import InvalidEnvelope, MalformedBody
 from roster.domain.merges import Pair, Ref
 from roster.formats.strict_json import loads_strict
@@ -96,7 +99,11 @@ def _element_type(element: Any, index: int) -> str:
     return str(kind)
 
 
-Ident = str | int
+if TYPE_CHECKING:
+    #: A customer or device id as ``decode_elements`` hands it out: text.
+    Ident = str
+else:  # as the wire may hold it, a string or an integer (``_ids_as_text`` makes it text)
+    Ident = str | int
 
 
 class CustomerElement(msgspec.Struct, tag_field="type", tag="customer"):
@@ -153,36 +160,40 @@ class _Typed(msgspec.Struct):
     elements: list[Element]
 
 
-class Unreadable:
-    """An element that does not fit its Struct: why, and where, for the ledger."""
-
-    __slots__ = ("error", "field")
-
-    def __init__(self, error: str, field: str | None) -> None:
-        self.error = error
-        self.field = field
-
-
-def decode_elements(payload: bytes) -> Sequence[Element | Unreadable]:
+def decode_elements(payload: bytes) -> Sequence[Element | Problem]:
     """Decode each element of a stored (already door-checked) transition body; an element's
-    index in the request is its index in the list.
+    index in the request is its index in the list. One that does not fit its Struct is the
+    ``Problem`` the ledger reports (``invalid_field``, msgspec's message).
 
     The whole body is decoded in one call; only when some element does not fit its Struct is
     each element decoded on its own, so the bad ones are told apart from the good ones.
     """
     try:
-        return msgspec.json.decode(payload, type=_Typed).elements
+        elements: list[Any] = msgspec.json.decode(payload, type=_Typed).elements
     except msgspec.ValidationError:
         envelope = msgspec.json.decode(payload, type=_Envelope)
-        return [_decode_one(raw) for raw in envelope.elements]
+        decoded = [_decode_one(raw) for raw in envelope.elements]
+        _ids_as_text([e for e in decoded if not isinstance(e, Problem)])
+        return decoded
+    return _ids_as_text(elements)
 
 
-def _decode_one(raw: msgspec.Raw) -> Element | Unreadable:
+def _ids_as_text(elements: list[Any]) -> list[Element]:
+    """The elements, their ids sent as numbers made text (see ``Ident``)."""
+    for element in elements:
+        if type(element.customer_id) is int:
+            element.customer_id = id_text(element.customer_id)
+        if type(element) is not CustomerElement and type(element.device_id) is int:
+            element.device_id = id_text(element.device_id)
+    return elements
+
+
+def _decode_one(raw: msgspec.Raw) -> Element | Problem:
     kind = msgspec.json.decode(raw, type=_Kind).type
     try:
         return msgspec.json.decode(raw, type=STRUCTS[kind])
     except msgspec.ValidationError as exc:
-        return Unreadable(str(exc), _path_of(str(exc)))
+        return Problem(_path_of(str(exc)), oc.INVALID_FIELD, str(exc))
 
 
 def _path_of(message: str) -> str | None:
@@ -191,13 +202,6 @@ def _path_of(message: str) -> str | None:
     if not sep:
         return None
     return path.rstrip("`").lstrip(".") or None
-
-
-def ident(value: Ident | None) -> str | None:
-    """Customer and device ids may arrive as numbers; they are stored as strings."""
-    if value is None:
-        return None
-    return value if isinstance(value, str) else str(value)
 
 
 # --- Merge Users (``POST /v1/customer/merge``) ----------------------------------------------

@@ -1,4 +1,4 @@
-"""The batches table as ledger and queue (STYLE example 4).
+"""The batches table as ledger and queue (STYLE example 4); ``store.batch_reads`` reads it back.
 
 A worker claims the oldest ready batch of a workspace that has no earlier unfinished batch
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's single writer under ``BEGIN IMMEDIATE``),
@@ -22,7 +22,7 @@ from roster.store.schema import batch_payloads as pt
 from roster.store.schema import batches as t
 
 
-def _unfinished(status: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+def is_unfinished(status: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
     """``status IN ('queued', 'processing')`` with literal values, as the partial indexes say it:
     SQLite uses a partial index only when the query repeats its condition (not with ?s)."""
     return status.in_([sa.literal_column(f"'{s}'") for s in UNFINISHED])
@@ -71,57 +71,6 @@ def last_accepted_at(conn: Connection, workspace_id: str) -> int | None:
     return None if found is None else int(found)
 
 
-def get(conn: Connection, workspace_id: str, batch_id: str) -> dict[str, Any] | None:
-    row = conn.execute(
-        sa.select(*_summary_columns()).where(t.c.id == batch_id, t.c.workspace_id == workspace_id)
-    ).mappings()
-    found = row.first()
-    return dict(found) if found else None
-
-
-def list_recent(
-    conn: Connection, workspace_id: str, *, status: str | None, kind: str | None, limit: int
-) -> list[dict[str, Any]]:
-    query = sa.select(*_summary_columns()).where(t.c.workspace_id == workspace_id)
-    if status:
-        query = query.where(t.c.status == status)
-    if kind:
-        query = query.where(t.c.kind == kind)
-    rows = conn.execute(query.order_by(t.c.seq.desc()).limit(limit)).mappings()
-    return [dict(r) for r in rows]
-
-
-def ahead_of(conn: Connection, workspace_id: str, seq: int) -> int:
-    """How many unfinished batches of the workspace were accepted before this one."""
-    query = sa.select(sa.func.count()).where(
-        t.c.workspace_id == workspace_id, _unfinished(t.c.status), t.c.seq < seq
-    )
-    return int(conn.execute(query).scalar_one())
-
-
-def issues_of(
-    conn: Connection, batch_id: str, *, offset: int = 0, limit: int | None = None
-) -> list[Issue]:
-    """A batch's issues in the order they were recorded (one page of them, if asked)."""
-    query = sa.select(it).where(it.c.batch_id == batch_id).order_by(it.c.ordinal)
-    if offset:
-        query = query.where(it.c.ordinal >= offset)  # ordinals run 0, 1, 2, ... per batch
-    if limit is not None:
-        query = query.limit(limit)
-    rows = conn.execute(query)
-    return [Issue(r.severity, r.element_index, r.key, r.field, r.code, r.message) for r in rows]
-
-
-def issue_counts(conn: Connection, batch_id: str) -> dict[str, int]:
-    """How many issues of each severity a batch holds."""
-    query = (
-        sa.select(it.c.severity, sa.func.count())
-        .where(it.c.batch_id == batch_id)
-        .group_by(it.c.severity)
-    )
-    return {severity: int(n) for severity, n in conn.execute(query)}
-
-
 def claim_next(conn: Connection, owner: str, now: int, lease_ms: int) -> Claimed | None:
     """Take the lease of the next batch that may run now, or return ``None``."""
     row = conn.execute(_CLAIM, {"now": now}).first()
@@ -165,7 +114,7 @@ def claim_followers(
         sa.select(t.c.seq, t.c.id, t.c.kind, pt.c.payload, pt.c.prepared, t.c.accepted_at)
         .add_columns(t.c.element_count, t.c.status, t.c.attempts)
         .join(pt, pt.c.batch_id == t.c.id)
-        .where(t.c.workspace_id == head.workspace_id, t.c.seq > head.seq, _unfinished(t.c.status))
+        .where(t.c.workspace_id == head.workspace_id, t.c.seq > head.seq, is_unfinished(t.c.status))
         .order_by(t.c.seq)
         .limit(batches - 1)
     )
@@ -217,7 +166,7 @@ def _build_claim() -> sa.Select[Any]:
     unfinished = t.alias("unfinished")
     heads = (
         sa.select(sa.func.min(unfinished.c.seq))
-        .where(_unfinished(unfinished.c.status))
+        .where(is_unfinished(unfinished.c.status))
         .group_by(unfinished.c.workspace_id)
     )
     now = sa.bindparam("now", type_=sa.BigInteger)
@@ -393,30 +342,3 @@ def give_up_or_retry(
     else:
         values.update(status=Status.QUEUED, next_attempt_at=retry_at)
     conn.execute(query.values(**values))
-
-
-def backlog(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(
-        sa.select(t.c.status, sa.func.count()).where(_unfinished(t.c.status)).group_by(t.c.status)
-    )
-    return {r[0]: int(r[1]) for r in rows}
-
-
-def _summary_columns() -> list[sa.ColumnElement[Any]]:
-    return [
-        t.c.seq,
-        t.c.id,
-        t.c.workspace_id,
-        t.c.kind,
-        t.c.status,
-        t.c.element_count,
-        t.c.accepted_at,
-        t.c.started_at,
-        t.c.finished_at,
-        t.c.attempts,
-        t.c.last_error,
-        t.c.applied,
-        t.c.skipped,
-        t.c.failed,
-        t.c.forwarded_for,
-    ]

@@ -144,7 +144,7 @@ customers = sa.Table(
         sqlite_where=sa.text("merged_into IS NOT NULL"),
         postgresql_where=sa.text("merged_into IS NOT NULL"),
     ),
-    sqlite_autoincrement=True,  # a uid is never reused (SPEC §4), even after deletes
+    sqlite_autoincrement=True,  # a uid is never reused, even after deletes
 )
 
 customer_identifiers = sa.Table(

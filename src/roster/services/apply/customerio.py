@@ -23,10 +23,10 @@ from sqlalchemy.engine import Connection
 from roster.domain import outcomes as oc
 from roster.domain.batches import Claimed
 from roster.domain.campaigns import can_trigger
+from roster.domain.element_rules import MAX_ID_LENGTH, Problem, ledger_key, source_time, usable_id
 from roster.domain.identity import normalise_identifier
 from roster.domain.outcomes import Ledger
 from roster.domain.profiles import Profile
-from roster.domain.timestamps import InvalidTimestamp, check_event_window, parse_timestamp
 from roster.domain.workspaces import Workspace
 from roster.formats import customerio as cio
 from roster.services.book.attribute_writes import set_attributes
@@ -35,13 +35,13 @@ from roster.services.book.identity_merges import merge_shared
 from roster.services.book.profile_book import ProfileBook, identifier_pairs
 from roster.store import events as event_store
 from roster.store import profiles, raw_sql
+from roster.store.events import EventDraft
 
-MAX_ID_LENGTH = 255
 EVENT_TYPES = frozenset({"track", "event", "page", "screen"})
 
 
-#: Takes one decided event: its person and its row without the first three columns.
-EmitEvent = Callable[[Profile, tuple[Any, ...]], None]
+#: Takes one decided event: its person and its row without the owner columns.
+EmitEvent = Callable[[Profile, EventDraft], None]
 
 
 @dataclass(slots=True)
@@ -58,7 +58,7 @@ class CallsPlan:
     book: ProfileBook
     decide: Callable[[EmitEvent], None]
     #: The events decided before the write transaction; ``None``: decided while written.
-    events: list[tuple[Profile, tuple[Any, ...]]] | None
+    events: list[tuple[Profile, EventDraft]] | None
     #: The most people the group may create: the identifiers it names that no one holds.
     new_people: int = 0
 
@@ -100,21 +100,13 @@ def plan_calls(
                 else:
                     assert isinstance(op, cio.Unsupported)
                     msg = f"'{op.call}' calls are accepted but not applied by Roster"
-                    ledger.skip(op.index, _shown(op.identifier), "type", oc.NOT_SUPPORTED, msg)
+                    ledger.skip(op.index, ledger_key(op.identifier), "type", oc.NOT_SUPPORTED, msg)
 
     if raw_sql.streams_rows(conn):
         return CallsPlan(workspace.id, ledgers, book, decide, None, group.unknown)
-    events: list[tuple[Profile, tuple[Any, ...]]] = []
+    events: list[tuple[Profile, EventDraft]] = []
     decide(lambda p, row: events.append((p, row)))
     return CallsPlan(workspace.id, ledgers, book, decide, events)
-
-
-def _shown(identifier: Any) -> str | None:
-    """An identifier as the ledger's ``key`` (whatever was sent, made short text)."""
-    if identifier is None:
-        return None
-    text = identifier if isinstance(identifier, str) else str(identifier)
-    return text[:MAX_ID_LENGTH]
 
 
 @dataclass(slots=True)
@@ -141,8 +133,8 @@ class _Group:
         for op in ops:
             if ir and isinstance(op, cio.Person) and isinstance(op.attributes, dict):
                 pairs.update(identifier_pairs(self.workspace, op.attributes))
-            key = _id_text(op.identifier)
-            if key is None or isinstance(op, cio.Unsupported):
+            key = op.identifier  # ids sent as numbers come as text; anything else names no one
+            if type(key) is not str or isinstance(op, cio.Unsupported):
                 continue
             if op.by_email:
                 emails.add(normalise_identifier("email", key))
@@ -150,10 +142,10 @@ class _Group:
                 changed.add(key)
             else:
                 named.add(key)
-            if isinstance(op, cio.Person) and (body_id := _id_text(op.body_id)) is not None:
-                changed.add(body_id)
-            if isinstance(op, cio.Event) and (sid := _id_text(op.source_id)) is not None:
-                source_ids.add(sid)
+            if isinstance(op, cio.Person) and op.body_id is not None:
+                changed.add(op.body_id)
+            if isinstance(op, cio.Event) and type(op.source_id) is str:
+                source_ids.add(op.source_id)
         ws = self.workspace
         holders = profiles.email_holders(conn, ws.id, emails, indexed="email" in ws.identifiers)
         self.book.preload(conn, changed, named, pairs, uids=[uid for uid, _ in holders.values()])
@@ -170,8 +162,9 @@ class _Group:
         key = self._identifier(ledger, op.index, op.identifier, _id_field(op.v1))
         if key is None:
             return
-        source_ms = _source_time(ledger, op.index, key, op.timestamp, op.timestamp_field, batch)
-        if source_ms is None:
+        source_ms = source_time(op.timestamp, batch.accepted_at, op.timestamp_field)
+        if isinstance(source_ms, Problem):
+            ledger.fail(op.index, key, source_ms.field, source_ms.code, source_ms.message)
             return
         raw = op.attributes
         prefix = "attributes" if op.v1 else "traits"
@@ -181,7 +174,7 @@ class _Group:
             ledger.fail(op.index, key, where, oc.INVALID_FIELD, msg)
             return
         found = self._find(key, op.by_email)
-        body_id = _id_text(op.body_id)
+        body_id = op.body_id
         if body_id is not None:
             fits, found = self._with_body_id(ledger, op, key, body_id, found)
             if not fits:
@@ -237,19 +230,18 @@ class _Group:
                 return
             properties = "{}"
         received = batch.accepted_at
-        occurred = _event_time(ledger, index, key, op.timestamp, received)
-        if occurred is None:
+        occurred = source_time(op.timestamp, received, "timestamp")
+        if isinstance(occurred, Problem):
+            ledger.fail(index, key, occurred.field, occurred.code, occurred.message)
             return
-        source_id = op.source_id
+        source_id = op.source_id  # a number sent comes as text
         if type(source_id) is not str or not 0 < len(source_id) <= MAX_ID_LENGTH:
-            source_id = _id_text(source_id) or None  # an empty id is no id
-            if op.source_id not in (None, "") and (
-                source_id is None or len(source_id) > MAX_ID_LENGTH
-            ):
+            if source_id not in (None, ""):  # an empty id is no id
                 id_field = "id" if op.v1 else "messageId"
                 msg = f"'{id_field}' must be a string of 1-{MAX_ID_LENGTH} characters"
                 ledger.fail(index, key, id_field, oc.INVALID_FIELD, msg)
                 return
+            source_id = None
         stored_ids = self.stored_ids
         if source_id is not None:
             if (first := stored_ids.get(source_id)) is not None:
@@ -263,21 +255,21 @@ class _Group:
             profile = self._create(batch, ledger, index, key, op.by_email, None, received)
         self.emit(
             profile,
-            (
-                name,
-                occurred,
-                None,
-                None,
-                None,
-                None,
-                None,
-                properties,
-                received,
-                batch.id,
-                can_trigger(occurred, received, migrated=False),
-                False,
-                source_id,
-                None,
+            event_store.draft(
+                name=name,
+                occurred_at=occurred,
+                local_time=None,
+                tz_offset=None,
+                platform=None,
+                app_version=None,
+                device_id=None,
+                attributes=properties,
+                received_at=received,
+                batch_id=batch.id,
+                can_trigger=can_trigger(occurred, received, migrated=False),
+                migrated=False,
+                source_id=source_id,
+                value=None,
             ),
         )
         ledger.applied += 1
@@ -288,12 +280,11 @@ class _Group:
             msg = f"'{where}' is required (Roster keeps no anonymous profiles)"
             ledger.fail(index, None, where, oc.MISSING_FIELD, msg)
             return None
-        text = _id_text(value)
-        if text is None or not text.strip() or len(text) > MAX_ID_LENGTH:
+        if type(value) is not str or not usable_id(value):  # a number sent comes as text
             msg = f"'{where}' must be a string or integer of 1-{MAX_ID_LENGTH} characters"
-            ledger.fail(index, _shown(value), where, oc.INVALID_CUSTOMER_ID, msg)
+            ledger.fail(index, ledger_key(value), where, oc.INVALID_CUSTOMER_ID, msg)
             return None
-        return text
+        return value
 
     def _find(self, key: str, by_email: bool) -> Profile | None:
         if by_email:
@@ -366,41 +357,3 @@ def _holds_email(profile: Profile, email: str) -> bool:
 def _id_field(v1: bool) -> str:
     """Where the person's identifier sat: the v1 path, or the message's ``userId``."""
     return "identifier" if v1 else "userId"
-
-
-def _id_text(value: Any) -> str | None:
-    """An id sent as a string or an integer, as text; anything else is ``None``."""
-    if type(value) is str:
-        return value
-    if type(value) is int:
-        return str(value)
-    return None
-
-
-def _source_time(
-    ledger: Ledger, index: int, key: str, value: Any, where: str, batch: Claimed
-) -> int | None:
-    """When an attribute update was written: its timestamp, else the accept time. A time more
-    than 10 minutes after the batch was received is refused: it would win over every later
-    update."""
-    if value is None:
-        return batch.accepted_at
-    try:
-        source_ms = parse_timestamp(value, field=where)
-        check_event_window(source_ms, batch.accepted_at)
-    except InvalidTimestamp as exc:
-        ledger.fail(index, key, where, oc.INVALID_TIMESTAMP, str(exc))
-        return None
-    return source_ms
-
-
-def _event_time(ledger: Ledger, index: int, key: str, value: Any, received: int) -> int | None:
-    if value is None:
-        return received
-    try:
-        occurred = parse_timestamp(value)
-        check_event_window(occurred, received)
-    except InvalidTimestamp as exc:
-        ledger.fail(index, key, "timestamp", oc.INVALID_TIMESTAMP, str(exc))
-        return None
-    return occurred

@@ -17,10 +17,10 @@ from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
 from roster.domain.batches import Claimed
+from roster.domain.element_rules import MAX_ID_LENGTH, Problem, source_time
 from roster.domain.identity import normalise_identifier
 from roster.domain.outcomes import Ledger
 from roster.domain.profiles import Profile
-from roster.domain.timestamps import InvalidTimestamp, check_event_window, parse_timestamp
 from roster.domain.workspaces import Workspace
 from roster.formats import customerio_people_csv as people_csv
 from roster.formats.customerio_people_csv import EMAIL, ID, TIMESTAMP, Options
@@ -29,8 +29,6 @@ from roster.services.book.identity_merges import merge_shared
 from roster.services.book.profile_book import ProfileBook, identifier_pairs
 from roster.store import profiles
 from roster.store.batch_chunks import StoredChunk
-
-MAX_ID_LENGTH = 255
 
 
 @dataclass(slots=True)
@@ -166,16 +164,14 @@ class _Rows:
         ledger.mark_applied()
 
     def _source_time(self, row: int, key: str, record: list[str]) -> int | None:
+        """The row's ``_timestamp`` cell (an empty one is none), else the accept time."""
         at = self.columns.timestamp
-        if at is None or not record[at]:
-            return self.batch.accepted_at
-        try:
-            source_ms = parse_timestamp(record[at], field=TIMESTAMP)
-            check_event_window(source_ms, self.batch.accepted_at)
-        except InvalidTimestamp as exc:
-            self.ledger.fail(row, key, TIMESTAMP, oc.INVALID_TIMESTAMP, str(exc))
+        sent = record[at] if at is not None else ""
+        found = source_time(sent or None, self.batch.accepted_at, TIMESTAMP)
+        if isinstance(found, Problem):
+            self.ledger.fail(row, key, found.field, found.code, found.message)
             return None
-        return source_ms
+        return found
 
     def _person(self, row: int, key: str, record: list[str]) -> tuple[bool, Profile | None]:
         """Whether the row may apply, and the person it names (``None``: none yet). With

@@ -17,8 +17,9 @@ from sqlalchemy.engine import Connection
 from roster.domain import outcomes as oc
 from roster.domain.attributes import clean_attributes, merge_last_write_wins
 from roster.domain.batches import Claimed
+from roster.domain.element_rules import EntryProblem
 from roster.domain.identity import normalise_identifier
-from roster.domain.loyalty import EntryProblem, amount_text, read_balance
+from roster.domain.loyalty import amount_text, read_balance
 from roster.domain.outcomes import Ledger
 from roster.domain.profiles import Profile
 from roster.domain.workspaces import Workspace
@@ -165,8 +166,9 @@ def _plan_one(
                 if entry.get("balance") is None
                 else read_balance(entry["balance"], f"{where}.balance")
             )
-        except EntryProblem as problem:
-            ledger.fail(index, cid, problem.field, problem.code, problem.message)
+        except EntryProblem as refused:
+            p = refused.problem
+            ledger.fail(index, cid, p.field, p.code, p.message)
             continue
         email = _email(entry)
         if email is not None:

@@ -24,11 +24,12 @@ from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
 from roster.domain.batches import Claimed
+from roster.domain.element_rules import Problem
 from roster.domain.outcomes import Ledger
 from roster.domain.timestamps import InvalidTimestamp, check_event_window, event_window
 from roster.domain.workspaces import Workspace
 from roster.formats import masivo_entries
-from roster.formats.masivo_entries import ReadEvent, ReadProblem
+from roster.formats.masivo_entries import ReadEvent
 from roster.services.book.decided_rows import DecidedRows, Emit
 from roster.store import events as event_store
 from roster.store import profiles
@@ -78,7 +79,7 @@ def plan_events(conn: Connection, workspace: Workspace, batches: list[Claimed]) 
     return plan
 
 
-def _body(batch: Claimed) -> list[masivo_entries.Entries[ReadEvent | ReadProblem]]:
+def _body(batch: Claimed) -> list[masivo_entries.Entries[ReadEvent | Problem]]:
     reads = masivo_entries.events_of(batch.payload, batch.prepared)
     return masivo_entries.with_entries(batch.payload, "events", reads)
 
@@ -88,7 +89,7 @@ def _plan_one(
     emit: Emit,
     workspace: Workspace,
     batch: Claimed,
-    customers: list[masivo_entries.Entries[ReadEvent | ReadProblem]],
+    customers: list[masivo_entries.Entries[ReadEvent | Problem]],
     uids: dict[str, int],
     migrated: set[int],
     stored: dict[str, tuple[int, str]],
@@ -107,7 +108,7 @@ def _plan_one(
         applied = 0
         for j, (raw, event) in enumerate(zip(raws, events, strict=True)):
             index = start + j
-            if isinstance(event, ReadProblem):
+            if isinstance(event, Problem):
                 ledger.fail(index, cid, event.field, event.code, event.message)
                 continue
             at = event.occurred_at
@@ -124,10 +125,25 @@ def _plan_one(
                 seen[pid] = (batch_id, index)
             text = masivo_entries.event_text(event, raw)
             emit(
-                (  # in ``events.COLUMNS`` order: no local time, offset, platform, app, device
-                    *(ws, uid, uid, event.name, at, None, None, None, None, None),
-                    *(text, received, batch_id, False, True, pid, event.value),
-                )  # it cannot trigger a campaign, and it is migrated
+                event_store.row(
+                    workspace_id=ws,
+                    uid=uid,
+                    origin_uid=uid,
+                    name=event.name,
+                    occurred_at=at,
+                    local_time=None,
+                    tz_offset=None,
+                    platform=None,
+                    app_version=None,
+                    device_id=None,
+                    attributes=text,
+                    received_at=received,
+                    batch_id=batch_id,
+                    can_trigger=False,  # a migrated event never triggers a campaign
+                    migrated=True,
+                    source_id=pid,
+                    value=event.value,
+                )
             )
             applied += 1
         if applied:

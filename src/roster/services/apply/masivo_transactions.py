@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
 from roster.domain.batches import Claimed
+from roster.domain.element_rules import Problem
 from roster.domain.loyalty import (
     TransactionEntry,
     amount_text,
@@ -31,7 +32,7 @@ from roster.domain.loyalty import (
 from roster.domain.outcomes import Ledger
 from roster.domain.workspaces import Workspace
 from roster.formats import masivo, masivo_entries
-from roster.formats.masivo_entries import ReadProblem, ReadTransaction
+from roster.formats.masivo_entries import ReadTransaction
 from roster.services.book.decided_rows import DecidedRows, Emit
 from roster.store import profiles
 from roster.store import wallets as wallet_store
@@ -81,7 +82,7 @@ def plan_transactions(
     return plan
 
 
-def _body(batch: Claimed) -> list[masivo_entries.Entries[ReadTransaction | ReadProblem]]:
+def _body(batch: Claimed) -> list[masivo_entries.Entries[ReadTransaction | Problem]]:
     reads = masivo_entries.transactions_of(batch.payload, batch.prepared)
     return masivo_entries.with_entries(batch.payload, "transactions", reads)
 
@@ -90,7 +91,7 @@ def _plan_one(
     emit: Emit,
     workspace: Workspace,
     batch: Claimed,
-    entries: list[masivo_entries.Entries[ReadTransaction | ReadProblem]],
+    entries: list[masivo_entries.Entries[ReadTransaction | Problem]],
     known: _Known,
 ) -> Ledger:
     ledger = Ledger(total=sum(len(sent) for _, sent, _ in entries))
@@ -152,15 +153,15 @@ def _refused_invalid(
     cid: str,
     n: int,
     indexes: range,
-    read: list[ReadTransaction | ReadProblem],
+    read: list[ReadTransaction | Problem],
 ) -> bool:
     """Fail the whole set when one transaction is invalid (a set is applied whole or not)."""
-    bad = [(i, p) for i, p in zip(indexes, read, strict=True) if type(p) is ReadProblem]
+    bad = [(i, p) for i, p in zip(indexes, read, strict=True) if type(p) is Problem]
     if not bad:
         return False
     first = bad[0][1].field
     for index, item in zip(indexes, read, strict=True):
-        if type(item) is ReadProblem:
+        if type(item) is Problem:
             ledger.fail(index, cid, item.field, item.code, item.message)
         else:
             msg = f"refused with the rest of customer {cid!r}'s transactions: {first} is invalid"

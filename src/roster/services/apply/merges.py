@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
 from roster.domain.batches import Claimed
+from roster.domain.element_rules import MAX_ID_LENGTH, usable_id
 from roster.domain.identity import normalise_identifier
 from roster.domain.merges import Pair, Ref, Rule
 from roster.domain.outcomes import Ledger
@@ -32,8 +33,6 @@ from roster.services.book.profile_book import ProfileBook
 from roster.store import merges as merge_store
 from roster.store import profiles
 from roster.store import wallets as wallet_store
-
-MAX_ID_LENGTH = 255
 
 
 @dataclass(slots=True)
@@ -105,7 +104,7 @@ def _key(ref: Ref) -> str:
 
 def _load(conn: Connection, workspace: Workspace, book: ProfileBook, pairs: list[Pair]) -> _Found:
     refs = [r for p in pairs for r in (p.merged, p.retained)]
-    ids = {r.value for r in refs if r.by == "id" and _usable(r.value)}
+    ids = {r.value for r in refs if r.by == "id" and usable_id(r.value)}
     emails = {normalise_identifier("email", r.value) for r in refs if r.by == "email"}
     indexed = "email" in workspace.identifiers
     holders = profiles.email_holders(conn, workspace.id, emails, indexed=indexed)
@@ -118,16 +117,12 @@ def _load(conn: Connection, workspace: Workspace, book: ProfileBook, pairs: list
     return _Found(by_email, wallets, merged_before)
 
 
-def _usable(value: str) -> bool:
-    return bool(value.strip()) and len(value) <= MAX_ID_LENGTH
-
-
 def _resolve(
     plan: MergePlan, found: _Found, pair: Pair, ref: Ref, gone: dict[int, Move]
 ) -> Profile | None:
     """The live customer ``ref`` names, or ``None`` after skipping the pair with the reason."""
     ledger, key = plan.ledger, _key(pair.merged)
-    if ref.by == "id" and not _usable(ref.value):
+    if ref.by == "id" and not usable_id(ref.value):
         msg = f"'{ref.field}' must be 1-{MAX_ID_LENGTH} characters and not blank"
         ledger.fail(pair.index, key, ref.field, oc.INVALID_CUSTOMER_ID, msg)
         return None

@@ -16,31 +16,23 @@ from sqlalchemy.engine import Connection
 from roster.domain import outcomes as oc
 from roster.domain.attributes import clean_attributes
 from roster.domain.batches import Claimed
+from roster.domain.element_rules import MAX_ID_LENGTH, Problem, source_time, usable_id
 from roster.domain.outcomes import Ledger
 from roster.domain.platforms import canonical_platform, is_opted_out
 from roster.domain.profiles import Device, Profile
-from roster.domain.timestamps import (
-    InvalidTimestamp,
-    check_event_window,
-    parse_timestamp,
-)
 from roster.domain.workspaces import Workspace
 from roster.formats.moengage import (
     CustomerElement,
     DeviceElement,
     Element,
     EventElement,
-    Unreadable,
     decode_elements,
-    ident,
 )
 from roster.services.book.attribute_writes import set_attributes
 from roster.services.book.event_rows import ElementEvents, draft_actions, insert_events
 from roster.services.book.identity_merges import merge_shared
 from roster.services.book.profile_book import ProfileBook, identifier_pairs
 from roster.store import devices as device_store
-
-MAX_ID_LENGTH = 255
 
 
 @dataclass(slots=True)
@@ -119,7 +111,7 @@ def plan_transitions(
     return TransitionPlan(workspace.id, ledgers, book, shared)
 
 
-def _parts(elements: Sequence[Element | Unreadable], ledger: Ledger) -> Parts:
+def _parts(elements: Sequence[Element | Problem], ledger: Ledger) -> Parts:
     """Sort the elements by kind, failing the unreadable ones in the ledger."""
     parts = Parts()
     events, customers, devices = parts.events, parts.customers, parts.devices
@@ -132,8 +124,8 @@ def _parts(elements: Sequence[Element | Unreadable], ledger: Ledger) -> Parts:
         elif kind is DeviceElement:
             devices.append((index, element))  # type: ignore[arg-type]
         else:
-            assert isinstance(element, Unreadable)
-            ledger.fail(index, None, element.field, oc.INVALID_FIELD, element.error)
+            assert isinstance(element, Problem)
+            ledger.fail(index, None, element.field, element.code, element.message)
     return parts
 
 
@@ -151,10 +143,10 @@ def _apply_one(ctx: Context, parts: Parts) -> None:
 
 def _device_ids(parts: list[Parts]) -> set[str]:
     return {
-        did
+        device.device_id
         for part in parts
         for _, device in part.devices
-        if (did := ident(device.device_id)) is not None
+        if device.device_id is not None
     }
 
 
@@ -168,12 +160,12 @@ def _named_customers(
     ir = workspace.identity_resolution
     for part in parts:
         for _, customer in part.customers:
-            if (cid := ident(customer.customer_id)) is not None:
-                changed.add(cid)
+            if customer.customer_id is not None:
+                changed.add(customer.customer_id)
             if ir:
                 pairs.update(identifier_pairs(workspace, customer.attributes or {}))
         for elements in (part.devices, part.events):
-            named.update(cid for _, e in elements if (cid := ident(e.customer_id)) is not None)
+            named.update(e.customer_id for _, e in elements if e.customer_id is not None)
         if ir:
             for _, event in part.events:
                 pairs.update(identifier_pairs(workspace, event.user_identifiers or {}))
@@ -185,7 +177,7 @@ def _check_id(ctx: Context, index: int, value: str | None, name: str) -> str | N
     if value is None:
         ctx.ledger.fail(index, None, name, oc.MISSING_FIELD, f"'{name}' is required")
         return None
-    if not value.strip() or len(value) > MAX_ID_LENGTH:
+    if not usable_id(value):
         msg = f"'{name}' must be 1-{MAX_ID_LENGTH} characters and not blank"
         ctx.ledger.fail(index, value[:MAX_ID_LENGTH], name, oc.INVALID_CUSTOMER_ID, msg)
         return None
@@ -196,7 +188,7 @@ def _apply_customer(ctx: Context, index: int, el: CustomerElement) -> None:
     raw = dict(el.attributes or {})
     if el.platforms is not None:
         raw["platforms"] = el.platforms
-    cid = ident(el.customer_id)
+    cid = el.customer_id
     ir = ctx.workspace.identity_resolution
     if cid is None and ir and identifier_pairs(ctx.workspace, raw):
         profile = ctx.book.find(raw)
@@ -205,8 +197,10 @@ def _apply_customer(ctx: Context, index: int, el: CustomerElement) -> None:
             return
         profile = ctx.book.get(cid)
     key = cid or _first_identifier(ctx.workspace, raw)
-    source_ms = _source_time(ctx, index, key, raw.get("_timestamp"))
-    if source_ms is None:
+    at = ctx.batch.accepted_at
+    source_ms = source_time(raw.get("_timestamp"), at, "attributes._timestamp", named="_timestamp")
+    if isinstance(source_ms, Problem):
+        ctx.ledger.fail(index, key, source_ms.field, source_ms.code, source_ms.message)
         return
     if profile is None and (el.update_existing_only or raw.get("_update") is True):
         msg = "customer does not exist and update_existing_only is set: nothing created"
@@ -232,28 +226,11 @@ def _first_identifier(workspace: Workspace, values: dict[str, Any]) -> str | Non
     return pairs[0][1] if pairs else None
 
 
-def _source_time(ctx: Context, index: int, key: str | None, value: Any) -> int | None:
-    """The time an attribute update was written: its ``_timestamp``, else the accept time.
-
-    A ``_timestamp`` more than 10 minutes after the batch was received is refused: it would
-    make the value win over every later update.
-    """
-    if value is None:
-        return ctx.batch.accepted_at
-    try:
-        source_ms = parse_timestamp(value, field="_timestamp")
-        check_event_window(source_ms, ctx.batch.accepted_at)
-        return source_ms
-    except InvalidTimestamp as exc:
-        ctx.ledger.fail(index, key, "attributes._timestamp", oc.INVALID_TIMESTAMP, str(exc))
-        return None
-
-
 def _device(
     ctx: Context, index: int, el: DeviceElement, known: dict[str, Device]
 ) -> tuple[Device, Profile] | None:
-    cid = _check_id(ctx, index, ident(el.customer_id), "customer_id")
-    did = cid and _check_id(ctx, index, ident(el.device_id), "device_id")
+    cid = _check_id(ctx, index, el.customer_id, "customer_id")
+    did = cid and _check_id(ctx, index, el.device_id, "device_id")
     if cid is None or did is None:
         return None
     attrs = el.attributes
@@ -295,10 +272,8 @@ def _apply_events(ctx: Context, events: list[tuple[int, EventElement]]) -> None:
     waiting = ctx.shared.events
     for index, el in events:
         cid = el.customer_id
-        if type(cid) is not str:
-            cid = ident(cid)
         key = cid or _first_identifier(ws, el.user_identifiers or {})
-        device_id = ident(el.device_id)
+        device_id = el.device_id
         if device_id is not None and len(device_id) > MAX_ID_LENGTH:
             msg = f"'device_id' must be at most {MAX_ID_LENGTH} characters"
             ledger.fail(index, key, "device_id", oc.INVALID_FIELD, msg)
@@ -316,7 +291,7 @@ def _apply_events(ctx: Context, events: list[tuple[int, EventElement]]) -> None:
 
 def _event_customer(ctx: Context, index: int, el: EventElement) -> Profile | None:
     """The event's customer: found by id or identifiers, or created (MoEngage creates it)."""
-    cid = ident(el.customer_id)
+    cid = el.customer_id
     idents = el.user_identifiers or {}
     ws = ctx.workspace
     if cid is None and ws.identity_resolution and identifier_pairs(ws, idents):

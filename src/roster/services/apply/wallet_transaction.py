@@ -15,7 +15,8 @@ from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
 from roster.domain.batches import Claimed
-from roster.domain.loyalty import EXACT, EntryProblem, amount_text, read_transaction
+from roster.domain.element_rules import EntryProblem
+from roster.domain.loyalty import EXACT, amount_text, read_transaction
 from roster.domain.outcomes import Ledger
 from roster.domain.workspaces import Workspace
 from roster.formats.masivo import decode_body, encode_entry
@@ -55,7 +56,8 @@ def plan_live_transaction(conn: Connection, workspace: Workspace, batch: Claimed
     uid = state.uid
     try:
         t = read_transaction(raw, "transaction")
-    except EntryProblem as p:
+    except EntryProblem as refused:
+        p = refused.problem
         ledger.fail(0, cid, p.field, p.code, p.message)
         return plan
     wallet = wallet_store.of_uids(conn, {uid}).get(uid, {}).get(t.reward_id)

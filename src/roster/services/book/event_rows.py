@@ -11,8 +11,6 @@ door) and are stored as sent, without being decoded and encoded again.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
@@ -29,6 +27,7 @@ from roster.domain.timestamps import (
 )
 from roster.formats.moengage import Action
 from roster.store import events as event_store
+from roster.store.events import EventDraft
 
 MAX_NAME = 255
 MAX_VERSION = 255
@@ -39,11 +38,8 @@ _PLATFORM = {
     **{"Android": "ANDROID", "IOS": "iOS", "Web": "web", "WEB": "web"},
 }
 
-#: An event row without its first three columns (workspace, uid, origin uid): ``name`` to
-#: ``value`` in ``events.COLUMNS`` order.
-Draft = tuple[Any, ...]
 #: The events of one element, waiting together for their customer's uid.
-ElementEvents = tuple[Profile, list[Draft]]
+ElementEvents = tuple[Profile, list[EventDraft]]
 
 
 def draft_actions(
@@ -53,7 +49,7 @@ def draft_actions(
     actions: list[Action] | None,
     batch: Claimed,
     device_id: str | None,
-) -> list[Draft] | None:
+) -> list[EventDraft] | None:
     """The rows of every action, or ``None`` (and the element failed) if one is invalid."""
     if not actions:
         ledger.fail(index, key, "actions", oc.MISSING_FIELD, "'actions' must be a non-empty list")
@@ -93,9 +89,24 @@ def draft_actions(
         version = action.app_version
         if version is not None and (type(version) is not str or len(version) > MAX_VERSION):
             version = str(version)[:MAX_VERSION]
-        trigger = can_trigger(utc, received, migrated=False)
-        row = (name, utc, local, offset, platform, version, device_id, attributes, received)
-        drafts.append((*row, batch.id, trigger, False, None, None))
+        drafts.append(
+            event_store.draft(
+                name=name,
+                occurred_at=utc,
+                local_time=local,
+                tz_offset=offset,
+                platform=platform,
+                app_version=version,
+                device_id=device_id,
+                attributes=attributes,
+                received_at=received,
+                batch_id=batch.id,
+                can_trigger=can_trigger(utc, received, migrated=False),
+                migrated=False,
+                source_id=None,
+                value=None,
+            )
+        )
     return drafts
 
 

@@ -1,6 +1,6 @@
 """Identity-resolution merges: profiles an import found sharing a configured identifier are
 merged into the older one (the lowest uid), after the batch's own writes, in the same
-transaction (SPEC §5.1).
+transaction (the identity resolution of MoEngage Bulk Import).
 
 The import is applied as it was sent first (every profile written, events and devices
 stored); then each group of profiles linked by shared identifiers becomes one: the others are

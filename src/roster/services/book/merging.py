@@ -89,7 +89,7 @@ def write_moves(conn: Connection, workspace_id: str, moves: list[Move]) -> None:
             "reachable_before": reachable_before,
             "reachable_after": merge_store.reachable(conn, retained_uid),
             "customer_id_taken": move.takes_customer_id,
-            "markers": [m[3] for m in markers],
+            "markers": [m.name for m in markers],
         }
         entries.append(
             {
@@ -108,7 +108,7 @@ def write_moves(conn: Connection, workspace_id: str, moves: list[Move]) -> None:
     merge_store.record(conn, entries)
 
 
-def _markers(workspace_id: str, move: Move) -> list[tuple[Any, ...]]:
+def _markers(workspace_id: str, move: Move) -> list[event_store.EventRow]:
     """``MOE_USER_MERGED`` on the retained profile, ``MOE_USER_MERGE_EVENT`` on the tombstone;
     each names the other profile."""
     merged, retained = move.merged, move.retained
@@ -119,26 +119,27 @@ def _markers(workspace_id: str, move: Move) -> list[tuple[Any, ...]]:
     ):
         key = "merged" if owner is retained else "retained"
         attributes = _encode({f"{key}_uid": other, f"{key}_customer_id": other_id}).decode()
-        trigger = can_trigger(move.at, move.at, migrated=False)
+        uid = owner.uid
+        assert uid is not None  # as ``write_moves`` checked
         rows.append(
-            (
-                workspace_id,
-                owner.uid,
-                owner.uid,
-                name,
-                move.at,
-                None,
-                None,
-                None,
-                None,
-                None,
-                attributes,
-                move.at,
-                move.batch_id,
-                trigger,
-                False,
-                None,
-                None,
+            event_store.row(
+                workspace_id=workspace_id,
+                uid=uid,
+                origin_uid=uid,
+                name=name,
+                occurred_at=move.at,
+                local_time=None,
+                tz_offset=None,
+                platform=None,
+                app_version=None,
+                device_id=None,
+                attributes=attributes,
+                received_at=move.at,
+                batch_id=move.batch_id,
+                can_trigger=can_trigger(move.at, move.at, migrated=False),
+                migrated=False,
+                source_id=None,
+                value=None,
             )
         )
     return rows

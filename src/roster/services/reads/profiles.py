@@ -1,4 +1,4 @@
-"""What a user reads back: batches with their ledger, profiles, events, activity, wallets."""
+"""What a user reads back of a customer: its profile, events, activity, wallets, timeline."""
 
 from __future__ import annotations
 
@@ -8,91 +8,17 @@ from typing import Any
 import msgspec
 from sqlalchemy.engine import Connection
 
-from roster.domain.batches import Status
 from roster.domain.campaigns import ACTIVITY_WINDOW_MS
 from roster.domain.errors import NotFound
 from roster.domain.identity import normalise_identifier
-from roster.domain.outcomes import Issue
 from roster.domain.timestamps import format_ms
 from roster.domain.timestamps import format_optional_ms as _iso
 from roster.domain.workspaces import Workspace
 from roster.services.reads.loyalty import loyalty_view, transactions_view
 from roster.services.reads.timeline import timeline_of
-from roster.store import batches, devices, events, reads
+from roster.store import devices, events, profile_reads
 from roster.store import merges as merge_store
 from roster.store.database import Database
-
-
-def batch_view(
-    db: Database,
-    workspace: Workspace,
-    batch_id: str,
-    *,
-    issues_offset: int = 0,
-    issues_limit: int = 1000,
-) -> dict[str, Any]:
-    """A batch with one page of its issues (in element order: ``issues_offset`` of them
-    skipped, at most ``issues_limit`` given) and how many it holds of each severity."""
-    with db.read() as conn:
-        row = batches.get(conn, workspace.id, batch_id)
-        if row is None:
-            raise NotFound(f"batch {batch_id!r} not found", field="batch_id")
-        issues = batches.issues_of(conn, batch_id, offset=issues_offset, limit=issues_limit)
-        held = batches.issue_counts(conn, batch_id)
-        ahead = (
-            batches.ahead_of(conn, workspace.id, row["seq"])
-            if row["status"] == Status.QUEUED
-            else 0
-        )
-    view = _summary(row)
-    view["ahead"] = ahead
-    view["errors"] = [_issue(i) for i in issues if i.severity == "error"]
-    view["warnings"] = [_issue(i) for i in issues if i.severity == "warning"]
-    view["issues"] = {
-        "errors": held.get("error", 0),
-        "warnings": held.get("warning", 0),
-        "offset": issues_offset,
-        "limit": issues_limit,
-    }
-    return view
-
-
-def batch_list(
-    db: Database, workspace: Workspace, *, status: str | None, kind: str | None, limit: int
-) -> list[dict[str, Any]]:
-    with db.read() as conn:
-        rows = batches.list_recent(conn, workspace.id, status=status, kind=kind, limit=limit)
-    return [_summary(r) for r in rows]
-
-
-def _summary(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "batch_id": row["id"],
-        "kind": row["kind"],
-        "status": row["status"],
-        "accepted_at": _iso(row["accepted_at"]),
-        "started_at": _iso(row["started_at"]),
-        "finished_at": _iso(row["finished_at"]),
-        "attempts": row["attempts"],
-        "last_error": row["last_error"],
-        "forwarded_for": row["forwarded_for"],
-        "counts": {
-            "total": row["element_count"],
-            "applied": row["applied"],
-            "skipped": row["skipped"],
-            "failed": row["failed"],
-        },
-    }
-
-
-def _issue(issue: Issue) -> dict[str, Any]:
-    return {
-        "index": issue.index,
-        "key": issue.key,
-        "field": issue.field,
-        "code": issue.code,
-        "message": issue.message,
-    }
 
 
 def find_customer(
@@ -156,12 +82,12 @@ def _customer_row(
     identifier: tuple[str, str] | None,
 ) -> dict[str, Any]:
     if customer_id is not None:
-        row = reads.customer_by_id(conn, workspace.id, customer_id)
+        row = profile_reads.customer_by_id(conn, workspace.id, customer_id)
     elif uid is not None:
-        row = reads.customer_by_uid(conn, workspace.id, uid)
+        row = profile_reads.customer_by_uid(conn, workspace.id, uid)
     elif identifier is not None:
         name, value = identifier
-        row = reads.customer_by_identifier(
+        row = profile_reads.customer_by_identifier(
             conn, workspace.id, name, normalise_identifier(name, value)
         )
     else:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from roster.domain.timestamps import format_ms
 from roster.domain.workspaces import Workspace
-from roster.store import batches, timeline_reads
+from roster.store import batch_reads, profile_reads
 from roster.store import merges as journal
 
 
@@ -33,10 +33,10 @@ def timeline_of(
 
     add(row["created_at"], 0, {"type": "created", "batch_id": row["created_batch"]})
     if migrated := row["migrated_batch"]:
-        found = batches.get(conn, workspace.id, migrated)
+        found = batch_reads.get(conn, workspace.id, migrated)
         at = found["accepted_at"] if found else row["created_at"]
         add(at, 1, {"type": "migrated", "batch_id": migrated})
-    for batch_id, count, moved_in, first in timeline_reads.event_batches(conn, uid):
+    for batch_id, count, moved_in, first in profile_reads.event_batches(conn, uid):
         entry = {"type": "events", "batch_id": batch_id, "events": count}
         if moved_in:
             entry["moved_in"] = moved_in
@@ -44,7 +44,7 @@ def timeline_of(
     keys = {cid} if cid else set()
     attributes = msgspec.json.decode(row["attributes"])
     keys.update(str(attributes[n]) for n in workspace.identifiers if n in attributes)
-    for batch_id, accepted, field, message in timeline_reads.stale_skips(conn, workspace.id, keys):
+    for batch_id, accepted, field, message in profile_reads.stale_skips(conn, workspace.id, keys):
         entry = {"type": "stale_attribute_skipped", "batch_id": batch_id, "field": field}
         add(accepted, 3, entry | {"message": message})
     for e in journal.merges_of(conn, workspace.id, uid):

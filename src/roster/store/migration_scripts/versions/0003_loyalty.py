@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-02 13:00:00
 
-The Masivo loyalty migration (SPEC §7): a wallet per customer and reward, its transactions
+The Masivo loyalty migration: a wallet per customer and reward, its transactions
 (migrated history and live ones), the workspace's tier thresholds, the metrics a customer
 migration may carry, the time another surface first changed a customer (it is then no longer
 migrated-only), and each purchase event's order value.
