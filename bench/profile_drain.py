@@ -87,7 +87,7 @@ def drain_once(url: str, data: dataset.Dataset, profiler: cProfile.Profile | Non
         elapsed = time.perf_counter() - started
     finally:
         db.dispose()
-    with Database(url).read() as conn:  # every batch applied (a worker turn may apply several)
+    with Database(url).read() as conn:  # every batch applied (one `run_once` may apply several)
         assert not batch_reads.backlog(conn), "the drain left batches unfinished"
     assert batches >= 1
     return data.expected.elements / elapsed

@@ -11,6 +11,7 @@ from test_merges import DAY_MS, by_uid, customer, load, merge, now_ms, profile
 
 from roster.services.admin.purge import purge_tombstones
 from roster.store import events as event_store
+from roster.store.events import EventRow
 from roster_testkit import Harness
 
 
@@ -38,7 +39,7 @@ def test_a_tombstone_without_new_data_for_30_days_is_purged(roster: Harness) -> 
     # Data recorded for C's tombstone ten days after the merge (no API writes to a tombstone:
     # this stands for any future write path, e.g. undoing a merge).
     with roster.db.write() as conn:
-        late = event_store.row(
+        late = EventRow(
             workspace_id=t.id,
             uid=c,
             origin_uid=c,

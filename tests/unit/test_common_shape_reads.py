@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from roster.domain.element_rules import Problem
 from roster.domain.loyalty import (
     EntryProblem,
     InvalidAmount,
@@ -216,7 +217,7 @@ def test_a_reading_made_at_the_door_is_the_one_the_worker_would_make() -> None:
     assert prepared is not None
     reads = masivo_entries.read_events(body)
     assert masivo_entries.events_of(body, prepared) == reads
-    assert isinstance(reads[0][1], masivo_entries.ReadProblem)
+    assert isinstance(reads[0][1], Problem)
     assert reads[0][1].field == "customers[0].events[1].issued_at"
     other = msgspec.msgpack.encode((masivo_entries.VERSION + 1, [[["not", "a", "reading"]]]))
     assert masivo_entries.events_of(body, other) == reads

@@ -1,9 +1,10 @@
 """``POST /v1/imports/people``: Customer.io's CSV people import.
 
 The file streams into a temporary file (``api.uploads``); the door then reads it once, line by
-line, to check it and cut it into chunks of whole records (``formats.people_csv``), and stores
-the batch with its chunks in one transaction. The answer (202) carries the ``batch_id`` and the
-number of rows; the worker applies the rows a chunk at a time, reporting each problem by row.
+line, to check it and cut it into chunks of whole records (``formats.customerio_people_csv``),
+and stores the batch with its chunks in one transaction. The answer (202) carries the
+``batch_id`` and the number of rows; the worker applies the rows a chunk at a time, reporting
+each problem by row.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from roster.domain import outcomes
+from roster.domain.element_rules import Problem
 from roster.domain.platforms import canonical_platform, parse_active
 
 MAX_NAME_LENGTH = 200
@@ -24,15 +25,6 @@ SYSTEM_NAMES = frozenset(
     | {"merged_into", "reachable"}
 )
 SCALARS = (str, int, float, bool, type(None))
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """An attribute that was refused: the field it sits in, a stable code and why."""
-
-    field: str
-    code: str
-    message: str
 
 
 @dataclass(slots=True)

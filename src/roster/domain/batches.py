@@ -11,9 +11,9 @@ from enum import StrEnum
 
 
 class Status(StrEnum):
-    """Where a batch is in its life: ``queued`` until a worker claims it, ``processing`` while a
-    worker holds its lease, then ``done`` (applied, with its ledger) or ``failed`` (given up after
-    its attempts, with the last error kept)."""
+    """Where a batch is in its life: queued until a worker claims it, processing while a worker
+    holds it, then done (applied, with its ledger) or failed (given up after its attempts, with
+    the last error kept)."""
 
     QUEUED = "queued"
     PROCESSING = "processing"

@@ -5,8 +5,9 @@
   integer's text (``id_text``). The ledger shows an id at most that long (``ledger_key``).
 * A client's time for a value (``source_time``): the timestamp it sent, else the batch's accept
   time; one more than 10 minutes after the batch was received, or before 1971, is refused.
-* What refuses an element (or an entry of one) is a ``Problem``: the field, a stable code
-  (``domain.outcomes``) and a message, which the ledger reports as they are.
+* An event's name is at most ``MAX_EVENT_NAME`` characters.
+* What refuses an element (or an entry, or an attribute of one) is a ``Problem``: the field, a
+  stable code (``domain.outcomes``) and a message, which the ledger reports as they are.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from roster.domain.timestamps import InvalidTimestamp, check_event_window, parse
 
 #: The longest id a client may send, in characters (path ids, element ids, entry ids).
 MAX_ID_LENGTH = 255
+#: The longest event name, in characters (MoEngage actions, Customer.io events, Masivo events).
+MAX_EVENT_NAME = 255
 
 
 @dataclass(frozen=True, slots=True)

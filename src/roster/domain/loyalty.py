@@ -1,4 +1,5 @@
-"""Loyalty rules (SPEC §7): amounts, transaction types, reconciliation, metrics and tiers.
+"""Loyalty rules (Masivo migrations, live wallets): amounts, transaction types, reconciliation,
+metrics and tiers.
 
 Amounts are ``Decimal`` throughout: read from the JSON number's text, summed exactly, stored
 as text. Metrics are derived from a customer's purchase events, per calendar period in UTC

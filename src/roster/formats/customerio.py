@@ -1,4 +1,4 @@
-"""Customer.io's wire formats: Data Pipelines calls and Track API v1 requests (SPEC §6).
+"""Customer.io's wire formats: Data Pipelines calls and Track API v1 requests.
 
 Two steps, at two places, as for MoEngage:
 

@@ -1,6 +1,6 @@
 """Masivo loyalty migration (``/api/storefront/v1/customers/migrate…``) wire format: the door.
 
-The four migration bodies (SPEC §7, seed 000) are checked here, after strict JSON parsing and
+The four migration bodies (seed 000) are checked here, after strict JSON parsing and
 before anything is stored; a body that breaks a batch rule is refused whole (the API answers
 422 ``{"error", "details"}``), naming the field and the rule:
 

@@ -24,7 +24,13 @@ from typing import Any, TypeVar
 import msgspec
 
 from roster.domain import outcomes as oc
-from roster.domain.element_rules import EntryProblem, Problem, id_text, usable_id
+from roster.domain.element_rules import (
+    MAX_EVENT_NAME,
+    EntryProblem,
+    Problem,
+    id_text,
+    usable_id,
+)
 from roster.domain.loyalty import (
     PURCHASE,
     TRANSACTION_TYPES,
@@ -40,7 +46,6 @@ from roster.domain.loyalty import (
 from roster.domain.timestamps import InvalidTimestamp, parse_timestamp
 from roster.formats import masivo
 
-MAX_NAME = 255
 #: The version of a stored reading; a reading of another version is ignored (read again).
 #: 2: a refused entry is stored as the domain's ``Problem`` (a map, where 1 had an array).
 VERSION = 2
@@ -73,9 +78,8 @@ class ReadTransaction(msgspec.Struct, array_like=True, tag_field="read", tag=1):
     resolved_at: int | None
 
 
-#: Why an entry cannot be used: the domain's one ``Problem`` type (a dataclass, so msgspec
-#: stores it as a map, told apart from the array-like reads beside it).
-ReadProblem = Problem
+# Why an entry cannot be used is the domain's one ``Problem`` type: a dataclass, which msgspec
+# stores as a map, told apart from the array-like reads beside it.
 
 R = TypeVar("R")
 #: A customer of a body: its id, its entries as sent, and their reading.
@@ -157,7 +161,7 @@ def _common_event(e: masivo.CommonEvent) -> ReadEvent | None:
     """An event in its common shape that breaks no rule; ``None`` for any other: the general
     rules then decide (with the same result for an event this accepts)."""
     name = e.type
-    if len(name) > MAX_NAME or not name.strip():
+    if len(name) > MAX_EVENT_NAME or not name.strip():
         return None
     try:
         at = parse_timestamp(e.issued_at)
@@ -187,9 +191,9 @@ def _general_event(raw: msgspec.Raw, where: str) -> ReadEvent:
     if not isinstance(value, dict):
         raise EntryProblem(where, oc.INVALID_FIELD, f"'{where}' must be an object")
     name = value.get("type")
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_EVENT_NAME:
         code = oc.MISSING_FIELD if name is None else oc.INVALID_FIELD
-        msg = f"'{where}.type' must be a non-blank string of at most {MAX_NAME} characters"
+        msg = f"'{where}.type' must be a non-blank string of at most {MAX_EVENT_NAME} characters"
         raise EntryProblem(f"{where}.type", code, msg)
     at = entry_time(value.get("issued_at"), f"{where}.issued_at", required=True)
     assert at is not None

@@ -99,6 +99,9 @@ def _element_type(element: Any, index: int) -> str:
     return str(kind)
 
 
+# The element Structs below are only ever used as ``decode_elements`` hands them out, with
+# every id made text by ``_ids_as_text``: mypy checks the planners against that (``str``),
+# while msgspec decodes what the wire may hold (a string or an integer).
 if TYPE_CHECKING:
     #: A customer or device id as ``decode_elements`` hands it out: text.
     Ident = str

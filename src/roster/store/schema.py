@@ -78,7 +78,7 @@ batch_payloads = sa.Table(
     metadata,
     sa.Column("batch_id", sa.ForeignKey("batches.id"), primary_key=True),
     sa.Column("payload", sa.LargeBinary, nullable=False),
-    #: The body's entries as the API read them (``services.masivo_entries``), for the kinds
+    #: The body's entries as the API read them (``formats.masivo_entries``), for the kinds
     #: read at the door.
     sa.Column("prepared", sa.LargeBinary),
 )

@@ -23,14 +23,20 @@ from sqlalchemy.engine import Connection
 from roster.domain import outcomes as oc
 from roster.domain.batches import Claimed
 from roster.domain.campaigns import can_trigger
-from roster.domain.element_rules import MAX_ID_LENGTH, Problem, ledger_key, source_time, usable_id
+from roster.domain.element_rules import (
+    MAX_EVENT_NAME,
+    MAX_ID_LENGTH,
+    Problem,
+    ledger_key,
+    source_time,
+    usable_id,
+)
 from roster.domain.identity import normalise_identifier
 from roster.domain.outcomes import Ledger
 from roster.domain.profiles import Profile
 from roster.domain.workspaces import Workspace
 from roster.formats import customerio as cio
 from roster.services.book.attribute_writes import set_attributes
-from roster.services.book.event_rows import MAX_NAME
 from roster.services.book.identity_merges import merge_shared
 from roster.services.book.profile_book import ProfileBook, identifier_pairs
 from roster.store import events as event_store
@@ -216,9 +222,11 @@ class _Group:
             ledger.fail(index, key, "type", oc.INVALID_FIELD, msg)
             return
         name = op.name.strip() if type(op.name) is str else None
-        if not name or len(name) > MAX_NAME:
+        if not name or len(name) > MAX_EVENT_NAME:
             name_field = "event" if op.call == "track" and not op.v1 else "name"
-            msg = f"'{name_field}' must be a non-empty string of at most {MAX_NAME} characters"
+            msg = (
+                f"'{name_field}' must be a non-empty string of at most {MAX_EVENT_NAME} characters"
+            )
             ledger.fail(index, key, name_field, oc.MISSING_FIELD, msg)
             return
         properties = op.properties
@@ -255,21 +263,21 @@ class _Group:
             profile = self._create(batch, ledger, index, key, op.by_email, None, received)
         self.emit(
             profile,
-            event_store.draft(
-                name=name,
-                occurred_at=occurred,
-                local_time=None,
-                tz_offset=None,
-                platform=None,
-                app_version=None,
-                device_id=None,
-                attributes=properties,
-                received_at=received,
-                batch_id=batch.id,
-                can_trigger=can_trigger(occurred, received, migrated=False),
-                migrated=False,
-                source_id=source_id,
-                value=None,
+            EventDraft(  # by position: keywords cost 0.5 µs more a row (EventRow)
+                name,
+                occurred,  # occurred_at
+                None,  # local_time
+                None,  # tz_offset
+                None,  # platform
+                None,  # app_version
+                None,  # device_id
+                properties,  # attributes
+                received,  # received_at
+                batch.id,
+                can_trigger(occurred, received, migrated=False),
+                False,  # migrated
+                source_id,
+                None,  # value
             ),
         )
         ledger.applied += 1

@@ -1,13 +1,13 @@
 """Applying a Masivo event migration (``POST /customers/migrate/events``).
 
 Migrated events are stored fulfilled and can never trigger a campaign. ``order.purchase_id``
-identifies an order for ever in the workspace (SPEC §3): a repeat, in the same batch or after
+identifies an order for ever in the workspace: a repeat, in the same batch or after
 any earlier one, is ``duplicate_ignored``, so events may be sent over many batches and retried.
 A ``PURCHASE`` needs its ``purchase_id`` and ``order.value`` (what metrics add up). The
 customer must have been migrated (``not_migrated`` otherwise), so a revert removes its events.
 Once a customer's events are migrated, its metrics are computed from its purchases, not as sent.
 
-Each event is read (``services.masivo_entries``: by the API when it accepted the batch, or
+Each event is read (``formats.masivo_entries``: by the API when it accepted the batch, or
 here) into its name, time, purchase id and value, or the problem that refuses it; here only
 what needs the store or the accept time is decided. It is stored as sent, with
 ``"fulfilled": true``.
@@ -33,6 +33,7 @@ from roster.formats.masivo_entries import ReadEvent
 from roster.services.book.decided_rows import DecidedRows, Emit
 from roster.store import events as event_store
 from roster.store import profiles
+from roster.store.events import EventRow
 
 
 @dataclass(slots=True)
@@ -125,24 +126,24 @@ def _plan_one(
                 seen[pid] = (batch_id, index)
             text = masivo_entries.event_text(event, raw)
             emit(
-                event_store.row(
-                    workspace_id=ws,
-                    uid=uid,
-                    origin_uid=uid,
-                    name=event.name,
-                    occurred_at=at,
-                    local_time=None,
-                    tz_offset=None,
-                    platform=None,
-                    app_version=None,
-                    device_id=None,
-                    attributes=text,
-                    received_at=received,
-                    batch_id=batch_id,
-                    can_trigger=False,  # a migrated event never triggers a campaign
-                    migrated=True,
-                    source_id=pid,
-                    value=event.value,
+                EventRow(  # by position: keywords cost 0.5 µs more a row (EventRow)
+                    ws,  # workspace_id
+                    uid,
+                    uid,  # origin_uid
+                    event.name,
+                    at,  # occurred_at
+                    None,  # local_time
+                    None,  # tz_offset
+                    None,  # platform
+                    None,  # app_version
+                    None,  # device_id
+                    text,  # attributes
+                    received,  # received_at
+                    batch_id,
+                    False,  # can_trigger: a migrated event never triggers a campaign
+                    True,  # migrated
+                    pid,  # source_id
+                    event.value,
                 )
             )
             applied += 1

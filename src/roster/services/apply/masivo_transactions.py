@@ -6,7 +6,7 @@ equal the balance its customer migration opened the wallet with, or the whole se
 justify the balance and never change it. A customer's set comes once
 (``transactions_already_migrated`` after that, until the customer is reverted).
 
-Each transaction is read (``services.masivo_entries``: by the API when it accepted the batch,
+Each transaction is read (``formats.masivo_entries``: by the API when it accepted the batch,
 or here) into its reward, type, amount and times, or the problem that refuses it; here only
 what needs the store is decided. It is stored as sent.
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from roster.domain import outcomes as oc
 from roster.domain.batches import Claimed
 from roster.domain.campaigns import can_trigger
+from roster.domain.element_rules import MAX_EVENT_NAME
 from roster.domain.outcomes import Ledger
 from roster.domain.platforms import CANONICAL, canonical_platform
 from roster.domain.profiles import Profile
@@ -29,7 +30,6 @@ from roster.formats.moengage import Action
 from roster.store import events as event_store
 from roster.store.events import EventDraft
 
-MAX_NAME = 255
 MAX_VERSION = 255
 #: Platform spellings met in practice, mapped without ``strip().lower()``.
 _PLATFORM = {
@@ -58,9 +58,9 @@ def draft_actions(
     drafts = []
     for n, action in enumerate(actions):
         name = action.action
-        if type(name) is not str or len(name) > MAX_NAME or not (name := name.strip()):
+        if type(name) is not str or len(name) > MAX_EVENT_NAME or not (name := name.strip()):
             where = f"actions[{n}].action"
-            msg = f"'{where}' must be a non-empty string of at most {MAX_NAME} characters"
+            msg = f"'{where}' must be a non-empty string of at most {MAX_EVENT_NAME} characters"
             ledger.fail(index, key, where, oc.MISSING_FIELD, msg)
             return None
         attributes = bytes(action.attributes).decode()
@@ -90,21 +90,21 @@ def draft_actions(
         if version is not None and (type(version) is not str or len(version) > MAX_VERSION):
             version = str(version)[:MAX_VERSION]
         drafts.append(
-            event_store.draft(
-                name=name,
-                occurred_at=utc,
-                local_time=local,
-                tz_offset=offset,
-                platform=platform,
-                app_version=version,
-                device_id=device_id,
-                attributes=attributes,
-                received_at=received,
-                batch_id=batch.id,
-                can_trigger=can_trigger(utc, received, migrated=False),
-                migrated=False,
-                source_id=None,
-                value=None,
+            EventDraft(  # by position: keywords cost 0.5 µs more a row (EventRow)
+                name,
+                utc,  # occurred_at
+                local,  # local_time
+                offset,  # tz_offset
+                platform,
+                version,  # app_version
+                device_id,
+                attributes,
+                received,  # received_at
+                batch.id,
+                can_trigger(utc, received, migrated=False),
+                False,  # migrated
+                None,  # source_id
+                None,  # value
             )
         )
     return drafts
@@ -132,6 +132,6 @@ def insert_events(conn: Connection, workspace_id: str, elements: list[ElementEve
     """Store the events (their customers have uids by now) in one bulk statement."""
     rows = []
     for profile, drafts in elements:
-        head = (workspace_id, profile.uid, profile.uid)
-        rows += [head + draft for draft in drafts]
+        owner = (workspace_id, profile.uid, profile.uid)
+        rows += [owner + draft for draft in drafts]
     event_store.insert_many(conn, rows)

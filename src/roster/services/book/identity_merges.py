@@ -4,7 +4,7 @@ transaction (the identity resolution of MoEngage Bulk Import).
 
 The import is applied as it was sent first (every profile written, events and devices
 stored); then each group of profiles linked by shared identifiers becomes one: the others are
-merged into its oldest by the shared machinery (``services.merging``) with the ``identity``
+merged into its oldest by the shared machinery (``services.book.merging``) with the ``identity``
 rule: per attribute the value written last wins; all their own events move (one person, one
 profile); marker events as for a MoEngage merge; and a retained profile without a customer id
 takes the merged one's.

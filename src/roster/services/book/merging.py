@@ -22,6 +22,7 @@ from roster.domain.profiles import Profile
 from roster.domain.timestamps import format_ms
 from roster.store import events as event_store
 from roster.store import merges as merge_store
+from roster.store.events import EventRow
 
 _encode = msgspec.json.Encoder().encode
 
@@ -108,7 +109,7 @@ def write_moves(conn: Connection, workspace_id: str, moves: list[Move]) -> None:
     merge_store.record(conn, entries)
 
 
-def _markers(workspace_id: str, move: Move) -> list[event_store.EventRow]:
+def _markers(workspace_id: str, move: Move) -> list[EventRow]:
     """``MOE_USER_MERGED`` on the retained profile, ``MOE_USER_MERGE_EVENT`` on the tombstone;
     each names the other profile."""
     merged, retained = move.merged, move.retained
@@ -122,7 +123,7 @@ def _markers(workspace_id: str, move: Move) -> list[event_store.EventRow]:
         uid = owner.uid
         assert uid is not None  # as ``write_moves`` checked
         rows.append(
-            event_store.row(
+            EventRow(
                 workspace_id=workspace_id,
                 uid=uid,
                 origin_uid=uid,

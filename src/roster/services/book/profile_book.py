@@ -43,7 +43,7 @@ class ProfileBook:
         self.batch_id: str = ""
         #: With identity resolution on, profiles found sharing an identifier:
         #: ``(profile, holder, batch id)``; merged after the batch's writes
-        #: (``services.identity_merges``).
+        #: (``services.book.identity_merges``).
         self.shared: list[tuple[Profile, Profile, str]] = []
 
     def preload(

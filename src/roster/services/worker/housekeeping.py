@@ -1,5 +1,6 @@
-"""What an idle worker does beside applying batches: forget old rate-limit windows, purge old
-tombstones, and (PostgreSQL) keep the planner's statistics fresh while imports grow tables."""
+"""What a worker does beside applying batches: when idle, forget old rate-limit windows and
+purge old tombstones; all along (PostgreSQL, a thread of its own), keep the planner's
+statistics fresh while imports grow tables."""
 
 from __future__ import annotations
 

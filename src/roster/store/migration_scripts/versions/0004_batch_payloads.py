@@ -9,7 +9,7 @@ overflow pages included, whenever any of its columns changes, so every status ch
 request body (up to 10 MB) once more through the write-ahead log. The bodies move to
 ``batch_payloads``, written once at accept and only read afterwards. On PostgreSQL the column
 keeps lz4 compression (0002). ``prepared`` holds the API's reading of a migration body's
-entries (``services.masivo_entries``); batches stored before have none and are read by the
+entries (``formats.masivo_entries``); batches stored before have none and are read by the
 worker.
 """
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from test_loyalty_migration import REWARD, customer, purchase, transaction
+from test_masivo_migration import REWARD, customer, purchase, transaction
 
 from roster_testkit import Harness
 
