@@ -29,7 +29,7 @@ def test_upgrade_is_idempotent(container: Container) -> None:
     """Upgrading an up-to-date database changes nothing and stays at the newest revision."""
     before = migrations.current_revision(container.db)
     migrations.upgrade(container.db)
-    assert migrations.current_revision(container.db) == before == "0006"
+    assert migrations.current_revision(container.db) == before == "0007"
 
 
 @pytest.mark.parametrize(
@@ -168,5 +168,36 @@ def test_merges_upgrade_and_downgrade(blank_url: str) -> None:
             columns = {c["name"] for c in sa.inspect(conn).get_columns("rate_windows")}
             assert "merges" not in columns
             assert conn.execute(sa.text("SELECT users FROM rate_windows")).scalar_one() == 3
+    finally:
+        db.dispose()
+
+
+def test_runs_upgrade_and_downgrade(blank_url: str) -> None:
+    """0007 gives batches a run (none for those stored before); a downgrade removes it and
+    keeps the batches."""
+    db = Database(blank_url)
+    try:
+        migrations.upgrade(db, "0006")
+        with db.write() as conn:
+            conn.execute(sa.insert(schema.workspaces), WORKSPACE)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO batches (id, workspace_id, kind, status, payload_sha256,"
+                    " element_count, accepted_at, next_attempt_at)"
+                    " VALUES ('b1', 'W1', 'transition', 'queued', '-', 1, 0, 0)"
+                )
+            )
+        migrations.upgrade(db)
+        with db.read() as conn:
+            run = conn.execute(sa.text("SELECT run FROM batches WHERE id = 'b1'"))
+            assert run.scalar_one() is None
+        with db.writer.connect() as conn:
+            cfg = migrations.alembic_config(db)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0006")
+        with db.read() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("batches")}
+            assert "run" not in columns
+            assert conn.execute(sa.text("SELECT count(*) FROM batches")).scalar_one() == 1
     finally:
         db.dispose()

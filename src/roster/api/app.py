@@ -14,6 +14,7 @@ from roster.api import (
     health,
     masivo,
     moengage,
+    runs,
     wallets,
     workspace,
 )
@@ -34,6 +35,7 @@ def create_app(container: Container) -> FastAPI:
         customerio_people_csv,
         masivo,
         batches,
+        runs,
         customers,
         wallets,
         workspace,

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from roster.api.deps import caller, container
 from roster.api.params import text_param
-from roster.domain.batches import Status
+from roster.domain.batches import MAX_RUN_LENGTH, Status, run_name
 from roster.domain.workspaces import Workspace
 from roster.services.reads import batches
 
@@ -40,11 +40,13 @@ async def list_batches(
     workspace: Caller,
     status: Status | None = None,
     kind: str | None = Query(None, max_length=40),
+    run: str | None = Query(None, max_length=MAX_RUN_LENGTH, description="only this run's"),
     limit: int = Query(50, ge=1, le=1000),
 ) -> dict[str, Any]:
     db = container(request).db
     kind = None if kind is None else text_param(kind, "kind", max_length=40)
+    run = None if run is None else run_name(run, "run")
     rows = await run_in_threadpool(
-        lambda: batches.batch_list(db, workspace, status=status, kind=kind, limit=limit)
+        lambda: batches.batch_list(db, workspace, status=status, kind=kind, run=run, limit=limit)
     )
     return {"batches": rows}

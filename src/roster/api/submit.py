@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from roster.api import body as bodies
 from roster.api.deps import container
+from roster.domain.batches import RUN_HEADER, run_name
 from roster.domain.workspaces import Workspace
 from roster.services.apply.kinds import Kind
 from roster.services.intake.accept import Submission, accept, check_idempotency_key
@@ -38,7 +39,9 @@ async def submit(
     merges: int = 0,
 ) -> str:
     """Store the batch (acknowledged once committed) and return its id; a replay of an
-    idempotent request is marked ``Idempotent-Replayed: true``."""
+    idempotent request is marked ``Idempotent-Replayed: true``. A run named in the request's
+    ``X-Roster-Run`` header is recorded on the batch."""
+    run = request.headers.get(RUN_HEADER)
     sub = Submission(
         kind=kind.name,
         payload=payload,
@@ -50,6 +53,7 @@ async def submit(
         prepared=prepared,
         chunks=chunks,
         merges=merges,
+        run=None if run is None else run_name(run),
     )
     result = await run_in_threadpool(accept, container(request).db, workspace, sub)
     if result.replayed:

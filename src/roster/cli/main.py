@@ -1,25 +1,24 @@
-"""``roster``: serve the API, run workers, upgrade the schema, manage workspaces."""
+"""``roster``: serve the API, run workers, upgrade the schema, manage workspaces, read runs."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 import uvicorn
-from rich.console import Console
 from rich.table import Table
 
 from roster.bootstrap import bootstrap
+from roster.cli import runs as runs_cli
+from roster.cli.common import or_exit, out
 from roster.cli.runtime import (
     WorkerPool,
     WorkerProcesses,
     run_until_stopped,
     stop_on_signals,
 )
-from roster.domain.errors import RosterError
 from roster.domain.merges import DAY_MS, TOMBSTONE_KEPT_MS
 from roster.domain.workspaces import Workspace
 from roster.services.admin import workspace_admin
@@ -36,8 +35,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 ws_app = typer.Typer(help="Workspaces (tenants) and their API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(ws_app, name="workspace")
-out = Console()
-T = TypeVar("T")
+app.add_typer(runs_cli.app, name="runs")
 
 
 @app.command()
@@ -152,7 +150,7 @@ def ws_create(
 ) -> None:
     """Create a workspace and print its id and API key (the key is shown only once)."""
     container = bootstrap(upgrade=True)
-    ws, key = _run(
+    ws, key = or_exit(
         lambda: workspace_admin.create(
             container.db, name, default_limits=container.settings.default_limits
         )
@@ -167,7 +165,7 @@ def ws_rotate(
 ) -> None:
     """Issue a new API key; the old one stops working at once."""
     container = bootstrap(upgrade=True)
-    key = _run(lambda: workspace_admin.rotate_key(container.db, workspace_id))
+    key = or_exit(lambda: workspace_admin.rotate_key(container.db, workspace_id))
     if as_json:
         typer.echo(json.dumps({"workspace_id": workspace_id, "api_key": key}))
     else:
@@ -196,7 +194,7 @@ def ws_show(
 ) -> None:
     """Show a workspace's settings."""
     container = bootstrap(upgrade=True)
-    _print_workspace(_run(lambda: workspace_admin.show(container.db, workspace_id)), as_json)
+    _print_workspace(or_exit(lambda: workspace_admin.show(container.db, workspace_id)), as_json)
 
 
 @ws_app.command("set")
@@ -225,7 +223,7 @@ def ws_set(
     names = (
         None if identifiers is None else [n.strip() for n in identifiers.split(",") if n.strip()]
     )
-    ws = _run(
+    ws = or_exit(
         lambda: workspace_admin.configure(
             container.db,
             workspace_id,
@@ -259,16 +257,8 @@ def ws_set_tiers(
             typer.echo(f"error: {text!r} must be NAME=THRESHOLD, e.g. Silver=500", err=True)
             raise typer.Exit(2)
         pairs.append((name, threshold))
-    ws = _run(lambda: workspace_admin.set_tiers(container.db, workspace_id, pairs))
+    ws = or_exit(lambda: workspace_admin.set_tiers(container.db, workspace_id, pairs))
     _print_workspace(ws, as_json)
-
-
-def _run(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except RosterError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from None
 
 
 def _limits_text(ws: Workspace) -> str:

@@ -6,8 +6,11 @@ the table of kinds in ``services.apply.kinds``; its name is stored with the batc
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+from roster.domain.errors import InvalidParameter
 
 
 class Status(StrEnum):
@@ -23,6 +26,24 @@ class Status(StrEnum):
 
 #: A batch still to be applied; a workspace's later batches wait behind it.
 UNFINISHED = (Status.QUEUED, Status.PROCESSING)
+
+
+#: A run's name (``X-Roster-Run``): 1-100 letters, digits and ``. _ : -``, starting with a
+#: letter or digit, so it reads the same in a URL path, a file name and a log line.
+MAX_RUN_LENGTH = 100
+_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+RUN_HEADER = "X-Roster-Run"
+
+
+def run_name(value: str, field: str = RUN_HEADER) -> str:
+    """A client's run name, checked (``InvalidParameter`` naming ``field`` otherwise)."""
+    if len(value) > MAX_RUN_LENGTH or _RUN_NAME.fullmatch(value) is None:
+        msg = (
+            f"{field} must be 1-{MAX_RUN_LENGTH} letters, digits, '.', '_', ':' or '-', "
+            f"starting with a letter or digit; got {value[:120]!r}"
+        )
+        raise InvalidParameter(msg, field=field)
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """The batches table as the ledger read back: a batch's summary, the recent ones, their issues,
-and the queue's backlog (the queue itself is ``store.batches``)."""
+the runs they belong to, and the queue's backlog (the queue itself is ``store.batches``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from roster.domain.batches import Status
 from roster.domain.outcomes import Issue
 from roster.store.batches import is_unfinished
 from roster.store.schema import batch_issues as it
@@ -23,13 +24,21 @@ def get(conn: Connection, workspace_id: str, batch_id: str) -> dict[str, Any] | 
 
 
 def list_recent(
-    conn: Connection, workspace_id: str, *, status: str | None, kind: str | None, limit: int
+    conn: Connection,
+    workspace_id: str,
+    *,
+    status: str | None,
+    kind: str | None,
+    limit: int,
+    run: str | None = None,
 ) -> list[dict[str, Any]]:
     query = sa.select(*_summary_columns()).where(t.c.workspace_id == workspace_id)
     if status:
         query = query.where(t.c.status == status)
     if kind:
         query = query.where(t.c.kind == kind)
+    if run:
+        query = query.where(t.c.run == run)
     rows = conn.execute(query.order_by(t.c.seq.desc()).limit(limit)).mappings()
     return [dict(r) for r in rows]
 
@@ -89,4 +98,98 @@ def _summary_columns() -> list[sa.ColumnElement[Any]]:
         t.c.skipped,
         t.c.failed,
         t.c.forwarded_for,
+        t.c.run,
     ]
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+def _count_where(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def _run_columns() -> list[sa.ColumnElement[Any]]:
+    """What a run adds up to, over its batches."""
+    return [
+        t.c.run,
+        sa.func.count().label("batches"),
+        _count_where(t.c.status == Status.QUEUED).label("queued"),
+        _count_where(t.c.status == Status.PROCESSING).label("processing"),
+        _count_where(t.c.status == Status.DONE).label("done"),
+        _count_where(t.c.status == Status.FAILED).label("failed_batches"),
+        sa.func.sum(t.c.element_count).label("elements"),
+        sa.func.sum(t.c.applied).label("applied"),
+        sa.func.sum(t.c.skipped).label("skipped"),
+        sa.func.sum(t.c.failed).label("failed"),
+        sa.func.min(t.c.accepted_at).label("first_accepted_at"),
+        sa.func.max(t.c.accepted_at).label("last_accepted_at"),
+        sa.func.max(t.c.finished_at).label("last_finished_at"),
+        sa.func.max(t.c.seq).label("last_seq"),
+    ]
+
+
+def runs_of(conn: Connection, workspace_id: str, *, limit: int) -> list[dict[str, Any]]:
+    """The workspace's runs, the one with the newest batch first, each added up."""
+    query = (
+        sa.select(*_run_columns())
+        .where(t.c.workspace_id == workspace_id, t.c.run.is_not(None))
+        .group_by(t.c.run)
+        .order_by(sa.func.max(t.c.seq).desc())
+        .limit(limit)
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def run_summary(conn: Connection, workspace_id: str, name: str) -> dict[str, Any] | None:
+    """One run added up, with its kinds; ``None`` if no batch of the workspace names it."""
+    query = sa.select(*_run_columns()).where(t.c.workspace_id == workspace_id, t.c.run == name)
+    found = dict(conn.execute(query.group_by(t.c.run)).mappings().first() or {})
+    if not found:
+        return None
+    kinds = sa.select(t.c.kind, sa.func.count()).where(
+        t.c.workspace_id == workspace_id, t.c.run == name
+    )
+    found["kinds"] = {k: int(n) for k, n in conn.execute(kinds.group_by(t.c.kind))}
+    return found
+
+
+def run_issue_codes(conn: Connection, workspace_id: str, name: str) -> list[tuple[str, str, int]]:
+    """``(severity, code, count)`` of every issue of a run's batches, most frequent first."""
+    n = sa.func.count().label("n")
+    query = (
+        sa.select(it.c.severity, it.c.code, n)
+        .join(t, t.c.id == it.c.batch_id)
+        .where(t.c.workspace_id == workspace_id, t.c.run == name)
+        .group_by(it.c.severity, it.c.code)
+        .order_by(n.desc(), it.c.code)
+    )
+    return [(severity, code, int(count)) for severity, code, count in conn.execute(query)]
+
+
+def run_issues(
+    conn: Connection, workspace_id: str, name: str, *, after: tuple[int, int] | None, limit: int
+) -> list[dict[str, Any]]:
+    """A page of a run's issues in acceptance order, then element order: those after the
+    ``(batch seq, ordinal)`` cursor ``after``, at most ``limit``."""
+    query = (
+        sa.select(
+            t.c.seq,
+            t.c.id.label("batch_id"),
+            t.c.kind,
+            it.c.ordinal,
+            it.c.severity,
+            it.c.element_index,
+            it.c.key,
+            it.c.field,
+            it.c.code,
+            it.c.message,
+        )
+        .join(t, t.c.id == it.c.batch_id)
+        .where(t.c.workspace_id == workspace_id, t.c.run == name)
+    )
+    if after is not None:
+        seq, ordinal = after
+        query = query.where(sa.or_(t.c.seq > seq, sa.and_(t.c.seq == seq, it.c.ordinal > ordinal)))
+    rows = conn.execute(query.order_by(t.c.seq, it.c.ordinal).limit(limit)).mappings()
+    return [dict(r) for r in rows]

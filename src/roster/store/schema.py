@@ -63,11 +63,14 @@ batches = sa.Table(
     sa.Column("forwarded_for", sa.String(1000)),
     #: Chunks of a chunked body (``batch_chunks``) applied so far, each in its own transaction.
     sa.Column("done_chunks", sa.Integer, nullable=False, server_default="0"),
+    #: The run the batch belongs to (``X-Roster-Run``), if the client named one.
+    sa.Column("run", sa.String(100)),
     sa.UniqueConstraint("workspace_id", "idempotency_key"),
     sa.Index("ix_batches_workspace_id_seq", "workspace_id", "seq"),
     # "Is an earlier batch of this workspace unfinished?" seeks (workspace, status, seq < n).
     sa.Index("ix_batches_workspace_id_status_seq", "workspace_id", "status", "seq"),
     sa.Index("ix_batches_queue", "seq", sqlite_where=UNFINISHED, postgresql_where=UNFINISHED),
+    sa.Index("ix_batches_workspace_id_run_seq", "workspace_id", "run", "seq"),
 )
 
 #: A batch's request body as accepted (and as read at the door), apart from its row: SQLite

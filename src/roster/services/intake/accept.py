@@ -48,6 +48,8 @@ class Submission:
     prepared: bytes | None = None
     #: A large body's chunks (a CSV import), read one at a time while they are stored.
     chunks: Callable[[], Iterable[StoredChunk]] | None = None
+    #: The run the request belongs to (``X-Roster-Run``), checked.
+    run: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,7 @@ def accept(db: Database, workspace: Workspace, sub: Submission) -> Accepted:
         kind=sub.kind,
         elements=sub.elements,
         replayed=result.replayed,
+        run=sub.run,
     )
     return result
 
@@ -115,6 +118,7 @@ def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest:
             "accepted_at": now,
             "next_attempt_at": 0,  # ready at once, whatever the workers' clocks say
             "forwarded_for": (sub.forwarded_for or None) and sub.forwarded_for[:1000],
+            "run": sub.run,
         },
         sub.payload,
         sub.prepared,

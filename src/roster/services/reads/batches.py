@@ -48,10 +48,18 @@ def batch_view(
 
 
 def batch_list(
-    db: Database, workspace: Workspace, *, status: str | None, kind: str | None, limit: int
+    db: Database,
+    workspace: Workspace,
+    *,
+    status: str | None,
+    kind: str | None,
+    limit: int,
+    run: str | None = None,
 ) -> list[dict[str, Any]]:
     with db.read() as conn:
-        rows = batch_reads.list_recent(conn, workspace.id, status=status, kind=kind, limit=limit)
+        rows = batch_reads.list_recent(
+            conn, workspace.id, status=status, kind=kind, limit=limit, run=run
+        )
     return [_summary(r) for r in rows]
 
 
@@ -59,6 +67,7 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "batch_id": row["id"],
         "kind": row["kind"],
+        "run": row["run"],
         "status": row["status"],
         "accepted_at": _iso(row["accepted_at"]),
         "started_at": _iso(row["started_at"]),

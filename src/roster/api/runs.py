@@ -1,0 +1,65 @@
+"""``/v1/runs``: the batches a client sent under one run name (``X-Roster-Run``), added up.
+
+``GET /v1/runs`` lists the workspace's runs, ``GET /v1/runs/{run}`` shows one (batches by
+status, elements by outcome, issue codes with counts, progress), and ``GET
+/v1/runs/{run}/issues`` gives every issue of its batches, a page at a time with a cursor, or all
+of them as one CSV file (``?format=csv``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from roster.api.deps import caller, container
+from roster.domain.batches import run_name
+from roster.domain.workspaces import Workspace
+from roster.services.reads import runs
+
+router = APIRouter(tags=["Runs"])
+Caller = Annotated[Workspace, Depends(caller)]
+
+
+@router.get("/v1/runs", summary="The workspace's runs, the one with the newest batch first")
+async def list_runs(
+    request: Request, workspace: Caller, limit: int = Query(50, ge=1, le=1000)
+) -> dict[str, Any]:
+    db = container(request).db
+    return {"runs": await run_in_threadpool(lambda: runs.run_list(db, workspace, limit=limit))}
+
+
+@router.get("/v1/runs/{run}", summary="A run: its batches, outcomes, issue codes and progress")
+async def get_run(run: str, request: Request, workspace: Caller) -> dict[str, Any]:
+    db = container(request).db
+    name = run_name(run, "run")
+    return await run_in_threadpool(lambda: runs.run_view(db, workspace, name))
+
+
+@router.get(
+    "/v1/runs/{run}/issues",
+    summary="Every error and warning of a run's batches, paged (or as CSV)",
+    response_model=None,
+)
+async def get_run_issues(
+    run: str,
+    request: Request,
+    workspace: Caller,
+    after: str | None = Query(None, max_length=40, description="the previous page's 'next'"),
+    limit: int = Query(1000, ge=1, le=10_000),
+    format: Literal["json", "csv"] = "json",
+) -> dict[str, Any] | StreamingResponse:
+    db = container(request).db
+    name = run_name(run, "run")
+    if format == "csv":
+        await run_in_threadpool(lambda: runs.run_view(db, workspace, name))  # 404 before 200
+        lines = iterate_in_threadpool(runs.run_issues_csv(db, workspace, name))
+        disposition = f'attachment; filename="roster-run-{name}-issues.csv"'
+        return StreamingResponse(
+            lines, media_type="text/csv", headers={"Content-Disposition": disposition}
+        )
+    return await run_in_threadpool(
+        lambda: runs.run_issues(db, workspace, name, after=after, limit=limit)
+    )

@@ -1,0 +1,131 @@
+"""Runs read back: every batch a client sent under one run name (``X-Roster-Run``), added up.
+
+A run is how a whole migration is watched and accounted for: its batches by status, its
+elements by outcome, its issue codes with counts, when it started and last finished, and every
+issue, page by page or as one CSV file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from roster.domain.errors import InvalidParameter, NotFound
+from roster.domain.timestamps import format_optional_ms as _iso
+from roster.domain.workspaces import Workspace
+from roster.store import batch_reads
+from roster.store.database import Database
+
+#: The columns of a run's issues as CSV, in order.
+ISSUE_COLUMNS = ("batch_id", "kind", "index", "severity", "key", "field", "code", "message")
+CSV_PAGE = 5_000
+
+
+def run_list(db: Database, workspace: Workspace, *, limit: int) -> list[dict[str, Any]]:
+    """The workspace's runs, the one with the newest batch first."""
+    with db.read() as conn:
+        rows = batch_reads.runs_of(conn, workspace.id, limit=limit)
+    return [_summary(r) for r in rows]
+
+
+def run_view(db: Database, workspace: Workspace, name: str) -> dict[str, Any]:
+    """One run: its summary, its kinds, and its issue codes with counts."""
+    with db.read() as conn:
+        row = batch_reads.run_summary(conn, workspace.id, name)
+        if row is None:
+            raise NotFound(f"run {name!r} not found", field="run")
+        codes = batch_reads.run_issue_codes(conn, workspace.id, name)
+    view = _summary(row)
+    view["kinds"] = row["kinds"]
+    view["codes"] = {
+        "errors": {code: n for severity, code, n in codes if severity == "error"},
+        "warnings": {code: n for severity, code, n in codes if severity == "warning"},
+    }
+    return view
+
+
+def run_issues(
+    db: Database, workspace: Workspace, name: str, *, after: str | None, limit: int
+) -> dict[str, Any]:
+    """A page of the run's issues and the cursor of the next page (``None`` after the last)."""
+    cursor = _cursor(after)
+    with db.read() as conn:
+        if cursor is None and batch_reads.run_summary(conn, workspace.id, name) is None:
+            raise NotFound(f"run {name!r} not found", field="run")
+        rows = batch_reads.run_issues(conn, workspace.id, name, after=cursor, limit=limit)
+    following = f"{rows[-1]['seq']}.{rows[-1]['ordinal']}" if len(rows) == limit else None
+    return {"issues": [_issue(r) for r in rows], "next": following}
+
+
+def run_issues_csv(db: Database, workspace: Workspace, name: str) -> Iterator[str]:
+    """Every issue of the run as CSV text (a header line, then one line per issue), read a
+    page at a time, so a run of millions of elements is never held in memory. An unknown run
+    gives the header alone: callers check the run first (``run_view``)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(ISSUE_COLUMNS)
+    after: tuple[int, int] | None = None
+    while True:
+        with db.read() as conn:
+            rows = batch_reads.run_issues(conn, workspace.id, name, after=after, limit=CSV_PAGE)
+        for r in rows:
+            issue = _issue(r)
+            writer.writerow([issue[c] for c in ISSUE_COLUMNS])
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+        if len(rows) < CSV_PAGE:
+            return
+        after = (rows[-1]["seq"], rows[-1]["ordinal"])
+
+
+def _cursor(after: str | None) -> tuple[int, int] | None:
+    if after is None:
+        return None
+    seq, dot, ordinal = after.partition(".")
+    if not (dot and seq.isdigit() and ordinal.isdigit()):
+        msg = f"'after' must be a cursor from an earlier page's 'next', got {after[:40]!r}"
+        raise InvalidParameter(msg, field="after")
+    return int(seq), int(ordinal)
+
+
+def _summary(row: dict[str, Any]) -> dict[str, Any]:
+    elements = int(row["elements"] or 0)
+    counted = int(row["applied"] or 0) + int(row["skipped"] or 0) + int(row["failed"] or 0)
+    unfinished = int(row["queued"]) + int(row["processing"])
+    return {
+        "run": row["run"],
+        "status": "running" if unfinished else "finished",
+        "batches": {
+            "total": int(row["batches"]),
+            "queued": int(row["queued"]),
+            "processing": int(row["processing"]),
+            "done": int(row["done"]),
+            "failed": int(row["failed_batches"]),
+        },
+        "counts": {
+            "total": elements,
+            "applied": int(row["applied"] or 0),
+            "skipped": int(row["skipped"] or 0),
+            "failed": int(row["failed"] or 0),
+        },
+        "progress": round(counted / elements, 4) if elements else 1.0,
+        "first_accepted_at": _iso(row["first_accepted_at"]),
+        "last_accepted_at": _iso(row["last_accepted_at"]),
+        "last_finished_at": _iso(row["last_finished_at"]),
+    }
+
+
+def _issue(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "batch_id": row["batch_id"],
+        "kind": row["kind"],
+        "index": row["element_index"],
+        "severity": row["severity"],
+        "key": row["key"],
+        "field": row["field"],
+        "code": row["code"],
+        "message": row["message"],
+    }
