@@ -173,8 +173,9 @@ def test_merges_upgrade_and_downgrade(blank_url: str) -> None:
 
 
 def test_runs_upgrade_and_downgrade(blank_url: str) -> None:
-    """0007 gives batches a run (none for those stored before); a downgrade removes it and
-    keeps the batches."""
+    """0007 gives batches a run (none for those stored before) and issues an outcome (an error
+    stored before failed its element; a warning's is unknown); a downgrade removes both and
+    keeps the batches and issues."""
     db = Database(blank_url)
     try:
         migrations.upgrade(db, "0006")
@@ -184,13 +185,21 @@ def test_runs_upgrade_and_downgrade(blank_url: str) -> None:
                 sa.text(
                     "INSERT INTO batches (id, workspace_id, kind, status, payload_sha256,"
                     " element_count, accepted_at, next_attempt_at)"
-                    " VALUES ('b1', 'W1', 'transition', 'queued', '-', 1, 0, 0)"
+                    " VALUES ('b1', 'W1', 'transition', 'done', '-', 2, 0, 0)"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO batch_issues (batch_id, ordinal, severity, code, message)"
+                    " VALUES ('b1', 0, 'error', 'e', 'm'), ('b1', 1, 'warning', 'w', 'm')"
                 )
             )
         migrations.upgrade(db)
         with db.read() as conn:
             run = conn.execute(sa.text("SELECT run FROM batches WHERE id = 'b1'"))
             assert run.scalar_one() is None
+            outcomes = conn.execute(sa.text("SELECT outcome FROM batch_issues ORDER BY ordinal"))
+            assert outcomes.scalars().all() == ["failed", None]
         with db.writer.connect() as conn:
             cfg = migrations.alembic_config(db)
             cfg.attributes["connection"] = conn
@@ -198,6 +207,9 @@ def test_runs_upgrade_and_downgrade(blank_url: str) -> None:
         with db.read() as conn:
             columns = {c["name"] for c in sa.inspect(conn).get_columns("batches")}
             assert "run" not in columns
+            issue_columns = {c["name"] for c in sa.inspect(conn).get_columns("batch_issues")}
+            assert "outcome" not in issue_columns
             assert conn.execute(sa.text("SELECT count(*) FROM batches")).scalar_one() == 1
+            assert conn.execute(sa.text("SELECT count(*) FROM batch_issues")).scalar_one() == 2
     finally:
         db.dispose()

@@ -123,6 +123,8 @@ def test_a_runs_issues_page_by_page_and_as_csv_are_its_batches_issues(roster: Ha
     fields = ("batch_id", "index", "severity", "key", "field", "code", "message")
     assert [{k: i[k] for k in fields} for i in got] == [{k: i[k] for k in fields} for i in expected]
     assert {i["kind"] for i in got} == {"transition"}
+    outcomes = {(i["code"], i["outcome"]) for i in got}
+    assert outcomes == {("invalid_customer_id", "failed"), ("system_attribute", "applied")}
 
     response = roster.get(
         f"/v1/runs/{RUN['X-Roster-Run']}/issues", tenant, params={"format": "csv"}

@@ -52,6 +52,9 @@ TRANSACTIONS_REFUSED = "transactions_refused"
 INSUFFICIENT_BALANCE = "insufficient_balance"
 
 Severity = Literal["error", "warning"]
+#: What became of the element an issue concerns: not applied at all (``failed``, an error),
+#: deliberately not applied (``skipped``), or applied with part of it refused or ignored.
+ElementOutcome = Literal["failed", "skipped", "applied"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,8 @@ class Issue:
     field: str | None
     code: str
     message: str
+    #: ``None`` only for issues stored before outcomes were recorded (schema 0007).
+    outcome: ElementOutcome | None
 
 
 @dataclass(slots=True)
@@ -82,13 +87,13 @@ class Ledger:
     def fail(self, index: int, key: str | None, fld: str | None, code: str, msg: str) -> None:
         """The element was not applied at all, because of ``code``."""
         self.failed += 1
-        self.issues.append(Issue("error", index, key, fld, code, msg))
+        self.issues.append(Issue("error", index, key, fld, code, msg, "failed"))
 
     def skip(self, index: int, key: str | None, fld: str | None, code: str, msg: str) -> None:
         """The element was deliberately not applied (a duplicate, an unknown customer, ...)."""
         self.skipped += 1
-        self.issues.append(Issue("warning", index, key, fld, code, msg))
+        self.issues.append(Issue("warning", index, key, fld, code, msg, "skipped"))
 
     def warn(self, index: int, key: str | None, fld: str | None, code: str, msg: str) -> None:
         """The element was applied, but part of it was refused or ignored."""
-        self.issues.append(Issue("warning", index, key, fld, code, msg))
+        self.issues.append(Issue("warning", index, key, fld, code, msg, "applied"))

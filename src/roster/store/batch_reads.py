@@ -61,7 +61,10 @@ def issues_of(
     if limit is not None:
         query = query.limit(limit)
     rows = conn.execute(query)
-    return [Issue(r.severity, r.element_index, r.key, r.field, r.code, r.message) for r in rows]
+    return [
+        Issue(r.severity, r.element_index, r.key, r.field, r.code, r.message, r.outcome)
+        for r in rows
+    ]
 
 
 def issue_counts(conn: Connection, batch_id: str) -> dict[str, int]:
@@ -184,6 +187,7 @@ def run_issues(
             it.c.field,
             it.c.code,
             it.c.message,
+            it.c.outcome,
         )
         .join(t, t.c.id == it.c.batch_id)
         .where(t.c.workspace_id == workspace_id, t.c.run == name)

@@ -255,6 +255,7 @@ def _issue_row(batch_id: str, ordinal: int, issue: Issue) -> dict[str, Any]:
         "batch_id": batch_id,
         "ordinal": ordinal,
         "severity": issue.severity,
+        "outcome": issue.outcome,
         "element_index": issue.index,
         "key": issue.key,
         "field": issue.field,

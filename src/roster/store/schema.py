@@ -110,6 +110,9 @@ batch_issues = sa.Table(
     sa.Column("field", sa.Text),
     sa.Column("code", sa.String(64), nullable=False),
     sa.Column("message", sa.Text, nullable=False),
+    #: What became of the element: failed, skipped, or applied with this warning (``None``:
+    #: recorded before schema 0007).
+    sa.Column("outcome", sa.String(8)),
     # A profile's timeline finds the stale updates skipped for its customer id.
     sa.Index(
         "ix_batch_issues_stale_key",

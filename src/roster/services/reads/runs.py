@@ -19,7 +19,17 @@ from roster.store import batch_reads
 from roster.store.database import Database
 
 #: The columns of a run's issues as CSV, in order.
-ISSUE_COLUMNS = ("batch_id", "kind", "index", "severity", "key", "field", "code", "message")
+ISSUE_COLUMNS = (
+    "batch_id",
+    "kind",
+    "index",
+    "severity",
+    "outcome",
+    "key",
+    "field",
+    "code",
+    "message",
+)
 CSV_PAGE = 5_000
 
 
@@ -124,6 +134,7 @@ def _issue(row: dict[str, Any]) -> dict[str, Any]:
         "kind": row["kind"],
         "index": row["element_index"],
         "severity": row["severity"],
+        "outcome": row["outcome"] or ("failed" if row["severity"] == "error" else None),
         "key": row["key"],
         "field": row["field"],
         "code": row["code"],

@@ -1,4 +1,4 @@
-"""runs: a batch may belong to a named run (``X-Roster-Run``), a whole migration read as one
+"""runs: a batch may belong to a named run (``X-Roster-Run``); each issue says its outcome
 
 Revision ID: 0007
 Revises: 0006
@@ -6,6 +6,9 @@ Create Date: 2026-12-05 13:10:00
 
 A loader (``roster load``, or any client) names the run its requests belong to; each batch
 records it, and ``/v1/runs`` adds a run's batches up: their statuses, outcomes and issue codes.
+Each issue records what became of its element (``failed``, ``skipped``, or ``applied`` with a
+warning), so a loader can report every record that was not applied with its outcome; an error
+stored before is a failure, a warning stored before stays without one.
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_batches_workspace_id_run_seq", "batches", ["workspace_id", "run", "seq"], unique=False
     )
+    op.add_column("batch_issues", sa.Column("outcome", sa.String(length=8), nullable=True))
+    op.execute("UPDATE batch_issues SET outcome = 'failed' WHERE severity = 'error'")
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE batch_issues DROP COLUMN outcome")
     op.drop_index("ix_batches_workspace_id_run_seq", table_name="batches")
     op.execute("ALTER TABLE batches DROP COLUMN run")
