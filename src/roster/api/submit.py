@@ -58,4 +58,8 @@ async def submit(
     result = await run_in_threadpool(accept, container(request).db, workspace, sub)
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    if result.budget is not None:  # what is left, so a client paces itself before a 429
+        response.headers["X-RateLimit-Limit"] = str(result.budget.limit)
+        response.headers["X-RateLimit-Remaining"] = str(result.budget.remaining)
+        response.headers["X-RateLimit-Reset"] = str(result.budget.reset_at)
     return result.batch_id

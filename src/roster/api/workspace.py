@@ -15,6 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from roster.api.deps import caller, container
 from roster.domain.workspaces import Workspace
+from roster.formats.masivo import MAX_CUSTOMERS
+from roster.formats.moengage import MAX_MERGE_PAIRS, MERGE_MAX_BODY_BYTES
 from roster.services.admin import workspace_admin
 
 router = APIRouter(tags=["Workspace"])
@@ -47,9 +49,23 @@ class TierRules(BaseModel):
     tiers: list[TierRule] = Field(max_length=50)
 
 
-@router.get("/v1/workspace", summary="The caller's workspace and its settings")
-async def get_workspace(workspace: Caller) -> dict[str, Any]:
-    return workspace_admin.describe(workspace)
+@router.get("/v1/workspace", summary="The caller's workspace, its settings and request limits")
+async def get_workspace(request: Request, workspace: Caller) -> dict[str, Any]:
+    return {**workspace_admin.describe(workspace), "requests": _request_limits(request)}
+
+
+def _request_limits(request: Request) -> dict[str, dict[str, int]]:
+    """The most one request of each surface may hold, as the doors check it: what a loader
+    packs its requests within (``roster load``)."""
+    s = container(request).settings
+    return {
+        "transition": {"max_bytes": s.max_body_bytes},
+        "customerio_batch": {"max_bytes": s.batch_max_body_bytes},
+        "customerio_call": {"max_bytes": s.max_body_bytes},
+        "people_csv": {"max_bytes": s.csv_max_bytes},
+        "masivo": {"max_bytes": s.migration_max_body_bytes, "max_customers": MAX_CUSTOMERS},
+        "moengage_merge": {"max_bytes": MERGE_MAX_BODY_BYTES, "max_pairs": MAX_MERGE_PAIRS},
+    }
 
 
 @router.patch("/v1/workspace", summary="Change identity resolution and identifier attributes")

@@ -11,6 +11,7 @@ import uvicorn
 from rich.table import Table
 
 from roster.bootstrap import bootstrap
+from roster.cli import load as load_cli
 from roster.cli import runs as runs_cli
 from roster.cli.common import or_exit, out
 from roster.cli.runtime import (
@@ -36,6 +37,7 @@ ws_app = typer.Typer(help="Workspaces (tenants) and their API keys.", no_args_is
 app.add_typer(db_app, name="db")
 app.add_typer(ws_app, name="workspace")
 app.add_typer(runs_cli.app, name="runs")
+app.command("load")(load_cli.command)
 
 
 @app.command()

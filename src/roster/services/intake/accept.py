@@ -53,9 +53,21 @@ class Submission:
 
 
 @dataclass(frozen=True, slots=True)
+class Budget:
+    """The tightest per-minute budget a request was charged to: its limit, what is left of it
+    in this window, and when the window ends (epoch seconds)."""
+
+    limit: int
+    remaining: int
+    reset_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class Accepted:
     batch_id: str
     replayed: bool
+    #: After the charge, for the ``X-RateLimit-*`` headers; ``None`` when nothing was charged.
+    budget: Budget | None = None
 
 
 def check_idempotency_key(key: str | None) -> str | None:
@@ -103,7 +115,7 @@ def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest:
     # Under the lock, so accept times never run backwards within a workspace (even across API
     # hosts whose clocks differ): they are the source time of untimed attribute writes.
     now = max(int(time.time() * 1000), batches.last_accepted_at(conn, ws.id) or 0)
-    _charge(conn, ws, sub, now)
+    budget = _charge(conn, ws, sub, now)
     batch_id = str(uuid.uuid4())
     batches.insert(
         conn,
@@ -125,13 +137,15 @@ def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest:
     )
     if sub.chunks is not None:
         batch_chunks.insert(conn, batch_id, sub.chunks())
-    return Accepted(batch_id, replayed=False)
+    return Accepted(batch_id, replayed=False, budget=budget)
 
 
-def _charge(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, now: int) -> None:
+def _charge(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, now: int) -> Budget | None:
+    """Charge the request to the workspace's per-minute budgets (``RateLimited`` when one is
+    spent); the tightest budget it was charged to."""
     limits = ws.limits
     if limits.unlimited:
-        return
+        return None
     wanted = (
         (sub.users, limits.users_per_minute, "users"),
         (sub.events, limits.events_per_minute, "events"),
@@ -156,3 +170,9 @@ def _charge(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, now: in
                 reset_at=reset // 1000,
                 retry_after=max(1, -(-(reset - now) // 1000)),
             )
+    left = [
+        Budget(limit, limit - used, (window + WINDOW_MS) // 1000)
+        for (asked, limit, _), used in zip(wanted, used_now, strict=True)
+        if limit is not None and asked
+    ]
+    return min(left, key=lambda b: b.remaining, default=None)

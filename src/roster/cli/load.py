@@ -1,0 +1,170 @@
+"""``roster load KIND FILE...``: a whole migration from files, as one run (``roster.loader``)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.live import Live
+from rich.text import Text
+
+from roster.cli.common import out
+from roster.loader.kinds import KINDS, PEOPLE_OPTIONS
+from roster.loader.records import InputError
+from roster.loader.run import LoadRequest, Outcome, Progress, load
+from roster.loader.sender import LoadStopped
+from roster.loader.state import StateError
+
+LOG_EVERY = 5.0
+KIND_HELP = ", ".join(KINDS)
+
+
+def command(
+    kind: Annotated[str, typer.Argument(help=f"What the files hold: {KIND_HELP}.")],
+    files: Annotated[
+        list[str], typer.Argument(help="JSON lines, a JSON array or CSV; .gz is read; - is stdin.")
+    ],
+    url: Annotated[
+        str, typer.Option(envvar="ROSTER_URL", help="The target: Roster, or the vendor itself.")
+    ] = "http://127.0.0.1:8000",
+    workspace: Annotated[
+        str, typer.Option(envvar="ROSTER_WORKSPACE", help="The workspace (MoEngage app) id.")
+    ] = "",
+    key: Annotated[
+        str,
+        typer.Option(
+            envvar="ROSTER_KEY",
+            help="The API key. Pass it in ROSTER_KEY: on the command line it shows in the "
+            "process list. It never appears in logs or reports.",
+            show_default=False,
+        ),
+    ] = "",
+    run: Annotated[
+        str | None,
+        typer.Option(help="The run's name; by default one derived from the kind and the files."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=32, help="Requests in flight.")] = 4,
+    report: Annotated[
+        Path | None, typer.Option(help="The report's path [default: roster-load-RUN.csv].")
+    ] = None,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Stop once every request is accepted.")
+    ] = False,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(help=f"K=V for a people import: {', '.join(PEOPLE_OPTIONS)}."),
+    ] = None,
+    state_dir: Annotated[
+        Path, typer.Option(help="Where each run keeps what it sent, to resume.")
+    ] = Path(".roster-load"),
+) -> None:
+    """Load files into Roster (or a vendor) as one run: exactly once, paced, resumable.
+
+    Records are packed into requests within the target's limits, each with an Idempotency-Key
+    of the run and the chunk: run the same command again after any interruption and it resumes
+    where the acknowledged requests end. Unless --no-wait, it waits for the run to be applied
+    and writes a report of every record not applied, with its file and line. Exit status: 0
+    when no record failed, 1 when some did (see the report), 2 when the load could not run."""
+    if kind not in KINDS:
+        _stop(f"unknown KIND {kind!r}: one of {KIND_HELP}")
+    if not key:
+        _stop("no API key: set ROSTER_KEY (or --key)")
+    options = _options(kind, option or [])
+    request = LoadRequest(
+        kind,
+        files,
+        url,
+        workspace,
+        key,
+        run=run,
+        concurrency=concurrency,
+        wait=not no_wait,
+        report=report,
+        options=options,
+        state_dir=state_dir,
+    )
+    try:
+        with _display() as show:
+            outcome = load(request, show)
+    except (LoadStopped, StateError, InputError, OSError) as exc:
+        _stop(str(exc))
+    raise typer.Exit(_finish(outcome))
+
+
+def _options(kind: str, given: list[str]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for item in given:
+        name, eq, value = item.partition("=")
+        if kind != "people":
+            _stop(f"--option {item!r}: only a people import takes options")
+        if not eq or name not in PEOPLE_OPTIONS:
+            _stop(f"--option {item!r}: expected K=V with K one of {', '.join(PEOPLE_OPTIONS)}")
+        options[name] = value
+    return options
+
+
+class _display:
+    """A live progress line on a terminal; a log line every few seconds elsewhere."""
+
+    def __init__(self) -> None:
+        self.live: Live | None = None
+        self.last = 0.0
+
+    def __enter__(self) -> _display:
+        if out.is_terminal:
+            self.live = Live(Text(""), console=out, refresh_per_second=4, transient=False)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+
+    def __call__(self, p: Progress) -> None:
+        line = _line(p)
+        if self.live is not None:
+            self.live.update(Text(line))
+        elif time.monotonic() - self.last >= LOG_EVERY or p.done_sending:
+            self.last = time.monotonic()
+            print(line, file=sys.stderr, flush=True)
+
+
+def _line(p: Progress) -> str:
+    elapsed = max(time.monotonic() - p.started, 1e-6)
+    decided = p.applied + p.skipped + p.failed
+    rate = decided / elapsed
+    eta = ""
+    if p.done_sending and rate > 0 and p.elements_total > decided:
+        eta = f", ETA {int((p.elements_total - decided) / rate)} s"
+    return (
+        f"run {p.run}: read {p.records_read:,}, sent {p.records_sent:,}, accepted "
+        f"{p.records_accepted:,} records; applied {p.applied:,}, skipped {p.skipped:,}, failed "
+        f"{p.failed:,} of {p.elements_total:,} elements ({rate:,.0f}/s{eta}); "
+        f"{p.batches_queued} batches queued or in hand"
+    )
+
+
+def _finish(outcome: Outcome) -> int:
+    out.print(f"run {outcome.run} (run the same command again to resume it)")
+    if outcome.report is None:
+        out.print("every request accepted; not waiting (`roster runs show` follows the run)")
+        return 0
+    c, s = outcome.counts, outcome.summary
+    if outcome.roster:
+        out.print(
+            f"applied {c.get('applied', 0):,}, skipped {c.get('skipped', 0):,}, failed "
+            f"{c.get('failed', 0):,} of {c.get('total', 0):,} elements"
+        )
+    for (result, code), n in sorted(s.codes.items(), key=lambda kv: -kv[1]):
+        out.print(f"  {result} {code}: {n:,}")
+    out.print(f"report: {outcome.report}")
+    failed = any(result == "failed" for result, _ in s.codes)
+    return 1 if failed or outcome.refused_chunks else 0
+
+
+def _stop(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)

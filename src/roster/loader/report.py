@@ -1,0 +1,160 @@
+"""The report of a run: one CSV row per element that was not applied, with its file and line.
+
+Rows come from two places: chunks the target refused as a whole (a 4xx answer: each of their
+records is reported, the one the answer names with its code, the others as
+``request_refused``), and the issues of the run's batches (``GET /v1/runs/{run}/issues``),
+each mapped from its batch and ``index`` back to the record it came from. An element with
+issues is reported once, by its outcome: ``failed`` if any issue failed it, else ``skipped``;
+an element applied with warnings is not in the report.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from roster.loader.state import ChunkLines, RunState
+
+COLUMNS = ("file", "line", "key", "field", "code", "message", "outcome")
+REFUSED = "request_refused"
+
+
+@dataclass
+class Summary:
+    """What the run did, by outcome and by code."""
+
+    applied: int = 0
+    skipped: int = 0
+    failed: int = 0
+    codes: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def add_row(self, outcome: str, code: str) -> None:
+        self.codes[(outcome, code)] += 1
+
+
+class Report:
+    """Writes the report's rows as they are found, and counts them."""
+
+    def __init__(self, path: Path, state: RunState, files: list[str], base: int) -> None:
+        self.path = path
+        self.files = files
+        self.base = base
+        self.chunks: dict[int, ChunkLines] = {c.seq: c for c in state.chunk_lines()}
+        self.seq_of = {a.batch_id: a.seq for a in state.acks.values() if a.batch_id}
+        self.summary = Summary()
+        self._out: IO[str] | None = None
+        self._writer: Any = None
+
+    def __enter__(self) -> Report:
+        self._out = open(self.path, "w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._out)
+        self._writer.writerow(COLUMNS)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._out is not None
+        self._out.close()
+
+    def refused_chunk(self, seq: int, refused: dict[str, Any]) -> None:
+        """A chunk the target refused as a whole: every record of it, failed."""
+        chunk = self.chunks.get(seq)
+        if chunk is None:
+            return
+        body = refused.get("body")
+        error = body.get("error") if isinstance(body, dict) else None
+        code, message, fld, index = _refusal(refused["status"], error, body)
+        named = chunk.record_of(index, self.base) if index is not None else None
+        for position, line in enumerate(chunk.lines):
+            if named is None or position == named:
+                self._row(chunk.file, line, None, fld, code, message, "failed")
+            else:
+                msg = f"refused with its request ({code} at line {chunk.lines[named]})"
+                self._row(chunk.file, line, None, None, REFUSED, msg, "failed")
+
+    def issues(self, issues: Iterable[dict[str, Any]]) -> None:
+        """The run's issues (in batch order), each element reported once by its outcome."""
+        for batch_id, found in _by_batch(issues):
+            chunk = self.chunks.get(self.seq_of.get(batch_id, -1))
+            for index, worst in sorted(_worst_by_element(found).items()):
+                position = None if chunk is None else chunk.record_of(index, self.base)
+                line = chunk.lines[position] if chunk is not None and position is not None else None
+                file = chunk.file if chunk is not None else None
+                outcome = worst["outcome"]
+                self._row(
+                    file,
+                    line,
+                    worst["key"],
+                    worst["field"],
+                    worst["code"],
+                    worst["message"],
+                    outcome,
+                )
+
+    def _row(
+        self,
+        file: int | None,
+        line: int | None,
+        key: str | None,
+        fld: str | None,
+        code: str,
+        message: str,
+        outcome: str,
+    ) -> None:
+        name = self.files[file] if file is not None else ""
+        self._writer.writerow([name, line or "", key or "", fld or "", code, message, outcome])
+        self.summary.add_row(outcome, code)
+
+
+def _refusal(status: int, error: Any, body: Any) -> tuple[str, str, str | None, int | None]:
+    """The code, message, field and element index of a refused request's answer (Roster's and
+    MoEngage's ``error`` object, Masivo's ``error``/``details``, or the bare status)."""
+    if isinstance(error, dict):
+        index = error.get("index")
+        return (
+            str(error.get("code") or f"http_{status}"),
+            str(error.get("message") or ""),
+            error.get("field"),
+            index if isinstance(index, int) else None,
+        )
+    if isinstance(body, dict) and isinstance(error, str):
+        index = body.get("index")
+        return (
+            error,
+            str(body.get("details") or ""),
+            body.get("field"),
+            index if isinstance(index, int) else None,
+        )
+    return f"http_{status}", str(body)[:500], None, None
+
+
+def _by_batch(issues: Iterable[dict[str, Any]]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    current: str | None = None
+    found: list[dict[str, Any]] = []
+    for issue in issues:
+        if issue["batch_id"] != current and found:
+            assert current is not None
+            yield current, found
+            found = []
+        current = issue["batch_id"]
+        found.append(issue)
+    if found and current is not None:
+        yield current, found
+
+
+def _worst_by_element(issues: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Per element index, the issue that decides its outcome (failed, else skipped)."""
+    rank = {"failed": 2, "skipped": 1}
+    worst: dict[int, dict[str, Any]] = {}
+    for issue in issues:
+        outcome = issue.get("outcome")
+        index = issue.get("index")
+        if outcome not in rank or not isinstance(index, int):
+            continue
+        held = worst.get(index)
+        if held is None or rank[outcome] > rank[held["outcome"]]:
+            worst[index] = issue
+    return worst

@@ -1,0 +1,290 @@
+"""One ``roster load``: read the files, send them as a run, wait for it, write its report.
+
+1. Ask the target what it is (``GET /v1/workspace``): a Roster server states its request and
+   rate limits; anything else is taken as the vendor itself, with its published limits.
+2. Open the run's state (``state.py``): a new run, or the one this command started before.
+3. Pack the files into chunks (``packing.py``) and send them, ``concurrency`` at a time
+   (``sender.py``); chunks the run's state holds as answered are not sent again.
+4. Unless told not to wait, follow the run on the server until every batch is done, then
+   write the report (``report.py``) and say what happened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from roster.loader.kinds import KINDS, Limits, LoadKind, server_limits
+from roster.loader.packing import Chunk, chunks
+from roster.loader.report import Report, Summary
+from roster.loader.sender import Answer, LoadStopped, Sender
+from roster.loader.state import Ack, ChunkLines, RunState
+
+POLL_SECONDS = 0.5
+ISSUES_PAGE = 5_000
+
+
+@dataclass
+class LoadRequest:
+    kind: str
+    files: list[str]
+    url: str
+    workspace: str
+    key: str
+    run: str | None = None
+    concurrency: int = 4
+    wait: bool = True
+    report: Path | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    state_dir: Path = Path(".roster-load")
+    #: Tests send through an in-process transport.
+    transport: httpx.BaseTransport | None = None
+
+
+@dataclass
+class Progress:
+    """What the load has done so far, for the progress display."""
+
+    records_read: int = 0
+    records_sent: int = 0
+    records_accepted: int = 0
+    elements_total: int = 0
+    applied: int = 0
+    skipped: int = 0
+    failed: int = 0
+    batches_queued: int = 0
+    refused_429: int = 0
+    started: float = field(default_factory=time.monotonic)
+    done_sending: bool = False
+    run: str = ""
+
+
+@dataclass
+class Outcome:
+    run: str
+    report: Path | None
+    summary: Summary
+    counts: dict[str, int]
+    roster: bool
+    refused_chunks: int
+
+
+Listener = Callable[[Progress], None]
+
+
+def load(request: LoadRequest, listen: Listener = lambda p: None) -> Outcome:
+    """Run the load; ``LoadStopped`` when it cannot go on (with what to do)."""
+    kind = KINDS[request.kind]
+    files = [f if f == "-" else os.path.abspath(f) for f in request.files]
+    stated = _probe(request, kind)
+    roster = stated is not None
+    run = request.run or _run_name(kind, files)
+    limits = server_limits(kind, stated.get("requests") if stated else None)
+    plan = {
+        "run": run,
+        "kind": kind.name,
+        "files": files,
+        "options": request.options,
+        "target": request.url.rstrip("/"),
+        "limits": {"max_bytes": limits.max_bytes, "max_records": limits.max_records},
+        "max_elements": _budget(kind, stated),
+    }
+    state = RunState.open(request.state_dir, run, plan)
+    progress = Progress(run=run)
+    sender = Sender(
+        kind,
+        request.url,
+        request.workspace,
+        request.key,
+        run=run if roster else None,
+        query=request.options if kind.name == "people" else {},
+        transport=request.transport,
+    )
+    try:
+        _send_all(request, kind, files, state, sender, progress, listen)
+        progress.done_sending = True
+        listen(progress)
+        if not request.wait:
+            return Outcome(run, None, Summary(), {}, roster, _refused(state))
+        counts = _follow(sender, run, progress, listen) if roster else {}
+        report_path = request.report or Path(f"roster-load-{run}.csv")
+        summary = _write_report(sender, run, state, files, kind, report_path, roster)
+    finally:
+        sender.close()
+    return Outcome(run, report_path, summary, counts, roster, _refused(state))
+
+
+def _probe(request: LoadRequest, kind: LoadKind) -> dict[str, Any] | None:
+    """A Roster server's description of the workspace (its limits), or ``None`` for a vendor."""
+    token = httpx.BasicAuth(request.workspace, request.key)
+    try:
+        with httpx.Client(base_url=request.url, transport=request.transport, timeout=30) as c:
+            response = c.get("/v1/workspace", auth=token)
+    except httpx.TransportError as exc:
+        raise LoadStopped(f"cannot reach {request.url}: {exc} (is the server running?)") from None
+    if response.status_code in (401, 403):
+        raise LoadStopped(
+            f"{request.url} refused the credentials ({response.status_code}): check --workspace "
+            "and the key in ROSTER_KEY"
+        )
+    if response.status_code == 200:
+        body = response.json()
+        if isinstance(body, dict) and body.get("workspace_id") == request.workspace:
+            return body
+    return None
+
+
+def _budget(kind: LoadKind, stated: dict[str, Any] | None) -> int | None:
+    """The most elements one request may hold under the workspace's per-minute limits."""
+    limits = (stated or {}).get("limits") or {}
+    names = (
+        ("merges_per_minute",)
+        if kind.name == "merges"
+        else (
+            "users_per_minute",
+            "events_per_minute",
+        )
+    )
+    found = [limits[n] for n in names if isinstance(limits.get(n), int)]
+    return min(found) if found else None
+
+
+def _run_name(kind: LoadKind, files: list[str]) -> str:
+    """A run name the same command gives again (so running it again resumes the run): from
+    the kind and each file's path, size and first megabyte; standard input gets a new one."""
+    if "-" in files:
+        return f"load-{kind.name}-{secrets.token_hex(5)}"
+    digest = hashlib.sha256(kind.name.encode())
+    for path in files:
+        digest.update(path.encode() + b"\0" + str(os.path.getsize(path)).encode())
+        with open(path, "rb") as f:
+            digest.update(f.read(1 << 20))
+    return f"load-{kind.name}-{digest.hexdigest()[:12]}"
+
+
+def _send_all(
+    request: LoadRequest,
+    kind: LoadKind,
+    files: list[str],
+    state: RunState,
+    sender: Sender,
+    progress: Progress,
+    listen: Listener,
+) -> None:
+    stored = state.plan["limits"]
+    limits = Limits(stored["max_bytes"], stored["max_records"])
+    in_flight: deque[tuple[Chunk, Future[Answer]]] = deque()
+    lock = threading.Lock()
+    with ThreadPoolExecutor(max_workers=request.concurrency) as pool:
+        for chunk in chunks(kind, files, limits, state.plan["max_elements"]):
+            progress.records_read += len(chunk.lines)
+            progress.elements_total += chunk.elements
+            state.record_chunk(ChunkLines(chunk.seq, chunk.file, chunk.lines, chunk.counts))
+            if chunk.seq in state.acks:  # answered in an earlier attempt: not sent again
+                progress.records_sent += len(chunk.lines)
+                progress.records_accepted += len(chunk.lines)
+                chunk.body.close()
+                continue
+            while len(in_flight) >= request.concurrency:
+                _settle(in_flight.popleft(), state, progress, lock)
+                listen(progress)
+            body = chunk.body.read()
+            chunk.body.close()
+            key = f"roster-load:{state.plan['run']}:{chunk.seq}"
+            in_flight.append((chunk, pool.submit(sender.send, body, key, chunk.elements)))
+            progress.records_sent += len(chunk.lines)
+            listen(progress)
+        while in_flight:
+            _settle(in_flight.popleft(), state, progress, lock)
+            listen(progress)
+    progress.refused_429 = sender.pacer.refused
+
+
+def _settle(
+    sent: tuple[Chunk, Future[Answer]], state: RunState, progress: Progress, lock: threading.Lock
+) -> None:
+    chunk, future = sent
+    answer = future.result()  # LoadStopped ends the load here, after what was acknowledged
+    with lock:
+        if 200 <= answer.status < 300:
+            state.acknowledge(Ack(chunk.seq, answer.batch_id))
+            progress.records_accepted += len(chunk.lines)
+        else:
+            refused = {"status": answer.status, "body": answer.body}
+            state.acknowledge(Ack(chunk.seq, None, refused))
+
+
+def _follow(sender: Sender, run: str, progress: Progress, listen: Listener) -> dict[str, int]:
+    """Poll the run until every batch of it is done; its counts."""
+    while True:
+        response = sender.client.get(f"/v1/runs/{run}", headers=_reading(sender))
+        if response.status_code == 404:  # nothing was accepted under this run
+            return {"total": 0, "applied": 0, "skipped": 0, "failed": 0}
+        response.raise_for_status()
+        view = response.json()
+        counts: dict[str, int] = view["counts"]
+        progress.applied, progress.skipped = counts["applied"], counts["skipped"]
+        progress.failed = counts["failed"]
+        progress.batches_queued = view["batches"]["queued"] + view["batches"]["processing"]
+        listen(progress)
+        if view["status"] == "finished":
+            return counts
+        time.sleep(POLL_SECONDS)
+
+
+def _write_report(
+    sender: Sender,
+    run: str,
+    state: RunState,
+    files: list[str],
+    kind: LoadKind,
+    path: Path,
+    roster: bool,
+) -> Summary:
+    labels = ["<stdin>" if f == "-" else os.path.relpath(f) for f in files]
+    with Report(path, state, labels, kind.index_base) as report:
+        for ack in sorted(state.acks.values(), key=lambda a: a.seq):
+            if ack.refused is not None:
+                report.refused_chunk(ack.seq, ack.refused)
+        if roster:
+            report.issues(_run_issues(sender, run))
+    return report.summary
+
+
+def _run_issues(sender: Sender, run: str) -> Any:
+    after: str | None = None
+    while True:
+        params: dict[str, str | int] = {"limit": ISSUES_PAGE}
+        if after is not None:
+            params["after"] = after
+        response = sender.client.get(
+            f"/v1/runs/{run}/issues", params=params, headers=_reading(sender)
+        )
+        if response.status_code == 404:
+            return
+        response.raise_for_status()
+        page = response.json()
+        yield from page["issues"]
+        after = page["next"]
+        if after is None:
+            return
+
+
+def _reading(sender: Sender) -> dict[str, str]:
+    """Credentials for Roster's own read API (the kind's may be Masivo's bearer form)."""
+    return {"Authorization": sender.headers["Authorization"]}
+
+
+def _refused(state: RunState) -> int:
+    return sum(1 for a in state.acks.values() if a.refused is not None)

@@ -1,0 +1,166 @@
+"""A run's own record on disk, so that running the same command again resumes it.
+
+``<state dir>/<run>/`` holds three files:
+
+* ``plan.json``: what the run loads (kind, files, options) and the limits its chunks were cut
+  to, fixed at its start so a resumed run cuts the same chunks;
+* ``chunks.jsonl``: each chunk's file and the line each of its records starts on (with the
+  elements each holds, where not one), written before the chunk is sent: what maps a ledger
+  ``index`` back to a line;
+* ``acks.jsonl``: each chunk the target acknowledged (its ``batch_id``) or refused as a whole
+  (the answer), appended and synced to disk as the answer arrives.
+
+A chunk acknowledged is never sent again; one sent but not recorded (the loader died between the
+answer and the write) is sent again with the same ``Idempotency-Key``, and the server answers
+with the first batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class StateError(ValueError):
+    """The run's record on disk does not match the command (other files, another kind)."""
+
+
+@dataclass(slots=True)
+class ChunkLines:
+    """Where a chunk's records came from."""
+
+    seq: int
+    file: int
+    lines: list[int]
+    counts: list[int] | None
+
+    def record_of(self, index: int, base: int) -> int | None:
+        """The position (in the chunk) of the record holding ledger element ``index``."""
+        n = index - base
+        if self.counts is None:
+            return n if 0 <= n < len(self.lines) else None
+        for position, count in enumerate(self.counts):
+            if n < count:
+                return position if n >= 0 else None
+            n -= count
+        return None
+
+
+@dataclass(slots=True)
+class Ack:
+    seq: int
+    batch_id: str | None
+    #: For a chunk refused as a whole: the HTTP status and the answer's body.
+    refused: dict[str, Any] | None = None
+
+
+@dataclass
+class RunState:
+    directory: Path
+    plan: dict[str, Any]
+    acks: dict[int, Ack] = field(default_factory=dict)
+    recorded: set[int] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def open(cls, root: Path, run: str, plan: dict[str, Any]) -> RunState:
+        """The run's state: a new one, or the one on disk if this command started it."""
+        directory = root / run
+        directory.mkdir(parents=True, exist_ok=True)
+        plan_file = directory / "plan.json"
+        if plan_file.exists():
+            stored = json.loads(plan_file.read_text(encoding="utf-8"))
+            for key in ("kind", "files", "options", "target"):
+                if stored.get(key) != plan.get(key):
+                    raise StateError(
+                        f"run {run!r} was started with {key} {stored.get(key)!r}, not "
+                        f"{plan.get(key)!r}: name another run (--run), or repeat the first command"
+                    )
+            plan = stored  # the limits the run started with, whatever the server says now
+        else:
+            _write_synced(plan_file, json.dumps(plan).encode())
+        state = cls(directory, plan)
+        for name in ("acks.jsonl", "chunks.jsonl"):
+            _drop_partial_line(directory / name)
+        for entry in _lines(directory / "acks.jsonl"):
+            state.acks[entry["seq"]] = Ack(
+                entry["seq"], entry.get("batch_id"), entry.get("refused")
+            )
+        state.recorded = {entry["seq"] for entry in _lines(directory / "chunks.jsonl")}
+        return state
+
+    @property
+    def resumed(self) -> bool:
+        return bool(self.acks)
+
+    def record_chunk(self, chunk: ChunkLines) -> None:
+        """Remember where a chunk's records came from, before it is sent."""
+        if chunk.seq in self.recorded:
+            return
+        entry = {"seq": chunk.seq, "file": chunk.file, "lines": chunk.lines, "counts": chunk.counts}
+        self._append("chunks.jsonl", entry)
+        self.recorded.add(chunk.seq)
+
+    def acknowledge(self, ack: Ack) -> None:
+        """Record the target's answer to a chunk, synced to disk before anything else."""
+        entry: dict[str, Any] = {"seq": ack.seq, "batch_id": ack.batch_id}
+        if ack.refused is not None:
+            entry["refused"] = ack.refused
+        self._append("acks.jsonl", entry)
+        self.acks[ack.seq] = ack
+
+    def chunk_lines(self) -> Iterator[ChunkLines]:
+        """Every recorded chunk's lines, read back from disk."""
+        for entry in _lines(self.directory / "chunks.jsonl"):
+            yield ChunkLines(entry["seq"], entry["file"], entry["lines"], entry["counts"])
+
+    def _append(self, name: str, entry: dict[str, Any]) -> None:
+        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+        with self._lock, open(self.directory / name, "ab") as out:
+            out.write(line)
+            out.flush()
+            os.fsync(out.fileno())
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    """The entries of a JSON lines file; a last line cut short by a crash is ignored."""
+    if not path.exists():
+        return
+    with open(path, "rb") as source:
+        for raw in source:
+            if not raw.endswith(b"\n"):
+                return  # written partly when the loader died: never acknowledged
+            yield json.loads(raw)
+
+
+def _drop_partial_line(path: Path) -> None:
+    """Cut a last line the loader was writing when it died, so appends start on a new line."""
+    if not path.exists():
+        return
+    with open(path, "r+b") as out:
+        end = out.seek(0, os.SEEK_END)
+        start = end
+        while start > 0:  # back, a block at a time, to the last line break
+            start = max(0, start - 4096)
+            out.seek(start)
+            block = out.read(end - start)
+            if block.endswith(b"\n") and start + len(block) == end:
+                return
+            if (cut := block.rfind(b"\n")) >= 0:
+                out.truncate(start + cut + 1)
+                return
+        out.truncate(0)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    temporary = path.with_suffix(".tmp")
+    with open(temporary, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
