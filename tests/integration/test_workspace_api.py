@@ -6,7 +6,8 @@ from roster_testkit import Harness
 
 
 def test_a_key_reads_its_own_workspace_settings(roster: Harness) -> None:
-    """GET /v1/workspace shows the caller's workspace, its identifiers and limits."""
+    """GET /v1/workspace shows the caller's workspace, its identifiers and limits, and the most
+    one request of each surface may hold."""
     tenant = roster.tenant()
     response = roster.get("/v1/workspace", tenant)
     assert response.status_code == 200, response.text
@@ -17,6 +18,14 @@ def test_a_key_reads_its_own_workspace_settings(roster: Harness) -> None:
         "identifiers": ["email", "moe_mobile"],
         "limits": {"users_per_minute": None, "events_per_minute": None, "merges_per_minute": None},
         "tiers": [],
+        "requests": {
+            "moengage_transition": {"max_bytes": 102_400},
+            "customerio_batch": {"max_bytes": 512_000},
+            "customerio_call": {"max_bytes": 102_400},
+            "people_csv": {"max_bytes": 104_857_600},
+            "masivo": {"max_bytes": 10_485_760, "max_customers": 1000},
+            "moengage_merge": {"max_bytes": 131_072, "max_pairs": 50},
+        },
     }
 
 

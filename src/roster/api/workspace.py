@@ -59,7 +59,7 @@ def _request_limits(request: Request) -> dict[str, dict[str, int]]:
     packs its requests within (``roster load``)."""
     s = container(request).settings
     return {
-        "transition": {"max_bytes": s.max_body_bytes},
+        "moengage_transition": {"max_bytes": s.max_body_bytes},
         "customerio_batch": {"max_bytes": s.batch_max_body_bytes},
         "customerio_call": {"max_bytes": s.max_body_bytes},
         "people_csv": {"max_bytes": s.csv_max_bytes},

@@ -108,7 +108,7 @@ KINDS: dict[str, LoadKind] = {
             "jsonl",
             "application/json",
             Limits(102_400, None),
-            "transition",
+            "moengage_transition",
             prefix=b'{"type":"transition","elements":[',
             suffix=b"]}",
         ),

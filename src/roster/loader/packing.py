@@ -56,24 +56,28 @@ def chunks(
             if shape == "csv":
                 header, records = header_and_records(records, path)
             packer = _Packer(kind, limits, max_elements, header)
-            for record in records:
-                try:
-                    raw = kind.convert(record.raw, header) if kind.convert else record.raw
-                    count = kind.elements(raw) if kind.elements else 1
-                except InputError as exc:
-                    raise InputError(f"{path}:{record.line}: {exc}") from None
-                if not packer.fits(len(raw), count):
-                    if not packer.lines:
-                        size = kind.size(len(raw), 1, header)
-                        msg = f"{path}:{record.line}: a record of {size} bytes with its request"
-                        raise InputError(f"{msg} is over the {limits.max_bytes} one may hold")
+            try:
+                for record in records:
+                    try:
+                        raw = kind.convert(record.raw, header) if kind.convert else record.raw
+                        count = kind.elements(raw) if kind.elements else 1
+                    except InputError as exc:
+                        raise InputError(f"{path}:{record.line}: {exc}") from None
+                    if not packer.fits(len(raw), count):
+                        if not packer.lines:
+                            size = kind.size(len(raw), 1, header)
+                            msg = f"{path}:{record.line}: a record of {size} bytes in a request"
+                            raise InputError(f"{msg} is over the {limits.max_bytes} one may hold")
+                        yield packer.chunk(seq, index)
+                        seq += 1
+                        packer = _Packer(kind, limits, max_elements, header)
+                    packer.add(raw, record.line, count)
+                if packer.lines:
                     yield packer.chunk(seq, index)
                     seq += 1
-                    packer = _Packer(kind, limits, max_elements, header)
-                packer.add(raw, record.line, count)
-            if packer.lines:
-                yield packer.chunk(seq, index)
-                seq += 1
+            finally:
+                if not packer.handed_out:
+                    packer.body.close()
 
 
 class _Packer:
@@ -88,6 +92,7 @@ class _Packer:
         self.counts: list[int] = []
         self.bytes = 0
         self.elements = 0
+        self.handed_out = False
 
     def fits(self, size: int, count: int) -> bool:
         n = len(self.lines) + 1
@@ -114,4 +119,5 @@ class _Packer:
         size = self.body.tell()
         self.body.seek(0)
         counts = None if all(c == 1 for c in self.counts) else self.counts
+        self.handed_out = True  # its body is the chunk's now: the sender closes it
         return Chunk(seq, file, self.lines, counts, self.body, size)

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from roster.loader.state import ChunkLines, RunState
 
@@ -37,7 +37,10 @@ class Summary:
 
 
 class Report:
-    """Writes the report's rows as they are found, and counts them."""
+    """Collects the report's rows, then writes them in file and line order.
+
+    The rows are held until the end to be sorted: only elements that were not applied are
+    rows, so a run's report is small unless most of it failed."""
 
     def __init__(self, path: Path, state: RunState, files: list[str], base: int) -> None:
         self.path = path
@@ -46,18 +49,19 @@ class Report:
         self.chunks: dict[int, ChunkLines] = {c.seq: c for c in state.chunk_lines()}
         self.seq_of = {a.batch_id: a.seq for a in state.acks.values() if a.batch_id}
         self.summary = Summary()
-        self._out: IO[str] | None = None
-        self._writer: Any = None
+        self.rows: list[tuple[int, int, str, str, str, str, str]] = []
 
     def __enter__(self) -> Report:
-        self._out = open(self.path, "w", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._out)
-        self._writer.writerow(COLUMNS)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._out is not None
-        self._out.close()
+        self.rows.sort(key=lambda r: (r[0], r[1]))
+        with open(self.path, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(COLUMNS)
+            for file, line, *rest in self.rows:
+                name = self.files[file] if file >= 0 else ""
+                writer.writerow([name, line if line >= 0 else "", *rest])
 
     def refused_chunk(self, seq: int, refused: dict[str, Any]) -> None:
         """A chunk the target refused as a whole: every record of it, failed."""
@@ -104,8 +108,8 @@ class Report:
         message: str,
         outcome: str,
     ) -> None:
-        name = self.files[file] if file is not None else ""
-        self._writer.writerow([name, line or "", key or "", fld or "", code, message, outcome])
+        where = (-1 if file is None else file, -1 if line is None else line)
+        self.rows.append((*where, key or "", fld or "", code, message, outcome))
         self.summary.add_row(outcome, code)
 
 

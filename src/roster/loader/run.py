@@ -48,8 +48,9 @@ class LoadRequest:
     report: Path | None = None
     options: dict[str, str] = field(default_factory=dict)
     state_dir: Path = Path(".roster-load")
-    #: Tests send through an in-process transport.
+    #: Tests send through an in-process transport, and give up sooner.
     transport: httpx.BaseTransport | None = None
+    retries: int = 8
 
 
 @dataclass
@@ -110,6 +111,7 @@ def load(request: LoadRequest, listen: Listener = lambda p: None) -> Outcome:
         run=run if roster else None,
         query=request.options if kind.name == "people" else {},
         transport=request.transport,
+        retries=request.retries,
     )
     try:
         _send_all(request, kind, files, state, sender, progress, listen)
@@ -119,7 +121,7 @@ def load(request: LoadRequest, listen: Listener = lambda p: None) -> Outcome:
             return Outcome(run, None, Summary(), {}, roster, _refused(state))
         counts = _follow(sender, run, progress, listen) if roster else {}
         report_path = request.report or Path(f"roster-load-{run}.csv")
-        summary = _write_report(sender, run, state, files, kind, report_path, roster)
+        summary = _write_report(sender, run, state, request.files, kind, report_path, roster)
     finally:
         sender.close()
     return Outcome(run, report_path, summary, counts, roster, _refused(state))
@@ -186,28 +188,31 @@ def _send_all(
     limits = Limits(stored["max_bytes"], stored["max_records"])
     in_flight: deque[tuple[Chunk, Future[Answer]]] = deque()
     lock = threading.Lock()
-    with ThreadPoolExecutor(max_workers=request.concurrency) as pool:
-        for chunk in chunks(kind, files, limits, state.plan["max_elements"]):
-            progress.records_read += len(chunk.lines)
-            progress.elements_total += chunk.elements
-            state.record_chunk(ChunkLines(chunk.seq, chunk.file, chunk.lines, chunk.counts))
-            if chunk.seq in state.acks:  # answered in an earlier attempt: not sent again
+    try:
+        with ThreadPoolExecutor(max_workers=request.concurrency) as pool:
+            for chunk in chunks(kind, files, limits, state.plan["max_elements"]):
+                progress.records_read += len(chunk.lines)
+                progress.elements_total += chunk.elements
+                state.record_chunk(ChunkLines(chunk.seq, chunk.file, chunk.lines, chunk.counts))
+                if chunk.seq in state.acks:  # answered in an earlier attempt: not sent again
+                    progress.records_sent += len(chunk.lines)
+                    progress.records_accepted += len(chunk.lines)
+                    chunk.body.close()
+                    continue
+                key = f"roster-load:{state.plan['run']}:{chunk.seq}"
+                sent = pool.submit(sender.send, chunk.body, chunk.size, key, chunk.elements)
+                in_flight.append((chunk, sent))
                 progress.records_sent += len(chunk.lines)
-                progress.records_accepted += len(chunk.lines)
-                chunk.body.close()
-                continue
-            while len(in_flight) >= request.concurrency:
+                listen(progress)
+                while len(in_flight) >= request.concurrency:
+                    _settle(in_flight.popleft(), state, progress, lock)
+                    listen(progress)
+            while in_flight:
                 _settle(in_flight.popleft(), state, progress, lock)
                 listen(progress)
-            body = chunk.body.read()
+    finally:
+        for chunk, _ in in_flight:  # the load stopped: what was in flight is not acknowledged
             chunk.body.close()
-            key = f"roster-load:{state.plan['run']}:{chunk.seq}"
-            in_flight.append((chunk, pool.submit(sender.send, body, key, chunk.elements)))
-            progress.records_sent += len(chunk.lines)
-            listen(progress)
-        while in_flight:
-            _settle(in_flight.popleft(), state, progress, lock)
-            listen(progress)
     progress.refused_429 = sender.pacer.refused
 
 
@@ -215,7 +220,10 @@ def _settle(
     sent: tuple[Chunk, Future[Answer]], state: RunState, progress: Progress, lock: threading.Lock
 ) -> None:
     chunk, future = sent
-    answer = future.result()  # LoadStopped ends the load here, after what was acknowledged
+    try:
+        answer = future.result()  # LoadStopped ends the load here, after what was acknowledged
+    finally:
+        chunk.body.close()
     with lock:
         if 200 <= answer.status < 300:
             state.acknowledge(Ack(chunk.seq, answer.batch_id))
@@ -252,7 +260,7 @@ def _write_report(
     path: Path,
     roster: bool,
 ) -> Summary:
-    labels = ["<stdin>" if f == "-" else os.path.relpath(f) for f in files]
+    labels = ["<stdin>" if f == "-" else f for f in files]  # as the command named them
     with Report(path, state, labels, kind.index_base) as report:
         for ack in sorted(state.acks.values(), key=lambda a: a.seq):
             if ack.refused is not None:

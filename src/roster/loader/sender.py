@@ -17,8 +17,9 @@ import base64
 import random
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -81,28 +82,36 @@ class Sender:
         run: str | None,
         query: dict[str, str],
         transport: httpx.BaseTransport | None = None,
+        retries: int = RETRIES,
     ) -> None:
         self.kind = kind
         self.path = kind.path.format(workspace=workspace)
         self.headers = {"Content-Type": kind.content_type, **_auth(kind, workspace, key)}
         if run is not None:
             self.headers["X-Roster-Run"] = run
-        self.query = query
+        self.query = query or None  # an empty one would drop the path's own (MoEngage's app_id)
+        self.retries = retries
         self.pacer = Pacer()
         self.client = httpx.Client(base_url=url, timeout=TIMEOUT, transport=transport)
 
     def close(self) -> None:
         self.client.close()
 
-    def send(self, body: bytes, idempotency_key: str, next_elements: int) -> Answer:
-        """Send one chunk until it is answered (see the module's rules)."""
-        headers = {**self.headers, "Idempotency-Key": idempotency_key}
+    def send(self, body: IO[bytes], size: int, idempotency_key: str, elements: int) -> Answer:
+        """Send one chunk's body (streamed from its file, ``size`` bytes) until it is answered
+        (see the module's rules)."""
+        headers = {
+            **self.headers,
+            "Idempotency-Key": idempotency_key,
+            "Content-Length": str(size),
+        }
         failures = refusals = 0
         while True:
             self.pacer.wait()
             try:
+                body.seek(0)
                 response = self.client.post(
-                    self.path, content=body, headers=headers, params=self.query
+                    self.path, content=_blocks(body), headers=headers, params=self.query
                 )
             except httpx.TransportError as exc:
                 failures = self._backoff(failures, f"could not reach the target: {exc}")
@@ -126,15 +135,20 @@ class Sender:
                     "--workspace and ROSTER_KEY"
                 )
             if response.is_success:
-                self.pacer.after(response, next_elements)
+                self.pacer.after(response, elements)
             return Answer(response.status_code, _batch_id(response), _body(response))
 
     def _backoff(self, failures: int, why: str) -> int:
-        if failures >= RETRIES:
+        if failures >= self.retries:
             raise LoadStopped(f"{why}, {failures + 1} times in a row: run the command again")
         delay = min(BACKOFF_MAX, BACKOFF_BASE * 2**failures)
         time.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311  # jitter, not a secret
         return failures + 1
+
+
+def _blocks(body: IO[bytes]) -> Iterator[bytes]:
+    while block := body.read(1 << 16):
+        yield block
 
 
 def _auth(kind: LoadKind, workspace: str, key: str) -> dict[str, str]:

@@ -1,0 +1,260 @@
+"""``roster load``: each kind's file goes in as a run, and the report names exactly the bad
+records by file and line. The loader talks to the API in-process; a worker thread applies."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import gzip
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from test_masivo_migration import REWARD, customer, purchase, transaction
+
+from roster.loader.run import LoadRequest, Outcome, load
+from roster.loader.sender import LoadStopped
+from roster.services.worker.loop import Worker
+from roster_testkit import Harness, Tenant
+
+
+class InProcess(httpx.BaseTransport):
+    """The API in this process, for the loader's synchronous client; counts the writes, and
+    can break the connection after a number of them (an interrupted load)."""
+
+    def __init__(self, harness: Harness, break_after: int | None = None) -> None:
+        self.inner = httpx.ASGITransport(app=harness.app)
+        self.writes: list[str] = []
+        self.break_after = break_after
+        self.lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "GET":
+            with self.lock:
+                if self.break_after is not None and len(self.writes) >= self.break_after:
+                    raise httpx.ConnectError("the test broke the connection")
+                self.writes.append(request.headers.get("idempotency-key", ""))
+        body = request.read()
+        copy = httpx.Request(request.method, request.url, headers=request.headers, content=body)
+
+        async def send() -> httpx.Response:
+            response = await self.inner.handle_async_request(copy)
+            content = await response.aread()
+            return httpx.Response(response.status_code, headers=response.headers, content=content)
+
+        return asyncio.run(send())
+
+
+@pytest.fixture
+def applying(roster: Harness) -> Iterator[Harness]:
+    """The harness with a worker applying batches in a thread, as a server would."""
+    stop = threading.Event()
+    worker = Worker(roster.db, roster.container.settings, name="load-test-worker")
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    yield roster
+    stop.set()
+    thread.join(timeout=30)
+
+
+def run_load(
+    roster: Harness,
+    tenant: Tenant,
+    kind: str,
+    files: list[Path],
+    tmp_path: Path,
+    transport: InProcess | None = None,
+    **options: Any,
+) -> Outcome:
+    request = LoadRequest(
+        kind,
+        [str(f) for f in files],
+        "http://roster",
+        tenant.id,
+        tenant.key,
+        report=tmp_path / "report.csv",
+        state_dir=tmp_path / "state",
+        transport=transport or InProcess(roster),
+        **options,
+    )
+    return load(request)
+
+
+def report_rows(tmp_path: Path) -> list[dict[str, str]]:
+    with open(tmp_path / "report.csv", newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def jsonl(path: Path, records: list[Any]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def _customer(i: int) -> dict[str, Any]:
+    return {"type": "customer", "customer_id": f"c{i}", "attributes": {"n": i}}
+
+
+BLANK = {"type": "customer", "customer_id": "  ", "attributes": {}}
+
+
+def test_a_transition_file_is_loaded_and_its_bad_lines_reported(
+    applying: Harness, tmp_path: Path
+) -> None:
+    """Every good element is applied once, over several requests; the report holds exactly the
+    bad ones, each with its line."""
+    tenant = applying.tenant()
+    records = [BLANK if i % 97 == 5 else _customer(i) for i in range(2500)]
+    path = jsonl(tmp_path / "customers.jsonl", records)
+    outcome = run_load(applying, tenant, "transition", [path], tmp_path, run="first")
+    bad_lines = [i + 1 for i, r in enumerate(records) if r is BLANK]
+    rows = report_rows(tmp_path)
+    assert [int(r["line"]) for r in rows] == bad_lines
+    assert {(r["file"], r["code"], r["outcome"]) for r in rows} == {
+        (str(path), "invalid_customer_id", "failed")
+    }
+    assert outcome.counts["applied"] == 2500 - len(bad_lines)
+    assert outcome.counts["failed"] == len(bad_lines)
+    view = applying.get("/v1/runs/first", tenant).json()
+    assert view["batches"]["total"] > 1  # 2,500 elements of about 60 bytes are over 100 KB
+    assert applying.customer(tenant, "c2499") is not None
+
+
+def test_a_json_array_and_a_gzip_file_read_like_json_lines(
+    applying: Harness, tmp_path: Path
+) -> None:
+    """A JSON array (elements over several lines) and a gzipped JSON lines file give the same
+    lines in the report as the files hold."""
+    tenant = applying.tenant()
+    array = tmp_path / "a.json"
+    array.write_text(
+        '[\n  {"type": "customer", "customer_id": "a1", "attributes": {"x": "],}"}},\n'
+        '  {"type": "customer",\n   "customer_id": "  ", "attributes": {}}\n]\n',
+        encoding="utf-8",
+    )
+    packed = tmp_path / "b.jsonl.gz"
+    with gzip.open(packed, "wt", encoding="utf-8") as f:
+        f.write(json.dumps(_customer(1)) + "\n\n" + json.dumps(BLANK) + "\n")
+    run_load(applying, tenant, "transition", [array, packed], tmp_path)
+    rows = report_rows(tmp_path)
+    assert [(r["file"], int(r["line"])) for r in rows] == [(str(array), 3), (str(packed), 3)]
+    assert applying.customer(tenant, "a1")["attributes"]["x"] == "],}"  # type: ignore[index]
+
+
+def test_customerio_calls_are_loaded_as_batch_requests(applying: Harness, tmp_path: Path) -> None:
+    """Data Pipelines calls go in /v1/batch requests; a call without a userId is reported."""
+    tenant = applying.tenant()
+    calls = [
+        {"type": "identify", "userId": "u1", "traits": {"plan": "pro"}},
+        {"type": "track", "event": "opened"},
+        {"type": "track", "userId": "u1", "event": "opened", "messageId": "m1"},
+    ]
+    run_load(applying, tenant, "customerio", [jsonl(tmp_path / "c.jsonl", calls)], tmp_path)
+    rows = report_rows(tmp_path)
+    assert [(int(r["line"]), r["outcome"]) for r in rows] == [(2, rows[0]["outcome"])]
+    assert rows[0]["code"] in ("missing_field", "unknown_customer")
+    assert [e["name"] for e in applying.events(tenant, "u1")] == ["opened"]
+
+
+def test_a_people_csv_with_quoted_line_breaks_reports_the_line_a_record_starts_on(
+    applying: Harness, tmp_path: Path
+) -> None:
+    """CSV records may span lines; the report gives the line each bad record starts on, and
+    options reach the import."""
+    tenant = applying.tenant()
+    path = tmp_path / "people.csv"
+    path.write_text(
+        'id,email,note\np1,a@example.com,"two\nlines"\n,b@example.com,missing id\n'
+        'p3,c@example.com,"x"\n,"d@example.com","also\nmissing"\n',
+        encoding="utf-8",
+    )
+    outcome = run_load(applying, tenant, "people", [path], tmp_path, options={"create": "true"})
+    rows = report_rows(tmp_path)
+    assert [int(r["line"]) for r in rows] == [4, 6]
+    assert outcome.counts["applied"] == 2
+    assert applying.customer(tenant, "p1")["attributes"]["note"] == "two\nlines"  # type: ignore[index]
+
+
+def test_a_loyalty_migration_from_three_files(applying: Harness, tmp_path: Path) -> None:
+    """Customers, then events, then transactions, each its own load: an event entry or a
+    transaction entry that fails is reported on the line of its customer's record."""
+    tenant = applying.tenant()
+    people = [customer("c1", 300), customer("c2", 0)]
+    events = [
+        {"id": "c1", "events": [purchase("p1", 100), purchase("p1", 100)]},
+        {"id": "ghost", "events": [purchase("p2", 5)]},
+    ]
+    txs = [{"id": "c1", "transactions": [transaction(300)]}]
+    run_load(applying, tenant, "masivo-customers", [jsonl(tmp_path / "c.jsonl", people)], tmp_path)
+    assert report_rows(tmp_path) == []
+    run_load(applying, tenant, "masivo-events", [jsonl(tmp_path / "e.jsonl", events)], tmp_path)
+    rows = report_rows(tmp_path)
+    assert [(int(r["line"]), r["code"], r["outcome"]) for r in rows] == [
+        (1, "duplicate_ignored", "skipped"),
+        (2, "unknown_customer", "failed"),
+    ]
+    run_load(applying, tenant, "masivo-transactions", [jsonl(tmp_path / "t.jsonl", txs)], tmp_path)
+    assert report_rows(tmp_path) == []
+    assert REWARD
+
+
+def test_merges_from_csv_follow_their_pairs(applying: Harness, tmp_path: Path) -> None:
+    """A merges CSV (merged_user, retained_user) becomes Merge Users requests; an unknown
+    customer's pair is reported with its line."""
+    tenant = applying.tenant()
+    applying.transition(tenant, [_customer(1), _customer(2)])
+    applying.drain()
+    path = tmp_path / "m.csv"
+    path.write_text("merged_user,retained_user\nc1,c2\nnobody,c2\n", encoding="utf-8")
+    run_load(applying, tenant, "merges", [path], tmp_path)
+    rows = report_rows(tmp_path)
+    assert [(int(r["line"]), r["code"]) for r in rows] == [(3, "unknown_customer")]
+    assert applying.customer(tenant, "c1") is None
+
+
+def test_an_interrupted_load_resumes_and_applies_every_record_once(
+    applying: Harness, tmp_path: Path
+) -> None:
+    """A load whose connection breaks after a few requests stops; the same command again
+    sends only what was not acknowledged, and every record is applied exactly once."""
+    tenant = applying.tenant()
+    records = [_customer(i) for i in range(10_000)]
+    path = jsonl(tmp_path / "big.jsonl", records)
+    broken = InProcess(applying, break_after=3)
+    with pytest.raises(LoadStopped, match="run the command again"):
+        run_load(applying, tenant, "transition", [path], tmp_path, broken, retries=0)
+    first = list(broken.writes)
+    again = InProcess(applying)
+    outcome = run_load(applying, tenant, "transition", [path], tmp_path, again, concurrency=2)
+    assert outcome.counts == {"total": 10_000, "applied": 10_000, "skipped": 0, "failed": 0}
+    assert len(first) == 3
+    assert again.writes
+    assert not set(first) & set(again.writes)  # acknowledged chunks were not sent again
+    assert len(set(first) | set(again.writes)) == len(first) + len(again.writes)
+    batches = applying.get("/v1/batches", tenant, params={"limit": 1000}).json()["batches"]
+    assert sum(b["counts"]["total"] for b in batches) == 10_000
+
+
+def test_bad_credentials_and_an_unreachable_target_stop_before_anything_is_sent(
+    applying: Harness, tmp_path: Path
+) -> None:
+    """Wrong credentials, or no server at all, stop the load with what to do; no state."""
+    tenant = applying.tenant()
+    path = jsonl(tmp_path / "x.jsonl", [_customer(1)])
+    wrong = Tenant(tenant.id, tenant.key + "x")
+    with pytest.raises(LoadStopped, match="refused the credentials"):
+        run_load(applying, wrong, "transition", [path], tmp_path)
+    request = LoadRequest(
+        "transition",
+        [str(path)],
+        "http://127.0.0.1:9",
+        tenant.id,
+        tenant.key,
+        state_dir=tmp_path / "state",
+    )
+    with pytest.raises(LoadStopped, match="cannot reach"):
+        load(request)
+    assert not (tmp_path / "state").exists()
