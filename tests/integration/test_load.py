@@ -29,6 +29,8 @@ class InProcess(httpx.BaseTransport):
     def __init__(self, harness: Harness, break_after: int | None = None) -> None:
         self.inner = httpx.ASGITransport(app=harness.app)
         self.writes: list[str] = []
+        #: Every write's Idempotency-Key and answer status, in order.
+        self.answers: list[tuple[str, int]] = []
         self.break_after = break_after
         self.lock = threading.Lock()
 
@@ -46,7 +48,13 @@ class InProcess(httpx.BaseTransport):
             content = await response.aread()
             return httpx.Response(response.status_code, headers=response.headers, content=content)
 
-        return asyncio.run(send())
+        response = asyncio.run(send())
+        if request.method != "GET":
+            with self.lock:
+                self.answers.append(
+                    (request.headers.get("idempotency-key", ""), response.status_code)
+                )
+        return response
 
 
 @pytest.fixture
@@ -258,3 +266,23 @@ def test_bad_credentials_and_an_unreachable_target_stop_before_anything_is_sent(
     with pytest.raises(LoadStopped, match="cannot reach"):
         load(request)
     assert not (tmp_path / "state").exists()
+
+
+def test_a_load_over_the_per_minute_limit_paces_itself_to_the_end(
+    applying: Harness, tmp_path: Path
+) -> None:
+    """With 100 users a minute, 150 customers go in requests of at most 100 elements; the
+    loader waits for the next window instead of being refused again and again, and no request
+    is answered 429 twice in a row. (Up to a minute: the budget is per minute.)"""
+    tenant = applying.tenant(users_per_minute=100)
+    path = jsonl(tmp_path / "p.jsonl", [_customer(i) for i in range(150)])
+    transport = InProcess(applying)
+    outcome = run_load(applying, tenant, "transition", [path], tmp_path, transport, concurrency=2)
+    assert outcome.counts["applied"] == 150
+    statuses: dict[str, list[int]] = {}
+    for key, status in transport.answers:
+        statuses.setdefault(key, []).append(status)
+    assert all(s[-1] == 200 for s in statuses.values())
+    assert all(s.count(429) <= 1 for s in statuses.values()), statuses
+    batches = applying.get("/v1/batches", tenant).json()["batches"]
+    assert max(b["counts"]["total"] for b in batches) <= 100
