@@ -112,6 +112,7 @@ class _display:
     def __init__(self) -> None:
         self.live: Live | None = None
         self.last = 0.0
+        self.said_done = False
 
     def __enter__(self) -> _display:
         if out.is_terminal:
@@ -127,8 +128,9 @@ class _display:
         line = _line(p)
         if self.live is not None:
             self.live.update(Text(line))
-        elif time.monotonic() - self.last >= LOG_EVERY or p.done_sending:
+        elif time.monotonic() - self.last >= LOG_EVERY or (p.finished and not self.said_done):
             self.last = time.monotonic()
+            self.said_done = p.finished
             print(line, file=sys.stderr, flush=True)
 
 

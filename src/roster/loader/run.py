@@ -68,6 +68,8 @@ class Progress:
     refused_429: int = 0
     started: float = field(default_factory=time.monotonic)
     done_sending: bool = False
+    #: The run is applied (or not followed): the last line to show.
+    finished: bool = False
     run: str = ""
 
 
@@ -118,8 +120,12 @@ def load(request: LoadRequest, listen: Listener = lambda p: None) -> Outcome:
         progress.done_sending = True
         listen(progress)
         if not request.wait:
+            progress.finished = True
+            listen(progress)
             return Outcome(run, None, Summary(), {}, roster, _refused(state))
         counts = _follow(sender, run, progress, listen) if roster else {}
+        progress.finished = True
+        listen(progress)
         report_path = request.report or Path(f"roster-load-{run}.csv")
         summary = _write_report(sender, run, state, request.files, kind, report_path, roster)
     finally:
