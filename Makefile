@@ -33,7 +33,7 @@ check: dev  ## format, lint, types, import layers
 	$(VENV)/bin/lint-imports
 
 bench: dev  ## the full benchmark; writes bench/results.json and bench/results-backfill.json
-	$(PY) -m bench --full --out bench/results.json
+	$(PY) -m bench --full --stages transition,migration,load --out bench/results.json
 	$(PY) -m bench --full --stages backfill --reps 3 --out bench/results-backfill.json
 
 bench-quick: dev  ## a 1-2 minute run, for its correctness cross-check

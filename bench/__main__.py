@@ -15,11 +15,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import anchors, backfill, dataset, e2e, environment, migration, pg, report, runner
+from bench import (
+    anchors,
+    backfill,
+    dataset,
+    e2e,
+    environment,
+    loader,
+    migration,
+    pg,
+    report,
+    runner,
+)
 from bench.config import CONCURRENCY, FULL, PG_ADMIN_URL_DEFAULT, QUICK, Profile
 
 STORES = ("sqlite", "postgres")
-WORKLOADS = ("transition", "migration", "backfill")
+WORKLOADS = ("transition", "migration", "backfill", "load")
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -51,8 +62,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--stages",
-        default="transition,migration",
+        default="transition,migration,load",
         help="workloads to run: transition (MoEngage bulk import), migration (Masivo loyalty), "
+        "load (`roster load` of the transition data, against the transition stage's client), "
         "backfill (Customer.io CSV people import and /v1/batch event backfill; not run by default)",
     )
     parser.add_argument("--keep-workdir", action="store_true", help="keep databases and logs")
@@ -173,6 +185,12 @@ def _run(args: argparse.Namespace, profile: Profile, workdir: Path) -> int:
         summaries["migration"] = _summaries(stores, results, pg_skip, migration=True)
     if filled is not None:
         summaries["backfill"] = _backfill_summaries(stores, results, pg_skip)
+    if "load" in workloads:
+        summaries["load"] = {
+            s: loader.summary(results.get(f"load_{s}", []), results.get(f"e2e_{s}", []))
+            for s in stores
+            if f"load_{s}" in results
+        }
     out = {
         "profile": profile.name,
         "reps": reps,
@@ -222,6 +240,8 @@ def _print(
             )
             if logs:
                 print(logs)
+    for store, found in summaries.get("load", {}).items():
+        print(loader.describe(f"load:{store}", found))
     decode = report.decode_line(results)
     if decode:
         print(decode)

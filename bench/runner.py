@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import anchors, backfill, e2e, environment, migration
+from bench import anchors, backfill, e2e, environment, loader, migration
 from bench.backfill import BackfillData
 from bench.config import Profile
 from bench.dataset import Dataset
@@ -52,6 +52,22 @@ def stages(plan: Plan) -> list[Stage]:
         found += _migration_stages(plan, plan.migration)
     if "backfill" in plan.workloads and plan.backfill is not None:
         found += _backfill_stages(plan, plan.backfill)
+    if "load" in plan.workloads:
+        found += _load_stages(plan)
+    return found
+
+
+def _load_stages(plan: Plan) -> list[Stage]:
+    """Per store: ``roster load`` of the transition data set into a fresh server."""
+    d, prof, wd, settings = plan.dataset, plan.profile, plan.workdir, plan.server_settings
+    found: list[Stage] = []
+    if "sqlite" in plan.stores:
+        found.append(Stage("load_sqlite", lambda: loader.run_sqlite(d, prof, wd, settings), True))
+    if "postgres" in plan.stores and plan.pg_admin_url:
+        admin = plan.pg_admin_url
+        found.append(
+            Stage("load_postgres", lambda: loader.run_postgres(d, prof, wd, settings, admin), True)
+        )
     return found
 
 
