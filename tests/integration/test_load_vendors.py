@@ -94,6 +94,8 @@ def test_moengage_gets_bulk_import_requests_within_its_limit(
     _load(url, "transition", path, tmp_path)
     assert len(received) > 1
     sent = []
+    # Requests in flight together may arrive in any order: put them back in the run's order.
+    received.sort(key=lambda r: int(r["headers"]["Idempotency-Key"].rsplit(":", 1)[1]))
     for request in received:
         assert request["path"] == "/v1/transition/APP1"
         assert _basic(request["headers"]["Authorization"]) == "APP1:secret-key"
@@ -125,7 +127,7 @@ def test_customerio_and_masivo_get_their_own_requests(
     people = tmp_path / "m.jsonl"
     people.write_text("".join(json.dumps({"id": f"c{i}"}) + "\n" for i in range(2500)))
     _load(url, "masivo-customers", people, tmp_path)
-    assert [len(json.loads(r["body"])["customers"]) for r in received] == [1000, 1000, 500]
+    assert sorted(len(json.loads(r["body"])["customers"]) for r in received) == [500, 1000, 1000]
     assert {r["path"] for r in received} == {"/api/storefront/v1/customers/migrate"}
     assert {r["headers"]["Authorization"] for r in received} == {"Bearer secret-key"}
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from roster import logs
 from roster.cli.main import app
 from roster_testkit import Harness, Tenant
 
@@ -191,12 +192,15 @@ def test_roster_runs_show_prints_what_the_api_gives(roster: Harness, store_url: 
     roster.drain()
     env = {"ROSTER_DATABASE_URL": store_url, "ROSTER_WORKSPACE": tenant.id}
     runner = CliRunner()
-    shown = runner.invoke(app, ["runs", "show", RUN["X-Roster-Run"], "--json"], env=env)
+    try:
+        shown = runner.invoke(app, ["runs", "show", RUN["X-Roster-Run"], "--json"], env=env)
+        listed = runner.invoke(app, ["runs", "list"], env=env)
+        missing = runner.invoke(app, ["runs", "show", "nope"], env=env)
+    finally:  # the CLI configured the logs on the runner's stream, closed by now
+        logs.configure("warning")
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.output) == roster.get(f"/v1/runs/{RUN['X-Roster-Run']}", tenant).json()
-    listed = runner.invoke(app, ["runs", "list"], env=env)
     assert listed.exit_code == 0, listed.output
     assert RUN["X-Roster-Run"] in listed.output
-    missing = runner.invoke(app, ["runs", "show", "nope"], env=env)
     assert missing.exit_code == 2
     assert "run 'nope' not found" in missing.output

@@ -4,28 +4,21 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 from rich.table import Table
 
-from roster.bootstrap import bootstrap
 from roster.cli import load as load_cli
 from roster.cli import runs as runs_cli
 from roster.cli.common import or_exit, out
-from roster.cli.runtime import (
-    WorkerPool,
-    WorkerProcesses,
-    run_until_stopped,
-    stop_on_signals,
-)
 from roster.domain.merges import DAY_MS, TOMBSTONE_KEPT_MS
-from roster.domain.workspaces import Workspace
-from roster.services.admin import workspace_admin
-from roster.services.admin.purge import purge_tombstones
-from roster.settings import Settings
-from roster.store import migrations
+
+if TYPE_CHECKING:
+    from roster.domain.workspaces import Workspace
+
+# Server-side packages are imported by the commands that use them, not here: `roster load` is a
+# client, and starts in a fraction of the time without SQLAlchemy, Alembic and the services.
 
 app = typer.Typer(
     help="Roster: customer data platform core (MoEngage, Customer.io and Masivo compatible).",
@@ -68,7 +61,12 @@ def serve(
     The worker loops are threads of this process, or with --worker-processes `roster worker`
     child processes: started again if one dies, stopped (after the batch in hand) when `serve`
     stops."""
+    import uvicorn
+
     from roster.api.app import create_app
+    from roster.bootstrap import bootstrap
+    from roster.cli.runtime import WorkerPool, WorkerProcesses, stop_on_signals
+    from roster.settings import Settings
 
     settings = Settings()
     container = bootstrap(settings, upgrade=True)
@@ -113,6 +111,10 @@ def worker(
     ] = None,
 ) -> None:
     """Apply queued batches until SIGTERM (the batch in hand is finished first)."""
+    from roster.bootstrap import bootstrap
+    from roster.cli.runtime import WorkerPool, run_until_stopped
+    from roster.settings import Settings
+
     settings = Settings()
     container = bootstrap(settings, upgrade=True)
     n = settings.worker_concurrency if concurrency is None else concurrency
@@ -129,6 +131,9 @@ def purge(
 ) -> None:
     """Delete merged customers' tombstones that received no new data for 30 days (workers
     also do it about once an hour)."""
+    from roster.bootstrap import bootstrap
+    from roster.services.admin.purge import purge_tombstones
+
     container = bootstrap(upgrade=True)
     now = int(time.time() * 1000)
     kept_ms = int(older_than_days * DAY_MS)
@@ -140,6 +145,9 @@ def purge(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every schema migration not yet applied."""
+    from roster.bootstrap import bootstrap
+    from roster.store import migrations
+
     container = bootstrap()
     migrations.upgrade(container.db)
     out.print(f"schema at revision {migrations.current_revision(container.db)}")
@@ -151,6 +159,9 @@ def ws_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Create a workspace and print its id and API key (the key is shown only once)."""
+    from roster.bootstrap import bootstrap
+    from roster.services.admin import workspace_admin
+
     container = bootstrap(upgrade=True)
     ws, key = or_exit(
         lambda: workspace_admin.create(
@@ -166,6 +177,9 @@ def ws_rotate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Issue a new API key; the old one stops working at once."""
+    from roster.bootstrap import bootstrap
+    from roster.services.admin import workspace_admin
+
     container = bootstrap(upgrade=True)
     key = or_exit(lambda: workspace_admin.rotate_key(container.db, workspace_id))
     if as_json:
@@ -179,6 +193,9 @@ def ws_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
     """List workspaces."""
+    from roster.bootstrap import bootstrap
+    from roster.services.admin import workspace_admin
+
     rows = workspace_admin.list_all(bootstrap(upgrade=True).db)
     if as_json:
         typer.echo(json.dumps([workspace_admin.describe(w) for w in rows]))
@@ -195,6 +212,9 @@ def ws_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Show a workspace's settings."""
+    from roster.bootstrap import bootstrap
+    from roster.services.admin import workspace_admin
+
     container = bootstrap(upgrade=True)
     _print_workspace(or_exit(lambda: workspace_admin.show(container.db, workspace_id)), as_json)
 
@@ -221,6 +241,9 @@ def ws_set(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Change a workspace's identity resolution, identifiers and rate limits."""
+    from roster.bootstrap import bootstrap
+    from roster.services.admin import workspace_admin
+
     container = bootstrap(upgrade=True)
     names = (
         None if identifiers is None else [n.strip() for n in identifiers.split(",") if n.strip()]
@@ -251,6 +274,9 @@ def ws_set_tiers(
 ) -> None:
     """Set the loyalty tiers (none given: remove them); a profile's tier is the highest
     threshold at or below its lifetime spend_total."""
+    from roster.bootstrap import bootstrap
+    from roster.services.admin import workspace_admin
+
     container = bootstrap(upgrade=True)
     pairs = []
     for text in tiers or []:
@@ -274,6 +300,8 @@ def _limits_text(ws: Workspace) -> str:
 
 
 def _print_workspace(ws: Workspace, as_json: bool, api_key: str | None = None) -> None:
+    from roster.services.admin import workspace_admin
+
     data = workspace_admin.describe(ws)
     if api_key is not None:
         data["api_key"] = api_key

@@ -8,11 +8,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Column, Table
 
-from roster.bootstrap import bootstrap
 from roster.cli.common import or_exit, out
 from roster.domain.batches import run_name
-from roster.services.admin import workspace_admin
-from roster.services.reads import runs
 
 app = typer.Typer(help="Runs: the batches sent under one run name, added up.", no_args_is_help=True)
 Workspace = Annotated[
@@ -28,6 +25,10 @@ def list_runs(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 50,
 ) -> None:
     """The workspace's runs, the one with the newest batch first."""
+    from roster.bootstrap import bootstrap
+    from roster.services.admin import workspace_admin
+    from roster.services.reads import runs
+
     db = bootstrap(upgrade=True).db
     try:
         ws = or_exit(lambda: workspace_admin.show(db, workspace))
@@ -51,6 +52,10 @@ def list_runs(
 @app.command("show")
 def show_run(run: str, workspace: Workspace, as_json: AsJson = False) -> None:
     """One run: its batches by status, elements by outcome, issue codes and progress."""
+    from roster.bootstrap import bootstrap
+    from roster.services.admin import workspace_admin
+    from roster.services.reads import runs
+
     db = bootstrap(upgrade=True).db
     try:
         ws = or_exit(lambda: workspace_admin.show(db, workspace))

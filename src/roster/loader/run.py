@@ -123,6 +123,7 @@ def load(request: LoadRequest, listen: Listener = lambda p: None) -> Outcome:
             progress.finished = True
             listen(progress)
             return Outcome(run, None, Summary(), {}, roster, _refused(state))
+        state.close()  # the report reads what was written
         counts = _follow(sender, run, progress, listen) if roster else {}
         progress.finished = True
         listen(progress)
@@ -130,6 +131,7 @@ def load(request: LoadRequest, listen: Listener = lambda p: None) -> Outcome:
         summary = _write_report(sender, run, state, request.files, kind, report_path, roster)
     finally:
         sender.close()
+        state.close()
     return Outcome(run, report_path, summary, counts, roster, _refused(state))
 
 
