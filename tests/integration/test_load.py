@@ -7,6 +7,7 @@ import asyncio
 import csv
 import gzip
 import json
+import random
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -286,3 +287,97 @@ def test_a_load_over_the_per_minute_limit_paces_itself_to_the_end(
     assert all(s.count(429) <= 1 for s in statuses.values()), statuses
     batches = applying.get("/v1/batches", tenant).json()["batches"]
     assert max(b["counts"]["total"] for b in batches) <= 100
+
+
+def _state(roster: Harness, tenant: Tenant, ids: list[str]) -> dict[str, Any]:
+    """What reads show of these customers: profiles and events."""
+    found = {}
+    for cid in ids:
+        profile = roster.customer(tenant, cid)
+        events = roster.events(tenant, cid) if profile is not None else []
+        found[cid] = (profile and profile["attributes"], [e["name"] for e in events])
+    return found
+
+
+def _random_records(rng: random.Random, n: int) -> list[dict[str, Any]]:
+    """Customers, devices and events over a small pool of ids, some of them bad."""
+    records: list[dict[str, Any]] = []
+    for _ in range(n):
+        cid = f"c{rng.randrange(12)}"
+        roll = rng.random()
+        if roll < 0.4:
+            attributes = {"plan": rng.choice(["free", "pro"]), "n": rng.randrange(100)}
+            if rng.random() < 0.2:
+                attributes["uid"] = 1  # a system attribute: refused with a warning
+            records.append({"type": "customer", "customer_id": cid, "attributes": attributes})
+        elif roll < 0.55:
+            records.append(
+                {
+                    "type": "device",
+                    "customer_id": cid,
+                    "device_id": f"d{rng.randrange(6)}",
+                    "attributes": {"platform": "ANDROID", "push_id": "t"},
+                }
+            )
+        elif roll < 0.9:
+            records.append({"type": "event", "customer_id": cid, "actions": [{"action": "e"}]})
+        else:
+            records.append(BLANK)
+    return records
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_dry_run_reports_what_the_real_run_then_does_and_changes_nothing(
+    applying: Harness, tmp_path: Path, seed: int
+) -> None:
+    """On a random starting state, a dry run of a random file reports per record exactly what
+    the real run of the same file then does, and before the real run nothing a read shows has
+    changed."""
+    rng = random.Random(seed)
+    tenant = applying.tenant()
+    applying.transition(tenant, [r for r in _random_records(rng, 40) if r is not BLANK])
+    applying.drain()
+    ids = [f"c{i}" for i in range(12)]
+    before = _state(applying, tenant, ids)
+    path = jsonl(tmp_path / "f.jsonl", _random_records(rng, 3000))
+    dry = run_load(applying, tenant, "transition", [path], tmp_path, dry_run=True)
+    dry_rows = report_rows(tmp_path)
+    assert _state(applying, tenant, ids) == before
+    view = applying.get(f"/v1/runs/{dry.run}", tenant).json()
+    assert (view["dry_run"], view["status"], view["batches"]["held"]) == (True, "finished", 0)
+    real = run_load(applying, tenant, "transition", [path], tmp_path)
+    assert real.run != dry.run
+    assert report_rows(tmp_path) == dry_rows
+    assert real.counts == dry.counts
+    assert dry.counts["failed"] > 0
+
+
+def test_a_dry_run_is_held_out_of_the_queue_until_decided(applying: Harness) -> None:
+    """A dry run's batches wait, held, while real batches behind them apply; a real request may
+    not join a dry run; a dry run holds at most 50,000 elements."""
+    tenant = applying.tenant()
+    dry = {"X-Roster-Run": "rehearsal", "X-Roster-Dry-Run": "true"}
+    held = applying.transition(tenant, [_customer(1)], **dry).json()["batch_id"]
+    real = applying.transition(tenant, [_customer(2)]).json()["batch_id"]
+    applying.drain()
+    assert applying.batch(tenant, held)["status"] == "held"
+    assert applying.batch(tenant, real)["status"] == "done"
+    assert applying.customer(tenant, "c1") is None
+    mixed = applying.transition(tenant, [_customer(3)], **{"X-Roster-Run": "rehearsal"})
+    assert (mixed.status_code, mixed.json()["error"]["code"]) == (409, "conflict")
+    unnamed = applying.transition(tenant, [_customer(3)], **{"X-Roster-Dry-Run": "true"})
+    assert unnamed.json()["error"]["field"] == "X-Roster-Run"
+    decided = applying.request("POST", "/v1/runs/rehearsal/dry-run", headers=tenant.auth)
+    assert decided.status_code == 202, decided.text
+    applying.drain()
+    assert applying.batch(tenant, held)["status"] == "done"
+    assert applying.batch(tenant, held)["counts"]["applied"] == 1
+    assert applying.customer(tenant, "c1") is None
+    again = applying.request("POST", "/v1/runs/rehearsal/dry-run", headers=tenant.auth)
+    assert again.status_code == 409
+    small = [{"type": "event", "customer_id": "c", "actions": [{"action": "e"}]}] * 1400
+    answers = [
+        applying.transition(tenant, small, **{**dry, "X-Roster-Run": "big"}).status_code
+        for _ in range(36)
+    ]
+    assert answers == [200] * 35 + [422]  # 35 x 1,400 = 49,000; one more is over 50,000

@@ -69,7 +69,8 @@ def test_a_run_adds_up_its_batches(roster: Harness) -> None:
     batches = [roster.batch(tenant, i) for i in ids]
     for outcome in ("total", "applied", "skipped", "failed"):
         assert view["counts"][outcome] == sum(b["counts"][outcome] for b in batches)
-    assert view["batches"] == {"total": 2, "queued": 0, "processing": 0, "done": 2, "failed": 0}
+    expected = {"total": 2, "held": 0, "queued": 0, "processing": 0, "done": 2, "failed": 0}
+    assert view["batches"] == expected
     assert (view["status"], view["progress"], view["kinds"]) == ("finished", 1.0, {"transition": 2})
     issues = _all_issues(roster, tenant, ids)
     errors = Counter(i["code"] for i in issues if i["severity"] == "error")

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from roster.api.deps import caller, container
+from roster.api.submit import submit
 from roster.domain.batches import run_name
 from roster.domain.workspaces import Workspace
+from roster.services.apply import kinds
+from roster.services.apply.dry_run import job_payload
 from roster.services.reads import runs
 
 router = APIRouter(tags=["Runs"])
@@ -36,6 +39,34 @@ async def get_run(run: str, request: Request, workspace: Caller) -> dict[str, An
     db = container(request).db
     name = run_name(run, "run")
     return await run_in_threadpool(lambda: runs.run_view(db, workspace, name))
+
+
+@router.post(
+    "/v1/runs/{run}/dry-run",
+    summary="Decide a dry run: its held batches, in order, applied and rolled back",
+    status_code=202,
+    responses={404: {}, 409: {}},
+)
+async def decide_dry_run(
+    run: str, request: Request, response: Response, workspace: Caller
+) -> dict[str, Any]:
+    """The dry run's batches are decided as a whole, in the workspace's order, once this
+    request's batch reaches the head of its queue; then they hold a real run's ledgers."""
+    db = container(request).db
+    name = run_name(run, "run")
+    elements, last = await run_in_threadpool(lambda: runs.dry_run_to_decide(db, workspace, name))
+    batch_id = await submit(
+        request,
+        response,
+        workspace,
+        kind=kinds.DRY_RUN,
+        payload=job_payload(name),
+        elements=elements,
+        users=0,
+        events=0,
+        key=f"dry-run:{name}:{last}",
+    )
+    return {"status": "accepted", "run": name, "batch_id": batch_id}
 
 
 @router.get(

@@ -9,7 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from roster.api import body as bodies
 from roster.api.deps import container
-from roster.domain.batches import RUN_HEADER, run_name
+from roster.domain.batches import DRY_RUN_HEADER, RUN_HEADER, run_name
+from roster.domain.errors import InvalidParameter
 from roster.domain.workspaces import Workspace
 from roster.services.apply.kinds import Kind
 from roster.services.intake.accept import Submission, accept, check_idempotency_key
@@ -42,6 +43,7 @@ async def submit(
     idempotent request is marked ``Idempotent-Replayed: true``. A run named in the request's
     ``X-Roster-Run`` header is recorded on the batch."""
     run = request.headers.get(RUN_HEADER)
+    dry_run = _dry_run(request.headers.get(DRY_RUN_HEADER), run)
     sub = Submission(
         kind=kind.name,
         payload=payload,
@@ -54,6 +56,7 @@ async def submit(
         chunks=chunks,
         merges=merges,
         run=None if run is None else run_name(run),
+        dry_run=dry_run,
     )
     result = await run_in_threadpool(accept, container(request).db, workspace, sub)
     if result.replayed:
@@ -63,3 +66,16 @@ async def submit(
         response.headers["X-RateLimit-Remaining"] = str(result.budget.remaining)
         response.headers["X-RateLimit-Reset"] = str(result.budget.reset_at)
     return result.batch_id
+
+
+def _dry_run(value: str | None, run: str | None) -> bool:
+    """``X-Roster-Dry-Run: true`` (or ``false``); a dry run must be named (``X-Roster-Run``)."""
+    if value is None or value.strip().lower() == "false":
+        return False
+    if value.strip().lower() != "true":
+        msg = f"{DRY_RUN_HEADER} must be true or false, got {value[:20]!r}"
+        raise InvalidParameter(msg, field=DRY_RUN_HEADER)
+    if run is None:
+        msg = f"a dry run is decided as a whole: name it with {RUN_HEADER}"
+        raise InvalidParameter(msg, field=RUN_HEADER)
+    return True

@@ -53,6 +53,18 @@ def command(
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Stop once every request is accepted.")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Rehearse on Roster: decide the run against the workspace's state, keep only "
+            "its ledger, and report what a real run would do; nothing else changes.",
+        ),
+    ] = False,
+    sample: Annotated[
+        int,
+        typer.Option(min=1, max=50_000, help="A dry run sends at most this many elements."),
+    ] = 50_000,
     option: Annotated[
         list[str] | None,
         typer.Option(help=f"K=V for a people import: {', '.join(PEOPLE_OPTIONS)}."),
@@ -85,6 +97,8 @@ def command(
         report=report,
         options=options,
         state_dir=state_dir,
+        dry_run=dry_run,
+        sample=sample,
     )
     try:
         with _display() as show:

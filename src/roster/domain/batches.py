@@ -16,10 +16,12 @@ from roster.domain.errors import InvalidParameter
 class Status(StrEnum):
     """Where a batch is in its life: queued until a worker claims it, processing while a worker
     holds it, then done (applied, with its ledger) or failed (given up after its attempts, with
-    the last error kept)."""
+    the last error kept). A dry run's batches are held until the run is decided."""
 
     QUEUED = "queued"
     PROCESSING = "processing"
+    #: A dry run's batch, stored apart from the queue until its run is decided.
+    HELD = "held"
     DONE = "done"
     FAILED = "failed"
 
@@ -33,6 +35,10 @@ UNFINISHED = (Status.QUEUED, Status.PROCESSING)
 MAX_RUN_LENGTH = 100
 _RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 RUN_HEADER = "X-Roster-Run"
+DRY_RUN_HEADER = "X-Roster-Dry-Run"
+#: A dry run is decided in one transaction, so it is kept to a sample: on SQLite every other
+#: workspace's writes wait for it (PostHog's trial runs take 50,000 records too).
+MAX_DRY_RUN_ELEMENTS = 50_000
 
 
 def run_name(value: str, field: str = RUN_HEADER) -> str:

@@ -48,6 +48,10 @@ class LoadRequest:
     report: Path | None = None
     options: dict[str, str] = field(default_factory=dict)
     state_dir: Path = Path(".roster-load")
+    #: Rehearse: the run is decided against the workspace's state and rolled back, its ledger
+    #: kept (Roster only); at most ``sample`` elements are sent.
+    dry_run: bool = False
+    sample: int = 50_000
     #: Tests send through an in-process transport, and give up sooner.
     transport: httpx.BaseTransport | None = None
     retries: int = 8
@@ -92,7 +96,9 @@ def load(request: LoadRequest, listen: Listener = lambda p: None) -> Outcome:
     files = [f if f == "-" else os.path.abspath(f) for f in request.files]
     stated = _probe(request, kind)
     roster = stated is not None
-    run = request.run or _run_name(kind, files)
+    if request.dry_run and not roster:
+        raise LoadStopped("a dry run needs a Roster server: the vendors have no dry runs")
+    run = request.run or _run_name(kind, files, dry=request.dry_run)
     limits = server_limits(kind, stated.get("requests") if stated else None)
     plan = {
         "run": run,
@@ -102,6 +108,7 @@ def load(request: LoadRequest, listen: Listener = lambda p: None) -> Outcome:
         "target": request.url.rstrip("/"),
         "limits": {"max_bytes": limits.max_bytes, "max_records": limits.max_records},
         "max_elements": _budget(kind, stated),
+        "dry_run": request.dry_run,
     }
     state = RunState.open(request.state_dir, run, plan)
     progress = Progress(run=run)
@@ -114,9 +121,12 @@ def load(request: LoadRequest, listen: Listener = lambda p: None) -> Outcome:
         query=request.options if kind.name == "people" else {},
         transport=request.transport,
         retries=request.retries,
+        dry_run=request.dry_run,
     )
     try:
         _send_all(request, kind, files, state, sender, progress, listen)
+        if request.dry_run:
+            _decide(sender, run)
         progress.done_sending = True
         listen(progress)
         if not request.wait:
@@ -170,17 +180,19 @@ def _budget(kind: LoadKind, stated: dict[str, Any] | None) -> int | None:
     return min(found) if found else None
 
 
-def _run_name(kind: LoadKind, files: list[str]) -> str:
+def _run_name(kind: LoadKind, files: list[str], *, dry: bool) -> str:
     """A run name the same command gives again (so running it again resumes the run): from
-    the kind and each file's path, size and first megabyte; standard input gets a new one."""
+    the kind and each file's path, size and first megabyte; standard input gets a new one. A
+    dry run's name says so (a real run of the same files is another run)."""
+    prefix = "dry-run" if dry else "load"
     if "-" in files:
-        return f"load-{kind.name}-{secrets.token_hex(5)}"
+        return f"{prefix}-{kind.name}-{secrets.token_hex(5)}"
     digest = hashlib.sha256(kind.name.encode())
     for path in files:
         digest.update(path.encode() + b"\0" + str(os.path.getsize(path)).encode())
         with open(path, "rb") as f:
             digest.update(f.read(1 << 20))
-    return f"load-{kind.name}-{digest.hexdigest()[:12]}"
+    return f"{prefix}-{kind.name}-{digest.hexdigest()[:12]}"
 
 
 def _send_all(
@@ -199,6 +211,9 @@ def _send_all(
     try:
         with ThreadPoolExecutor(max_workers=request.concurrency) as pool:
             for chunk in chunks(kind, files, limits, state.plan["max_elements"]):
+                if request.dry_run and progress.elements_total + chunk.elements > request.sample:
+                    chunk.body.close()  # a dry run is a sample: the first chunks that fit
+                    break
                 progress.records_read += len(chunk.lines)
                 progress.elements_total += chunk.elements
                 state.record_chunk(ChunkLines(chunk.seq, chunk.file, chunk.lines, chunk.counts))
@@ -239,6 +254,14 @@ def _settle(
         else:
             refused = {"status": answer.status, "body": answer.body}
             state.acknowledge(Ack(chunk.seq, None, refused))
+
+
+def _decide(sender: Sender, run: str) -> None:
+    """Ask the server to decide the dry run, now that all of it is held (again on a resumed
+    run: a run decided already answers that nothing is left, which is fine)."""
+    response = sender.client.post(f"/v1/runs/{run}/dry-run", headers=_reading(sender))
+    if response.status_code not in (202, 409):
+        raise LoadStopped(f"the server refused to decide the dry run: {response.text[:300]}")
 
 
 def _follow(sender: Sender, run: str, progress: Progress, listen: Listener) -> dict[str, int]:

@@ -83,12 +83,15 @@ class Sender:
         query: dict[str, str],
         transport: httpx.BaseTransport | None = None,
         retries: int = RETRIES,
+        dry_run: bool = False,
     ) -> None:
         self.kind = kind
         self.path = kind.path.format(workspace=workspace)
         self.headers = {"Content-Type": kind.content_type, **_auth(kind, workspace, key)}
         if run is not None:
             self.headers["X-Roster-Run"] = run
+        if dry_run:
+            self.headers["X-Roster-Dry-Run"] = "true"
         self.query = query or None  # an empty one would drop the path's own (MoEngage's app_id)
         self.retries = retries
         self.pacer = Pacer()

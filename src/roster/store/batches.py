@@ -45,6 +45,38 @@ def payload_of(conn: Connection, batch_id: str) -> tuple[bytes, bytes | None]:
     return bytes(payload), None if prepared is None else bytes(prepared)
 
 
+def run_mode(conn: Connection, workspace_id: str, run: str) -> tuple[bool, int] | None:
+    """Whether a run is a dry run, and the elements its batches hold; ``None`` for a new run."""
+    query = sa.select(
+        sa.func.max(sa.case((t.c.dry_run, 1), else_=0)), sa.func.sum(t.c.element_count)
+    ).where(t.c.workspace_id == workspace_id, t.c.run == run)
+    dry, elements = conn.execute(query).one()
+    return None if elements is None else (bool(dry), int(elements))
+
+
+def held_of_run(conn: Connection, workspace_id: str, run: str) -> list[Claimed]:
+    """A dry run's batches still held, in acceptance order, with their bodies."""
+    query = (
+        sa.select(t.c.seq, t.c.id, t.c.kind, t.c.accepted_at, pt.c.payload, pt.c.prepared)
+        .join(pt, pt.c.batch_id == t.c.id)
+        .where(t.c.workspace_id == workspace_id, t.c.run == run, t.c.status == Status.HELD)
+        .order_by(t.c.seq)
+    )
+    return [
+        Claimed(
+            r.seq,
+            r.id,
+            workspace_id,
+            r.kind,
+            bytes(r.payload),
+            r.accepted_at,
+            1,
+            prepared=None if r.prepared is None else bytes(r.prepared),
+        )
+        for r in conn.execute(query)
+    ]
+
+
 def find_idempotent(conn: Connection, workspace_id: str, key: str) -> tuple[str, str] | None:
     """``(batch_id, payload_sha256)`` of the batch first accepted with this key, if any."""
     row = conn.execute(

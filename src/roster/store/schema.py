@@ -65,6 +65,8 @@ batches = sa.Table(
     sa.Column("done_chunks", sa.Integer, nullable=False, server_default="0"),
     #: The run the batch belongs to (``X-Roster-Run``), if the client named one.
     sa.Column("run", sa.String(100)),
+    #: Part of a dry run: held apart from the queue, then decided and rolled back, its ledger kept.
+    sa.Column("dry_run", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("workspace_id", "idempotency_key"),
     sa.Index("ix_batches_workspace_id_seq", "workspace_id", "seq"),
     # "Is an earlier batch of this workspace unfinished?" seeks (workspace, status, seq < n).

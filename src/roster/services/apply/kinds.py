@@ -22,6 +22,7 @@ from roster.formats import masivo_entries
 from roster.formats import moengage as moengage_format
 from roster.services.apply.customerio import plan_calls
 from roster.services.apply.customerio_people_csv import plan_people_chunk
+from roster.services.apply.dry_run import plan_dry_run
 from roster.services.apply.masivo_customers import plan_customers
 from roster.services.apply.masivo_events import plan_events
 from roster.services.apply.masivo_revert import plan_revert
@@ -142,6 +143,15 @@ MASIVO_REVERT = Kind("masivo.revert", _alone(plan_revert))
 # Roster's own
 WALLET_TRANSACTION = Kind("wallet.transaction", _alone(plan_live_transaction))
 
+
+def _dry_run(conn: Connection, ws: Workspace, group: list[Claimed], settings: Settings) -> Plan:
+    (job,) = group
+    return plan_dry_run(conn, ws, job, settings, KINDS)
+
+
+#: Decides a dry run's held batches as a whole (``services.apply.dry_run``).
+DRY_RUN = Kind("dry_run.decide", _dry_run)
+
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
@@ -155,5 +165,6 @@ KINDS: dict[str, Kind] = {
         MASIVO_TRANSACTIONS,
         MASIVO_REVERT,
         WALLET_TRANSACTION,
+        DRY_RUN,
     )
 }

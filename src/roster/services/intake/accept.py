@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import sqlalchemy.exc
 import structlog
 
-from roster.domain.batches import Status
+from roster.domain.batches import MAX_DRY_RUN_ELEMENTS, Status
 from roster.domain.errors import (
+    Conflict,
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
     RateLimited,
@@ -50,6 +51,8 @@ class Submission:
     chunks: Callable[[], Iterable[StoredChunk]] | None = None
     #: The run the request belongs to (``X-Roster-Run``), checked.
     run: str | None = None
+    #: Part of a dry run (``X-Roster-Dry-Run``): held, then decided with its run and rolled back.
+    dry_run: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +115,12 @@ def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest:
                 )
             return Accepted(first[0], replayed=True)
     workspaces.lock(conn, ws.id)
+    if sub.run is not None:
+        _check_run(conn, ws, sub)
     # Under the lock, so accept times never run backwards within a workspace (even across API
     # hosts whose clocks differ): they are the source time of untimed attribute writes.
     now = max(int(time.time() * 1000), batches.last_accepted_at(conn, ws.id) or 0)
-    budget = _charge(conn, ws, sub, now)
+    budget = None if sub.dry_run else _charge(conn, ws, sub, now)  # a rehearsal writes nothing
     batch_id = str(uuid.uuid4())
     batches.insert(
         conn,
@@ -123,7 +128,7 @@ def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest:
             "id": batch_id,
             "workspace_id": ws.id,
             "kind": sub.kind,
-            "status": Status.QUEUED,
+            "status": Status.HELD if sub.dry_run else Status.QUEUED,
             "payload_sha256": digest,
             "idempotency_key": sub.idempotency_key,
             "element_count": sub.elements,
@@ -131,6 +136,7 @@ def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest:
             "next_attempt_at": 0,  # ready at once, whatever the workers' clocks say
             "forwarded_for": (sub.forwarded_for or None) and sub.forwarded_for[:1000],
             "run": sub.run,
+            "dry_run": sub.dry_run,
         },
         sub.payload,
         sub.prepared,
@@ -138,6 +144,24 @@ def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest:
     if sub.chunks is not None:
         batch_chunks.insert(conn, batch_id, sub.chunks())
     return Accepted(batch_id, replayed=False, budget=budget)
+
+
+def _check_run(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission) -> None:
+    """A run is all dry or all real; a dry run holds at most ``MAX_DRY_RUN_ELEMENTS``."""
+    assert sub.run is not None
+    found = batches.run_mode(conn, ws.id, sub.run)
+    if found is not None and found[0] != sub.dry_run:
+        what = "a dry run" if found[0] else "a real run"
+        raise Conflict(
+            f"run {sub.run!r} is {what}: name the other run otherwise", field="X-Roster-Run"
+        )
+    held = found[1] if found is not None else 0
+    if sub.dry_run and held + sub.elements > MAX_DRY_RUN_ELEMENTS:
+        raise TooManyElements(
+            f"a dry run holds at most {MAX_DRY_RUN_ELEMENTS} elements (it is decided as one "
+            f"transaction); run {sub.run!r} holds {held} and this request {sub.elements}",
+            field="X-Roster-Dry-Run",
+        )
 
 
 def _charge(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, now: int) -> Budget | None:

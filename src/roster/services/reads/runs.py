@@ -12,7 +12,7 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from roster.domain.errors import InvalidParameter, NotFound
+from roster.domain.errors import Conflict, InvalidParameter, NotFound
 from roster.domain.timestamps import format_optional_ms as _iso
 from roster.domain.workspaces import Workspace
 from roster.store import batch_reads
@@ -54,6 +54,20 @@ def run_view(db: Database, workspace: Workspace, name: str) -> dict[str, Any]:
         "warnings": {code: n for severity, code, n in codes if severity == "warning"},
     }
     return view
+
+
+def dry_run_to_decide(db: Database, workspace: Workspace, name: str) -> tuple[int, int]:
+    """A dry run's held batches, to be decided: ``(elements, last held seq)``; ``NotFound`` for
+    no such run, ``Conflict`` for a real run or one with nothing held."""
+    with db.read() as conn:
+        row = batch_reads.run_summary(conn, workspace.id, name)
+    if row is None:
+        raise NotFound(f"run {name!r} not found", field="run")
+    if not row["dry_run"]:
+        raise Conflict(f"run {name!r} is not a dry run: it is applied as it comes", field="run")
+    if not row["held"]:
+        raise Conflict(f"dry run {name!r} holds no batch left to decide", field="run")
+    return int(row["elements"] or 0), int(row["last_held"])
 
 
 def run_issues(
@@ -104,12 +118,14 @@ def _cursor(after: str | None) -> tuple[int, int] | None:
 def _summary(row: dict[str, Any]) -> dict[str, Any]:
     elements = int(row["elements"] or 0)
     counted = int(row["applied"] or 0) + int(row["skipped"] or 0) + int(row["failed"] or 0)
-    unfinished = int(row["queued"]) + int(row["processing"])
+    unfinished = int(row["queued"]) + int(row["processing"]) + int(row["held"])
     return {
         "run": row["run"],
+        "dry_run": bool(row["dry_run"]),
         "status": "running" if unfinished else "finished",
         "batches": {
             "total": int(row["batches"]),
+            "held": int(row["held"]),
             "queued": int(row["queued"]),
             "processing": int(row["processing"]),
             "done": int(row["done"]),
