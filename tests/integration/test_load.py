@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_masivo_migration import REWARD, customer, purchase, transaction
+from test_masivo_migration import REWARD, customer, purchase, transaction, transactions
 
 from roster.loader.run import LoadRequest, Outcome, load
 from roster.loader.sender import LoadStopped
@@ -381,3 +381,34 @@ def test_a_dry_run_is_held_out_of_the_queue_until_decided(applying: Harness) -> 
         for _ in range(36)
     ]
     assert answers == [200] * 35 + [422]  # 35 x 1,400 = 49,000; one more is over 50,000
+
+
+def test_a_loyalty_migration_rehearsed_file_by_file_then_run(
+    applying: Harness, tmp_path: Path
+) -> None:
+    """Customers, events and transactions: each file dry-run and then run for real, in that
+    order; each dry run's report and counts are the real run's, and it changes nothing."""
+    tenant = applying.tenant()
+    people = [customer("c1", 300), customer("c2", 0)]
+    events = [
+        {"id": "c1", "events": [purchase("p1", 100), purchase("p1", 100), purchase("p2", 7)]},
+        {"id": "ghost", "events": [purchase("p3", 5)]},
+    ]
+    txs = [
+        {"id": "c1", "transactions": [transaction(300)]},
+        {"id": "c2", "transactions": [transaction(5)]},
+    ]
+    files = {
+        "masivo-customers": jsonl(tmp_path / "c.jsonl", people),
+        "masivo-events": jsonl(tmp_path / "e.jsonl", events),
+        "masivo-transactions": jsonl(tmp_path / "t.jsonl", txs),
+    }
+    for kind, path in files.items():
+        before = _state(applying, tenant, ["c1", "c2"])
+        dry = run_load(applying, tenant, kind, [path], tmp_path, dry_run=True)
+        rehearsed = report_rows(tmp_path)
+        assert _state(applying, tenant, ["c1", "c2"]) == before, kind
+        real = run_load(applying, tenant, kind, [path], tmp_path)
+        assert report_rows(tmp_path) == rehearsed, kind
+        assert real.counts == dry.counts, kind
+    assert [t["amount"] for t in transactions(applying, tenant, "c1")] == [300]

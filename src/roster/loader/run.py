@@ -258,9 +258,10 @@ def _settle(
 
 def _decide(sender: Sender, run: str) -> None:
     """Ask the server to decide the dry run, now that all of it is held (again on a resumed
-    run: a run decided already answers that nothing is left, which is fine)."""
+    run: a run decided already answers that nothing is left, and a run of which every request
+    was refused is not found; both are fine)."""
     response = sender.client.post(f"/v1/runs/{run}/dry-run", headers=_reading(sender))
-    if response.status_code not in (202, 409):
+    if response.status_code not in (202, 404, 409):
         raise LoadStopped(f"the server refused to decide the dry run: {response.text[:300]}")
 
 
