@@ -19,6 +19,7 @@ from test_masivo_migration import REWARD, customer, purchase, transaction, trans
 
 from roster.loader.run import LoadRequest, Outcome, load
 from roster.loader.sender import LoadStopped
+from roster.loader.state import StateError
 from roster.services.worker.loop import Worker
 from roster_testkit import Harness, Tenant
 
@@ -412,3 +413,68 @@ def test_a_loyalty_migration_rehearsed_file_by_file_then_run(
         assert report_rows(tmp_path) == rehearsed, kind
         assert real.counts == dry.counts, kind
     assert [t["amount"] for t in transactions(applying, tenant, "c1")] == [300]
+
+
+def test_a_line_that_is_not_json_is_reported_and_the_rest_applied(
+    applying: Harness, tmp_path: Path
+) -> None:
+    """A broken line is reported on its own line and never sent; its neighbours apply."""
+    tenant = applying.tenant()
+    path = tmp_path / "x.jsonl"
+    lines = [json.dumps(_customer(i)) for i in range(5)]
+    lines[2] = '{"type": "customer", "customer_id": "c2"'
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    outcome = run_load(applying, tenant, "transition", [path], tmp_path)
+    rows = report_rows(tmp_path)
+    assert [(int(r["line"]), r["code"], r["outcome"]) for r in rows] == [
+        (3, "unreadable_record", "failed")
+    ]
+    assert outcome.counts["applied"] == 4
+
+
+def test_masivo_entries_are_packed_a_thousand_at_most_and_refusals_name_their_line(
+    applying: Harness, tmp_path: Path
+) -> None:
+    """Masivo takes 1,000 events a request however few customers hold them; a request refused
+    at the door names the line of the customer entry it refused."""
+    tenant = applying.tenant()
+    run_load(
+        applying,
+        tenant,
+        "masivo-customers",
+        [jsonl(tmp_path / "c.jsonl", [customer(f"c{i}", 0) for i in range(600)])],
+        tmp_path,
+    )
+    events = [
+        {"id": f"c{i}", "events": [purchase(f"p{i}a", 1), purchase(f"p{i}b", 1)]}
+        for i in range(600)
+    ]
+    outcome = run_load(
+        applying, tenant, "masivo-events", [jsonl(tmp_path / "e.jsonl", events)], tmp_path
+    )
+    assert outcome.counts["applied"] == 1200
+    batches = applying.get("/v1/batches", tenant, params={"run": outcome.run}).json()["batches"]
+    assert max(b["counts"]["total"] for b in batches) <= 1000
+    bad = [{"id": "c1", "events": [purchase("q1", 1)]}, {"id": "c2", "events": []}]
+    run_load(applying, tenant, "masivo-events", [jsonl(tmp_path / "b.jsonl", bad)], tmp_path)
+    rows = report_rows(tmp_path)
+    assert [(int(r["line"]), r["outcome"]) for r in rows] == [(1, "failed"), (2, "failed")]
+    assert rows[1]["code"] != "request_refused"
+    assert rows[0]["code"] == "request_refused"
+
+
+def test_a_rehearsal_and_the_real_thing_never_stand_for_each_other(
+    applying: Harness, tmp_path: Path
+) -> None:
+    """A real load named like an earlier dry run is refused before anything is sent (its state
+    says dry run), and on the server a dry run's request key replayed as real is a 409."""
+    tenant = applying.tenant()
+    path = jsonl(tmp_path / "x.jsonl", [_customer(1)])
+    run_load(applying, tenant, "transition", [path], tmp_path, run="same", dry_run=True)
+    with pytest.raises(StateError):
+        run_load(applying, tenant, "transition", [path], tmp_path, run="same")
+    dry = {"X-Roster-Run": "r2", "X-Roster-Dry-Run": "true", "Idempotency-Key": "k"}
+    assert applying.transition(tenant, [_customer(2)], **dry).status_code == 200
+    real = applying.transition(tenant, [_customer(2)], **{"Idempotency-Key": "k"})
+    assert (real.status_code, real.json()["error"]["field"]) == (409, "Idempotency-Key")
+    assert applying.customer(tenant, "c1") is None

@@ -38,12 +38,13 @@ async def submit(
     prepared: bytes | None = None,
     chunks: Callable[[], Iterable[StoredChunk]] | None = None,
     merges: int = 0,
+    named_run: bool = True,
 ) -> str:
     """Store the batch (acknowledged once committed) and return its id; a replay of an
     idempotent request is marked ``Idempotent-Replayed: true``. A run named in the request's
     ``X-Roster-Run`` header is recorded on the batch."""
-    run = request.headers.get(RUN_HEADER)
-    dry_run = _dry_run(request.headers.get(DRY_RUN_HEADER), run)
+    run = request.headers.get(RUN_HEADER) if named_run else None
+    dry_run = _dry_run(request.headers.get(DRY_RUN_HEADER) if named_run else None, run)
     sub = Submission(
         kind=kind.name,
         payload=payload,

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 from rich.live import Live
 from rich.text import Text
@@ -48,7 +49,7 @@ def command(
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=32, help="Requests in flight.")] = 4,
     report: Annotated[
-        Path | None, typer.Option(help="The report's path [default: roster-load-RUN.csv].")
+        Path | None, typer.Option(help="The report's path (default: roster-load-RUN.csv).")
     ] = None,
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Stop once every request is accepted.")
@@ -103,7 +104,7 @@ def command(
     try:
         with _display() as show:
             outcome = load(request, show)
-    except (LoadStopped, StateError, InputError, OSError) as exc:
+    except (LoadStopped, StateError, InputError, OSError, httpx.HTTPError) as exc:
         _stop(str(exc))
     raise typer.Exit(_finish(outcome))
 
@@ -166,8 +167,8 @@ def _line(p: Progress) -> str:
 def _finish(outcome: Outcome) -> int:
     out.print(f"run {outcome.run} (run the same command again to resume it)")
     if outcome.report is None:
-        out.print("every request accepted; not waiting (`roster runs show` follows the run)")
-        return 0
+        out.print("sent; not waiting (GET /v1/runs/RUN, or `roster runs show` beside the store)")
+        return 1 if outcome.refused_chunks else 0
     c, s = outcome.counts, outcome.summary
     if outcome.roster:
         out.print(

@@ -60,6 +60,8 @@ class LoadKind:
     convert: Callable[[bytes, bytes], bytes] | None = None
     #: A file of this kind is sent with its header before the records (CSV imports).
     with_header: bool = False
+    #: The most elements one request may hold in all (Masivo: 1,000 events or transactions).
+    max_entries: int | None = None
 
     def size(self, record_bytes: int, count: int, header: bytes = b"") -> int:
         """The body's size holding ``count`` records of ``record_bytes`` bytes in all."""
@@ -161,6 +163,7 @@ KINDS: dict[str, LoadKind] = {
             prefix=b'{"customers":[',
             suffix=b"]}",
             elements=_entries("events"),
+            max_entries=1000,
         ),
         LoadKind(
             "masivo-transactions",
@@ -174,6 +177,7 @@ KINDS: dict[str, LoadKind] = {
             prefix=b'{"customers":[',
             suffix=b"]}",
             elements=_entries("transactions"),
+            max_entries=1000,
         ),
         LoadKind(
             "merges",

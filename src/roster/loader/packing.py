@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
+import msgspec
+
 from roster.loader.kinds import Limits, LoadKind
 from roster.loader.records import (
     InputError,
@@ -23,6 +25,17 @@ from roster.loader.records import (
 )
 
 SPOOL_BYTES = 4 << 20
+_check_json = msgspec.json.Decoder().decode
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record that cannot be sent (not JSON): reported on its line, never sent, so it does not
+    take the other records of its request down with it."""
+
+    file: int
+    line: int
+    message: str
 
 
 @dataclass(slots=True)
@@ -44,7 +57,7 @@ class Chunk:
 
 def chunks(
     kind: LoadKind, files: list[str], limits: Limits, max_elements: int | None
-) -> Iterator[Chunk]:
+) -> Iterator[Chunk | Rejected]:
     """Every chunk of the files, in order; ``max_elements`` caps a request's elements (a
     workspace's per-minute budget: a request over it would be refused whatever the wait)."""
     seq = 0
@@ -60,9 +73,12 @@ def chunks(
                 for record in records:
                     try:
                         raw = kind.convert(record.raw, header) if kind.convert else record.raw
+                        if shape != "csv" or kind.convert is not None:
+                            _check_json(raw)
                         count = kind.elements(raw) if kind.elements else 1
-                    except InputError as exc:
-                        raise InputError(f"{path}:{record.line}: {exc}") from None
+                    except (InputError, msgspec.DecodeError) as exc:
+                        yield Rejected(index, record.line, f"the record cannot be sent: {exc}")
+                        continue
                     if not packer.fits(len(raw), count):
                         if not packer.lines:
                             size = kind.size(len(raw), 1, header)

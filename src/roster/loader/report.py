@@ -42,10 +42,14 @@ class Report:
     The rows are held until the end to be sorted: only elements that were not applied are
     rows, so a run's report is small unless most of it failed."""
 
-    def __init__(self, path: Path, state: RunState, files: list[str], base: int) -> None:
+    def __init__(
+        self, path: Path, state: RunState, files: list[str], base: int, *, entries: bool
+    ) -> None:
         self.path = path
         self.files = files
         self.base = base
+        #: A record holds several elements (Masivo): a refusal's ``index`` is a record's.
+        self.entries = entries
         self.chunks: dict[int, ChunkLines] = {c.seq: c for c in state.chunk_lines()}
         self.seq_of = {a.batch_id: a.seq for a in state.acks.values() if a.batch_id}
         self.summary = Summary()
@@ -54,14 +58,30 @@ class Report:
     def __enter__(self) -> Report:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is not None:
+            return  # the load stopped: no report that looks complete
         self.rows.sort(key=lambda r: (r[0], r[1]))
-        with open(self.path, "w", newline="", encoding="utf-8") as out:
+        partial = self.path.with_name(self.path.name + ".partial")
+        with open(partial, "w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
             writer.writerow(COLUMNS)
             for file, line, *rest in self.rows:
                 name = self.files[file] if file >= 0 else ""
                 writer.writerow([name, line if line >= 0 else "", *rest])
+        partial.replace(self.path)
+
+    def rejected(self, file: int, line: int, message: str) -> None:
+        """A record the loader could not send (not JSON)."""
+        self._row(file, line, None, None, "unreadable_record", message, "failed")
+
+    def failed_batch(self, batch_id: str, error: str) -> None:
+        """A batch the server gave up on: none of its records was applied."""
+        chunk = self.chunks.get(self.seq_of.get(batch_id, -1))
+        if chunk is None:
+            return
+        for line in chunk.lines:
+            self._row(chunk.file, line, None, None, "batch_failed", error, "failed")
 
     def refused_chunk(self, seq: int, refused: dict[str, Any]) -> None:
         """A chunk the target refused as a whole: every record of it, failed."""
@@ -71,7 +91,12 @@ class Report:
         body = refused.get("body")
         error = body.get("error") if isinstance(body, dict) else None
         code, message, fld, index = _refusal(refused["status"], error, body)
-        named = chunk.record_of(index, self.base) if index is not None else None
+        if index is None:
+            named = None
+        elif self.entries:
+            named = index if 0 <= index < len(chunk.lines) else None
+        else:
+            named = chunk.record_of(index, self.base)
         for position, line in enumerate(chunk.lines):
             if named is None or position == named:
                 self._row(chunk.file, line, None, fld, code, message, "failed")

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from roster.loader.kinds import KINDS, Limits, LoadKind, server_limits
-from roster.loader.packing import Chunk, chunks
+from roster.loader.packing import Chunk, Rejected, chunks
 from roster.loader.report import Report, Summary
 from roster.loader.sender import Answer, LoadStopped, Sender
 from roster.loader.state import Ack, ChunkLines, RunState
@@ -110,6 +110,10 @@ def load(request: LoadRequest, listen: Listener = lambda p: None) -> Outcome:
         "max_elements": _budget(kind, stated),
         "dry_run": request.dry_run,
     }
+    if request.dry_run:
+        # Its batches are decided in the order they are accepted: one request at a time, so
+        # that order is the file's, as a real run sent with --concurrency 1 has it.
+        request.concurrency = 1
     state = RunState.open(request.state_dir, run, plan)
     progress = Progress(run=run)
     sender = Sender(
@@ -125,8 +129,7 @@ def load(request: LoadRequest, listen: Listener = lambda p: None) -> Outcome:
     )
     try:
         _send_all(request, kind, files, state, sender, progress, listen)
-        if request.dry_run:
-            _decide(sender, run)
+        job = _decide(sender, run) if request.dry_run else None
         progress.done_sending = True
         listen(progress)
         if not request.wait:
@@ -134,7 +137,7 @@ def load(request: LoadRequest, listen: Listener = lambda p: None) -> Outcome:
             listen(progress)
             return Outcome(run, None, Summary(), {}, roster, _refused(state))
         state.close()  # the report reads what was written
-        counts = _follow(sender, run, progress, listen) if roster else {}
+        counts = _follow(sender, run, progress, listen, job) if roster else {}
         progress.finished = True
         listen(progress)
         report_path = request.report or Path(f"roster-load-{run}.csv")
@@ -146,10 +149,15 @@ def load(request: LoadRequest, listen: Listener = lambda p: None) -> Outcome:
 
 
 def _probe(request: LoadRequest, kind: LoadKind) -> dict[str, Any] | None:
-    """A Roster server's description of the workspace (its limits), or ``None`` for a vendor."""
+    """A Roster server's description of the workspace (its limits), or ``None`` for a vendor.
+    Roster is told by its unauthenticated ``/healthz``; only then are the credentials checked,
+    so a vendor's answer to a path it does not have never stops the load."""
     token = httpx.BasicAuth(request.workspace, request.key)
     try:
         with httpx.Client(base_url=request.url, transport=request.transport, timeout=30) as c:
+            health = c.get("/healthz")
+            if not _is_roster(health):
+                return None
             response = c.get("/v1/workspace", auth=token)
     except httpx.TransportError as exc:
         raise LoadStopped(f"cannot reach {request.url}: {exc} (is the server running?)") from None
@@ -158,15 +166,34 @@ def _probe(request: LoadRequest, kind: LoadKind) -> dict[str, Any] | None:
             f"{request.url} refused the credentials ({response.status_code}): check --workspace "
             "and the key in ROSTER_KEY"
         )
-    if response.status_code == 200:
-        body = response.json()
-        if isinstance(body, dict) and body.get("workspace_id") == request.workspace:
-            return body
-    return None
+    body = _json(response)
+    if response.status_code != 200 or body.get("workspace_id") != request.workspace:
+        raise LoadStopped(
+            f"{request.url} is a Roster server, but did not describe workspace "
+            f"{request.workspace!r} ({response.status_code}): check --workspace"
+        )
+    return body
+
+
+def _is_roster(response: httpx.Response) -> bool:
+    body = _json(response)
+    return response.status_code in (200, 503) and body.get("status") in ("ok", "unavailable")
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        found = response.json()
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _budget(kind: LoadKind, stated: dict[str, Any] | None) -> int | None:
-    """The most elements one request may hold under the workspace's per-minute limits."""
+    """The most elements one request may hold: the kind's own cap, and the workspace's
+    per-minute limits (a file import is not charged to them)."""
+    caps = [kind.max_entries] if kind.max_entries is not None else []
+    if kind.name == "people":
+        return min(caps, default=None)
     limits = (stated or {}).get("limits") or {}
     names = (
         ("merges_per_minute",)
@@ -177,7 +204,7 @@ def _budget(kind: LoadKind, stated: dict[str, Any] | None) -> int | None:
         )
     )
     found = [limits[n] for n in names if isinstance(limits.get(n), int)]
-    return min(found) if found else None
+    return min([*caps, *found], default=None)
 
 
 def _run_name(kind: LoadKind, files: list[str], *, dry: bool) -> str:
@@ -211,18 +238,23 @@ def _send_all(
     try:
         with ThreadPoolExecutor(max_workers=request.concurrency) as pool:
             for chunk in chunks(kind, files, limits, state.plan["max_elements"]):
+                if isinstance(chunk, Rejected):
+                    state.reject(chunk.file, chunk.line, chunk.message)
+                    continue
                 if request.dry_run and progress.elements_total + chunk.elements > request.sample:
                     chunk.body.close()  # a dry run is a sample: the first chunks that fit
                     break
                 progress.records_read += len(chunk.lines)
                 progress.elements_total += chunk.elements
                 state.record_chunk(ChunkLines(chunk.seq, chunk.file, chunk.lines, chunk.counts))
-                if chunk.seq in state.acks:  # answered in an earlier attempt: not sent again
+                ack = state.acks.get(chunk.seq)
+                if ack is not None and ack.refused is None:  # accepted before: not sent again
                     progress.records_sent += len(chunk.lines)
                     progress.records_accepted += len(chunk.lines)
                     chunk.body.close()
                     continue
-                key = f"roster-load:{state.plan['run']}:{chunk.seq}"
+                mode = "dry" if request.dry_run else "real"
+                key = f"roster-load:{state.plan['run']}:{mode}:{chunk.seq}"
                 sent = pool.submit(sender.send, chunk.body, chunk.size, key, chunk.elements)
                 in_flight.append((chunk, sent))
                 progress.records_sent += len(chunk.lines)
@@ -256,23 +288,26 @@ def _settle(
             state.acknowledge(Ack(chunk.seq, None, refused))
 
 
-def _decide(sender: Sender, run: str) -> None:
+def _decide(sender: Sender, run: str) -> str | None:
     """Ask the server to decide the dry run, now that all of it is held (again on a resumed
     run: a run decided already answers that nothing is left, and a run of which every request
     was refused is not found; both are fine)."""
     response = sender.client.post(f"/v1/runs/{run}/dry-run", headers=_reading(sender))
     if response.status_code not in (202, 404, 409):
         raise LoadStopped(f"the server refused to decide the dry run: {response.text[:300]}")
+    found = _json(response).get("batch_id") if response.status_code == 202 else None
+    return found if isinstance(found, str) else None
 
 
-def _follow(sender: Sender, run: str, progress: Progress, listen: Listener) -> dict[str, int]:
-    """Poll the run until every batch of it is done; its counts."""
+def _follow(
+    sender: Sender, run: str, progress: Progress, listen: Listener, job: str | None
+) -> dict[str, int]:
+    """Poll the run until every batch of it is done; its counts. A dry run's decision that
+    the server gave up on stops the load (its batches would stay held)."""
     while True:
-        response = sender.client.get(f"/v1/runs/{run}", headers=_reading(sender))
-        if response.status_code == 404:  # nothing was accepted under this run
+        view = _read(sender, f"/v1/runs/{run}")
+        if view is None:  # nothing was accepted under this run
             return {"total": 0, "applied": 0, "skipped": 0, "failed": 0}
-        response.raise_for_status()
-        view = response.json()
         counts: dict[str, int] = view["counts"]
         progress.applied, progress.skipped = counts["applied"], counts["skipped"]
         progress.failed = counts["failed"]
@@ -280,7 +315,29 @@ def _follow(sender: Sender, run: str, progress: Progress, listen: Listener) -> d
         listen(progress)
         if view["status"] == "finished":
             return counts
+        decided = _read(sender, f"/v1/batches/{job}") if job is not None else None
+        if decided is not None and decided["status"] == "failed":
+            raise LoadStopped(f"the server could not decide the dry run: {decided['last_error']}")
         time.sleep(POLL_SECONDS)
+
+
+def _read(sender: Sender, path: str, params: dict[str, Any] | None = None) -> Any:
+    """A read of Roster's API, retried as a send is; ``None`` for a 404."""
+    failures = 0
+    while True:
+        try:
+            response = sender.client.get(path, params=params, headers=_reading(sender))
+        except httpx.TransportError as exc:
+            failures = sender.backoff(failures, f"could not reach the target: {exc}")
+            continue
+        if response.status_code >= 500:
+            failures = sender.backoff(failures, f"the target answered {response.status_code}")
+            continue
+        if response.status_code == 404:
+            return None
+        if not response.is_success:
+            raise LoadStopped(f"reading {path} was refused: {response.text[:300]}")
+        return response.json()
 
 
 def _write_report(
@@ -293,12 +350,18 @@ def _write_report(
     roster: bool,
 ) -> Summary:
     labels = ["<stdin>" if f == "-" else f for f in files]  # as the command named them
-    with Report(path, state, labels, kind.index_base) as report:
+    entries = kind.elements is not None
+    with Report(path, state, labels, kind.index_base, entries=entries) as report:
+        for file, line, message in state.rejected_records():
+            report.rejected(file, line, message)
         for ack in sorted(state.acks.values(), key=lambda a: a.seq):
             if ack.refused is not None:
                 report.refused_chunk(ack.seq, ack.refused)
         if roster:
             report.issues(_run_issues(sender, run))
+            failed = _read(sender, "/v1/batches", {"run": run, "status": "failed", "limit": 1000})
+            for batch in (failed or {}).get("batches", []):
+                report.failed_batch(batch["batch_id"], batch["last_error"] or "failed")
     return report.summary
 
 
@@ -308,13 +371,9 @@ def _run_issues(sender: Sender, run: str) -> Any:
         params: dict[str, str | int] = {"limit": ISSUES_PAGE}
         if after is not None:
             params["after"] = after
-        response = sender.client.get(
-            f"/v1/runs/{run}/issues", params=params, headers=_reading(sender)
-        )
-        if response.status_code == 404:
+        page = _read(sender, f"/v1/runs/{run}/issues", params)
+        if page is None:
             return
-        response.raise_for_status()
-        page = response.json()
         yield from page["issues"]
         after = page["next"]
         if after is None:
@@ -327,4 +386,5 @@ def _reading(sender: Sender) -> dict[str, str]:
 
 
 def _refused(state: RunState) -> int:
-    return sum(1 for a in state.acks.values() if a.refused is not None)
+    """Requests refused as a whole, and records that could not be sent."""
+    return sum(1 for a in state.acks.values() if a.refused is not None) + len(state.rejected)

@@ -52,6 +52,10 @@ class Pacer:
         self._not_before = 0.0  # epoch seconds
         self.refused = 0  # 429 answers, for the progress line
 
+    def count_refusal(self) -> None:
+        with self._lock:
+            self.refused += 1
+
     def wait(self) -> None:
         while (delay := self._not_before - time.time()) > 0:
             time.sleep(min(delay, 1.0))
@@ -117,11 +121,11 @@ class Sender:
                     self.path, content=_blocks(body), headers=headers, params=self.query
                 )
             except httpx.TransportError as exc:
-                failures = self._backoff(failures, f"could not reach the target: {exc}")
+                failures = self.backoff(failures, f"could not reach the target: {exc}")
                 continue
             if response.status_code == 429:
                 refusals += 1
-                self.pacer.refused += 1
+                self.pacer.count_refusal()
                 if refusals > MAX_REFUSALS:
                     raise LoadStopped(
                         f"the target refused one request {refusals} times for its rate limit: "
@@ -130,7 +134,7 @@ class Sender:
                 self.pacer.hold_until(_retry_at(response))
                 continue
             if response.status_code >= 500:
-                failures = self._backoff(failures, f"the target answered {response.status_code}")
+                failures = self.backoff(failures, f"the target answered {response.status_code}")
                 continue
             if response.status_code in (401, 403):
                 raise LoadStopped(
@@ -141,7 +145,9 @@ class Sender:
                 self.pacer.after(response, elements)
             return Answer(response.status_code, _batch_id(response), _body(response))
 
-    def _backoff(self, failures: int, why: str) -> int:
+    def backoff(self, failures: int, why: str) -> int:
+        """Wait before the next try (bounded exponential, with jitter); ``LoadStopped`` once
+        ``retries`` tries failed in a row. The count of failures so far is returned, plus one."""
         if failures >= self.retries:
             raise LoadStopped(f"{why}, {failures + 1} times in a row: run the command again")
         delay = min(BACKOFF_MAX, BACKOFF_BASE * 2**failures)

@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -38,8 +39,8 @@ class ChunkLines:
 
     seq: int
     file: int
-    lines: list[int]
-    counts: list[int] | None
+    lines: Sequence[int]
+    counts: Sequence[int] | None
 
     def record_of(self, index: int, base: int) -> int | None:
         """The position (in the chunk) of the record holding ledger element ``index``."""
@@ -67,6 +68,7 @@ class RunState:
     plan: dict[str, Any]
     acks: dict[int, Ack] = field(default_factory=dict)
     recorded: set[int] = field(default_factory=set)
+    rejected: set[tuple[int, int]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _files: dict[str, IO[bytes]] = field(default_factory=dict)
 
@@ -78,11 +80,12 @@ class RunState:
         plan_file = directory / "plan.json"
         if plan_file.exists():
             stored = json.loads(plan_file.read_text(encoding="utf-8"))
-            for key in ("kind", "files", "options", "target"):
-                if stored.get(key) != plan.get(key):
+            for key in ("kind", "files", "options", "target", "dry_run"):
+                if stored.get(key, False) != plan.get(key, False):
                     raise StateError(
                         f"run {run!r} was started with {key} {stored.get(key)!r}, not "
-                        f"{plan.get(key)!r}: name another run (--run), or repeat the first command"
+                        f"{plan.get(key)!r}: repeat the command that started it (another run "
+                        "name would send its records again)"
                     )
             plan = stored  # the limits the run started with, whatever the server says now
         else:
@@ -95,7 +98,19 @@ class RunState:
                 entry["seq"], entry.get("batch_id"), entry.get("refused")
             )
         state.recorded = {entry["seq"] for entry in _lines(directory / "chunks.jsonl")}
+        state.rejected = {(e["file"], e["line"]) for e in _lines(directory / "rejected.jsonl")}
         return state
+
+    def reject(self, file: int, line: int, message: str) -> None:
+        """A record that cannot be sent (it is not JSON): reported, never sent."""
+        if (file, line) in self.rejected:
+            return
+        self._append("rejected.jsonl", {"file": file, "line": line, "message": message})
+        self.rejected.add((file, line))
+
+    def rejected_records(self) -> Iterator[tuple[int, int, str]]:
+        for e in _lines(self.directory / "rejected.jsonl"):
+            yield e["file"], e["line"], e["message"]
 
     @property
     def resumed(self) -> bool:
@@ -105,12 +120,13 @@ class RunState:
         """Remember where a chunk's records came from, before it is sent."""
         if chunk.seq in self.recorded:
             return
-        entry = {"seq": chunk.seq, "file": chunk.file, "lines": chunk.lines, "counts": chunk.counts}
+        counts = None if chunk.counts is None else list(chunk.counts)
+        entry = {"seq": chunk.seq, "file": chunk.file, "lines": list(chunk.lines), "counts": counts}
         self._append("chunks.jsonl", entry)
         self.recorded.add(chunk.seq)
 
     def acknowledge(self, ack: Ack) -> None:
-        """Record the target's answer to a chunk, synced to disk before anything else."""
+        """Record the target's answer to a chunk, before the next one settles."""
         entry: dict[str, Any] = {"seq": ack.seq, "batch_id": ack.batch_id}
         if ack.refused is not None:
             entry["refused"] = ack.refused
@@ -118,9 +134,15 @@ class RunState:
         self.acks[ack.seq] = ack
 
     def chunk_lines(self) -> Iterator[ChunkLines]:
-        """Every recorded chunk's lines, read back from disk."""
+        """Every recorded chunk's lines, read back from disk (held compactly: 4 bytes a line)."""
         for entry in _lines(self.directory / "chunks.jsonl"):
-            yield ChunkLines(entry["seq"], entry["file"], entry["lines"], entry["counts"])
+            counts = entry["counts"]
+            yield ChunkLines(
+                entry["seq"],
+                entry["file"],
+                array("I", entry["lines"]),
+                None if counts is None else array("I", counts),
+            )
 
     def _append(self, name: str, entry: dict[str, Any]) -> None:
         line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()

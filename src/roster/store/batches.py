@@ -77,14 +77,14 @@ def held_of_run(conn: Connection, workspace_id: str, run: str) -> list[Claimed]:
     ]
 
 
-def find_idempotent(conn: Connection, workspace_id: str, key: str) -> tuple[str, str] | None:
-    """``(batch_id, payload_sha256)`` of the batch first accepted with this key, if any."""
+def find_idempotent(conn: Connection, workspace_id: str, key: str) -> tuple[str, str, bool] | None:
+    """``(batch_id, payload_sha256, dry_run)`` of the batch first accepted with this key."""
     row = conn.execute(
-        sa.select(t.c.id, t.c.payload_sha256).where(
+        sa.select(t.c.id, t.c.payload_sha256, t.c.dry_run).where(
             t.c.workspace_id == workspace_id, t.c.idempotency_key == key
         )
     ).first()
-    return (row.id, row.payload_sha256) if row else None
+    return (row.id, row.payload_sha256, bool(row.dry_run)) if row else None
 
 
 _INSERT = sa.insert(t)

@@ -113,6 +113,10 @@ def _accept(conn: sqlalchemy.Connection, ws: Workspace, sub: Submission, digest:
                     "this Idempotency-Key was first used with a different body",
                     field="Idempotency-Key",
                 )
+            if first[2] != sub.dry_run:  # a rehearsal never stands for the real thing
+                what = "a dry run" if first[2] else "a real run"
+                msg = f"this Idempotency-Key was first used in {what}"
+                raise Conflict(msg, field="Idempotency-Key")
             return Accepted(first[0], replayed=True)
     workspaces.lock(conn, ws.id)
     if sub.run is not None:
