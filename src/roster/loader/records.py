@@ -15,7 +15,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Literal
 
 Shape = Literal["jsonl", "json", "csv"]
@@ -173,8 +172,7 @@ def _csv_records(stream: IO[bytes], path: str) -> Iterator[Record]:
         quotes = 0
         if not header_seen:
             header_seen = True
-            header = record
-            yield Record(start, header)  # line 1: the caller takes it as the header
+            yield Record(start, record)  # line 1: the caller takes it as the header
             continue
         if record.strip(b"\r\n"):
             yield Record(start, record if record.endswith(b"\n") else record + b"\n")
@@ -189,7 +187,3 @@ def header_and_records(records: Iterator[Record], path: str) -> tuple[bytes, Ite
         raise InputError(f"{path}: the file is empty: a CSV file starts with its header")
     header = first.raw if first.raw.endswith(b"\n") else first.raw + b"\n"
     return header, records
-
-
-def file_label(path: str) -> str:
-    return "<stdin>" if path == "-" else str(Path(path))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -69,7 +68,6 @@ class Progress:
     skipped: int = 0
     failed: int = 0
     batches_queued: int = 0
-    refused_429: int = 0
     started: float = field(default_factory=time.monotonic)
     done_sending: bool = False
     #: The run is applied (or not followed): the last line to show.
@@ -234,58 +232,58 @@ def _send_all(
     stored = state.plan["limits"]
     limits = Limits(stored["max_bytes"], stored["max_records"])
     in_flight: deque[tuple[Chunk, Future[Answer]]] = deque()
-    lock = threading.Lock()
+    pool = ThreadPoolExecutor(max_workers=request.concurrency)
     try:
-        with ThreadPoolExecutor(max_workers=request.concurrency) as pool:
-            for chunk in chunks(kind, files, limits, state.plan["max_elements"]):
-                if isinstance(chunk, Rejected):
-                    state.reject(chunk.file, chunk.line, chunk.message)
-                    continue
-                if request.dry_run and progress.elements_total + chunk.elements > request.sample:
-                    chunk.body.close()  # a dry run is a sample: the first chunks that fit
-                    break
-                progress.records_read += len(chunk.lines)
-                progress.elements_total += chunk.elements
-                state.record_chunk(ChunkLines(chunk.seq, chunk.file, chunk.lines, chunk.counts))
-                ack = state.acks.get(chunk.seq)
-                if ack is not None and ack.refused is None:  # accepted before: not sent again
-                    progress.records_sent += len(chunk.lines)
-                    progress.records_accepted += len(chunk.lines)
-                    chunk.body.close()
-                    continue
-                mode = "dry" if request.dry_run else "real"
-                key = f"roster-load:{state.plan['run']}:{mode}:{chunk.seq}"
-                sent = pool.submit(sender.send, chunk.body, chunk.size, key, chunk.elements)
-                in_flight.append((chunk, sent))
+        for chunk in chunks(kind, files, limits, state.plan["max_elements"]):
+            if isinstance(chunk, Rejected):
+                state.reject(chunk.file, chunk.line, chunk.message)
+                continue
+            if request.dry_run and progress.elements_total + chunk.elements > request.sample:
+                chunk.body.close()  # a dry run is a sample: the first chunks that fit
+                break
+            progress.records_read += len(chunk.lines)
+            progress.elements_total += chunk.elements
+            state.record_chunk(ChunkLines(chunk.seq, chunk.file, chunk.lines, chunk.counts))
+            ack = state.acks.get(chunk.seq)
+            if ack is not None and ack.refused is None:  # accepted before: not sent again
                 progress.records_sent += len(chunk.lines)
+                progress.records_accepted += len(chunk.lines)
+                chunk.body.close()
+                continue
+            mode = "dry" if request.dry_run else "real"
+            key = f"roster-load:{state.plan['run']}:{mode}:{chunk.seq}"
+            sent = pool.submit(sender.send, chunk.body, chunk.size, key, chunk.elements)
+            in_flight.append((chunk, sent))
+            progress.records_sent += len(chunk.lines)
+            listen(progress)
+            while len(in_flight) >= request.concurrency:
+                _settle(in_flight.popleft(), state, progress)
                 listen(progress)
-                while len(in_flight) >= request.concurrency:
-                    _settle(in_flight.popleft(), state, progress, lock)
-                    listen(progress)
-            while in_flight:
-                _settle(in_flight.popleft(), state, progress, lock)
-                listen(progress)
+        while in_flight:
+            _settle(in_flight.popleft(), state, progress)
+            listen(progress)
+        pool.shutdown(wait=True)
+    except BaseException:  # stopping (Ctrl-C, a refusal, no target): the other senders stop too
+        sender.pacer.stopping.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
     finally:
         for chunk, _ in in_flight:  # the load stopped: what was in flight is not acknowledged
             chunk.body.close()
-    progress.refused_429 = sender.pacer.refused
 
 
-def _settle(
-    sent: tuple[Chunk, Future[Answer]], state: RunState, progress: Progress, lock: threading.Lock
-) -> None:
+def _settle(sent: tuple[Chunk, Future[Answer]], state: RunState, progress: Progress) -> None:
+    """The answer to the oldest request in flight, recorded (by the main thread only)."""
     chunk, future = sent
     try:
         answer = future.result()  # LoadStopped ends the load here, after what was acknowledged
     finally:
         chunk.body.close()
-    with lock:
-        if 200 <= answer.status < 300:
-            state.acknowledge(Ack(chunk.seq, answer.batch_id))
-            progress.records_accepted += len(chunk.lines)
-        else:
-            refused = {"status": answer.status, "body": answer.body}
-            state.acknowledge(Ack(chunk.seq, None, refused))
+    if 200 <= answer.status < 300:
+        state.acknowledge(Ack(chunk.seq, answer.batch_id))
+        progress.records_accepted += len(chunk.lines)
+    else:
+        state.acknowledge(Ack(chunk.seq, None, {"status": answer.status, "body": answer.body}))
 
 
 def _decide(sender: Sender, run: str) -> str | None:

@@ -51,6 +51,8 @@ class Pacer:
         self._lock = threading.Lock()
         self._not_before = 0.0  # epoch seconds
         self.refused = 0  # 429 answers, for the progress line
+        #: Set when the load stops: every sender stops waiting at once.
+        self.stopping = threading.Event()
 
     def count_refusal(self) -> None:
         with self._lock:
@@ -58,7 +60,12 @@ class Pacer:
 
     def wait(self) -> None:
         while (delay := self._not_before - time.time()) > 0:
-            time.sleep(min(delay, 1.0))
+            self.sleep(min(delay, 1.0))
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, unless the load stops meanwhile (then ``LoadStopped``)."""
+        if self.stopping.wait(seconds):
+            raise LoadStopped("stopped")
 
     def hold_until(self, at: float) -> None:
         with self._lock:
@@ -151,7 +158,7 @@ class Sender:
         if failures >= self.retries:
             raise LoadStopped(f"{why}, {failures + 1} times in a row: run the command again")
         delay = min(BACKOFF_MAX, BACKOFF_BASE * 2**failures)
-        time.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311  # jitter, not a secret
+        self.pacer.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311  # jitter, not a secret
         return failures + 1
 
 

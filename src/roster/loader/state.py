@@ -112,10 +112,6 @@ class RunState:
         for e in _lines(self.directory / "rejected.jsonl"):
             yield e["file"], e["line"], e["message"]
 
-    @property
-    def resumed(self) -> bool:
-        return bool(self.acks)
-
     def record_chunk(self, chunk: ChunkLines) -> None:
         """Remember where a chunk's records came from, before it is sent."""
         if chunk.seq in self.recorded:
