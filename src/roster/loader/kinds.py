@@ -97,7 +97,26 @@ def _merge_pair(raw: bytes, header: bytes) -> bytes:
 
 
 MASIVO = "/api/storefront/v1/customers/migrate"
-_MASIVO_LIMITS = Limits(10_485_760, 1000)
+
+
+def _masivo(name: str, path: str, member: str | None) -> LoadKind:
+    """A Masivo migrate endpoint: a record is one customer entry; for events and
+    transactions, one holding ``member``'s entries (1,000 at most in a request)."""
+    return LoadKind(
+        name,
+        MASIVO + path,
+        "POST",
+        "bearer",
+        "jsonl",
+        "application/json",
+        Limits(10_485_760, 1000),
+        "masivo",
+        prefix=b'{"customers":[',
+        suffix=b"]}",
+        elements=None if member is None else _entries(member),
+        max_entries=None if member is None else 1000,
+    )
+
 
 KINDS: dict[str, LoadKind] = {
     kind.name: kind
@@ -139,46 +158,9 @@ KINDS: dict[str, LoadKind] = {
             index_base=2,
             with_header=True,
         ),
-        LoadKind(
-            "masivo-customers",
-            MASIVO,
-            "POST",
-            "bearer",
-            "jsonl",
-            "application/json",
-            _MASIVO_LIMITS,
-            "masivo",
-            prefix=b'{"customers":[',
-            suffix=b"]}",
-        ),
-        LoadKind(
-            "masivo-events",
-            MASIVO + "/events",
-            "POST",
-            "bearer",
-            "jsonl",
-            "application/json",
-            _MASIVO_LIMITS,
-            "masivo",
-            prefix=b'{"customers":[',
-            suffix=b"]}",
-            elements=_entries("events"),
-            max_entries=1000,
-        ),
-        LoadKind(
-            "masivo-transactions",
-            MASIVO + "/transactions",
-            "POST",
-            "bearer",
-            "jsonl",
-            "application/json",
-            _MASIVO_LIMITS,
-            "masivo",
-            prefix=b'{"customers":[',
-            suffix=b"]}",
-            elements=_entries("transactions"),
-            max_entries=1000,
-        ),
+        _masivo("masivo-customers", "", None),
+        _masivo("masivo-events", "/events", "events"),
+        _masivo("masivo-transactions", "/transactions", "transactions"),
         LoadKind(
             "merges",
             "/v1/customer/merge?app_id={workspace}",
