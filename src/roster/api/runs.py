@@ -54,7 +54,7 @@ async def decide_dry_run(
     request's batch reaches the head of its queue; then they hold a real run's ledgers."""
     db = container(request).db
     name = run_name(run, "run")
-    held, last = await run_in_threadpool(lambda: runs.dry_run_to_decide(db, workspace, name))
+    held = await run_in_threadpool(lambda: runs.dry_run_to_decide(db, workspace, name))
     batch_id = await submit(
         request,
         response,
@@ -64,7 +64,7 @@ async def decide_dry_run(
         elements=held,  # its ledger counts the batches it decides
         users=0,
         events=0,
-        key=f"dry-run:{name}:{last}",
+        key=None,  # a second decision finds nothing held, and one that failed is asked again
         named_run=False,  # the decision is no part of the run it decides
     )
     return {"status": "accepted", "run": name, "batch_id": batch_id}

@@ -121,7 +121,6 @@ def _run_columns() -> list[sa.ColumnElement[Any]]:
         _count_where(t.c.status == Status.PROCESSING).label("processing"),
         _count_where(t.c.status == Status.HELD).label("held"),
         sa.func.max(sa.case((t.c.dry_run, 1), else_=0)).label("dry_run"),
-        sa.func.max(sa.case((t.c.status == Status.HELD, t.c.seq), else_=None)).label("last_held"),
         _count_where(t.c.status == Status.DONE).label("done"),
         _count_where(t.c.status == Status.FAILED).label("failed_batches"),
         sa.func.sum(t.c.element_count).label("elements"),

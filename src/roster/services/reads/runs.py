@@ -56,9 +56,9 @@ def run_view(db: Database, workspace: Workspace, name: str) -> dict[str, Any]:
     return view
 
 
-def dry_run_to_decide(db: Database, workspace: Workspace, name: str) -> tuple[int, int]:
-    """A dry run's held batches, to be decided: ``(how many, last held seq)``; ``NotFound`` for
-    no such run, ``Conflict`` for a real run or one with nothing held."""
+def dry_run_to_decide(db: Database, workspace: Workspace, name: str) -> int:
+    """How many of a dry run's batches are held, to be decided; ``NotFound`` for no such run,
+    ``Conflict`` for a real run or one with nothing held."""
     with db.read() as conn:
         row = batch_reads.run_summary(conn, workspace.id, name)
     if row is None:
@@ -67,7 +67,7 @@ def dry_run_to_decide(db: Database, workspace: Workspace, name: str) -> tuple[in
         raise Conflict(f"run {name!r} is not a dry run: it is applied as it comes", field="run")
     if not row["held"]:
         raise Conflict(f"dry run {name!r} holds no batch left to decide", field="run")
-    return int(row["held"]), int(row["last_held"])
+    return int(row["held"])
 
 
 def run_issues(
