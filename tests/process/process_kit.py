@@ -90,8 +90,9 @@ class Proc:
         assert self.port is not None
         return f"http://{HOST}:{self.port}"
 
-    def start(self, **env: str | None) -> Proc:
-        """Start a new incarnation (not waiting for it); ``env`` changes this process's env."""
+    def start(self, *, same_port: bool = False, **env: str | None) -> Proc:
+        """Start a new incarnation (not waiting for it); ``env`` changes this process's env. An
+        API restarted with ``same_port`` listens where its clients already point."""
         assert not self.alive, f"{self.name} is still running"
         for key, value in env.items():
             if value is None:
@@ -101,7 +102,8 @@ class Proc:
         self.incarnation += 1
         args = list(self.args)
         if self.is_api:
-            self.port = free_port()
+            if not (same_port and self.port is not None):
+                self.port = free_port()
             args += ["--port", str(self.port)]
         log = self.cluster.dir / f"{self.name}.{self.incarnation}.log"
         self.logs.append(log)

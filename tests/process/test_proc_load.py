@@ -106,3 +106,37 @@ def test_a_load_killed_again_and_again_applies_every_record_once(
     assert [int(r["line"]) for r in rows] == bad
     assert {r["code"] for r in rows} == {"invalid_customer_id"}
     figure(f"FIGURE load_sigkill kills={kills} records={RECORDS} applied_once=True")
+
+
+def test_a_load_rides_out_an_api_killed_and_restarted_under_it(
+    store_cluster: Cluster,
+    make_tenant: Callable[[Cluster, str], Tenant],
+    figure: Callable[[str], None],
+) -> None:
+    """The API is SIGKILLed while the loader sends and comes back on the same port: the loader
+    retries the lost requests with their keys and finishes, every record applied once."""
+    cluster = store_cluster
+    api, worker = cluster.api(), cluster.worker("worker")
+    api.start()
+    worker.start()
+    api.ready()
+    tenant = make_tenant(cluster, "restart")
+    path = cluster.dir / "customers.jsonl"
+    bad = _file(path)
+    loader = _loader(cluster, tenant, api.base_url, path)
+    time.sleep(0.5)  # while it sends, or follows the run: either must ride it out
+    api.kill()
+    time.sleep(1.0)
+    api.start(same_port=True)
+    api.ready()
+    code = loader.wait(300)
+    assert code == 1  # the bad records failed; nothing else did
+    with opened(cluster.url) as db:
+        drain(db)
+        customers = scalar(db, "SELECT count(*) FROM customers")
+        elements = scalar(db, "SELECT sum(element_count) FROM batches WHERE run = 'kill-test'")
+    assert customers == RECORDS - len(bad)
+    assert elements == RECORDS
+    with open(cluster.dir / "report.csv", newline="", encoding="utf-8") as f:
+        assert [int(r["line"]) for r in csv.DictReader(f)] == bad
+    figure(f"FIGURE load_api_restart records={RECORDS} applied_once=True")
