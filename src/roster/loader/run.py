@@ -1,10 +1,12 @@
 """One ``roster load``: read the files, send them as a run, wait for it, write its report.
 
-1. Ask the target what it is (``GET /v1/workspace``): a Roster server states its request and
-   rate limits; anything else is taken as the vendor itself, with its published limits.
+1. Ask the target what it is: a Roster (its ``/healthz``) states its request and rate limits
+   (``GET /v1/workspace``); anything else is taken as the vendor itself, with its published
+   limits.
 2. Open the run's state (``state.py``): a new run, or the one this command started before.
 3. Pack the files into chunks (``packing.py``) and send them, ``concurrency`` at a time
-   (``sender.py``); chunks the run's state holds as answered are not sent again.
+   (``sender.py``); chunks the run's state holds as accepted are not sent again. A dry run
+   then asks the server to decide it.
 4. Unless told not to wait, follow the run on the server until every batch is done, then
    write the report (``report.py``) and say what happened.
 """
