@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from process_kit import Cluster, drain, opened, scalar
+from process_kit import Cluster, Proc, drain, opened, scalar
 
 from roster_testkit import Tenant
 
@@ -58,6 +58,26 @@ def _loader(cluster: Cluster, tenant: Tenant, url: str, path: Path) -> subproces
     )
 
 
+def _running(cluster: Cluster, tenant: Tenant) -> tuple[Proc, Tenant, Path, list[int]]:
+    """An API and a worker started on the cluster's store, and the load's file written."""
+    api, worker = cluster.api(), cluster.worker("worker")
+    api.start()
+    worker.start()
+    api.ready()
+    path = cluster.dir / "customers.jsonl"
+    return api, tenant, path, _file(path)
+
+
+def _stored(cluster: Cluster) -> tuple[int, int, int]:
+    """Once the queue is drained: customers, and the run's elements and failures."""
+    with opened(cluster.url) as db:
+        drain(db)
+        customers = scalar(db, "SELECT count(*) FROM customers")
+        elements = scalar(db, "SELECT sum(element_count) FROM batches WHERE run = 'kill-test'")
+        failed = scalar(db, "SELECT sum(failed) FROM batches WHERE run = 'kill-test'")
+    return int(customers), int(elements), int(failed)
+
+
 def test_a_load_killed_again_and_again_applies_every_record_once(
     store_cluster: Cluster,
     make_tenant: Callable[[Cluster, str], Tenant],
@@ -67,13 +87,7 @@ def test_a_load_killed_again_and_again_applies_every_record_once(
     each good record is one customer, the run's batches hold each record once, and the report
     lists exactly the bad lines."""
     cluster = store_cluster
-    api, worker = cluster.api(), cluster.worker("worker")
-    api.start()
-    worker.start()
-    api.ready()
-    tenant = make_tenant(cluster, "load")
-    path = cluster.dir / "customers.jsonl"
-    bad = _file(path)
+    api, tenant, path, bad = _running(cluster, make_tenant(cluster, "load"))
     rng = random.Random(20261205)
     kills = 0
     for _attempt in range(MAX_ATTEMPTS):
@@ -92,12 +106,7 @@ def test_a_load_killed_again_and_again_applies_every_record_once(
         raise AssertionError(f"the load never finished in {MAX_ATTEMPTS} attempts")
     assert code == 1  # some records failed: the report lists them
     assert kills >= 2
-    drain_url = cluster.url
-    with opened(drain_url) as db:
-        drain(db)
-        customers = scalar(db, "SELECT count(*) FROM customers")
-        elements = scalar(db, "SELECT sum(element_count) FROM batches WHERE run = 'kill-test'")
-        failed = scalar(db, "SELECT sum(failed) FROM batches WHERE run = 'kill-test'")
+    customers, elements, failed = _stored(cluster)
     assert customers == RECORDS - len(bad)
     assert elements == RECORDS  # no record was accepted twice
     assert failed == len(bad)
@@ -116,13 +125,7 @@ def test_a_load_rides_out_an_api_killed_and_restarted_under_it(
     """The API is SIGKILLed while the loader sends and comes back on the same port: the loader
     retries the lost requests with their keys and finishes, every record applied once."""
     cluster = store_cluster
-    api, worker = cluster.api(), cluster.worker("worker")
-    api.start()
-    worker.start()
-    api.ready()
-    tenant = make_tenant(cluster, "restart")
-    path = cluster.dir / "customers.jsonl"
-    bad = _file(path)
+    api, tenant, path, bad = _running(cluster, make_tenant(cluster, "restart"))
     loader = _loader(cluster, tenant, api.base_url, path)
     time.sleep(0.5)  # while it sends, or follows the run: either must ride it out
     api.kill()
@@ -131,10 +134,7 @@ def test_a_load_rides_out_an_api_killed_and_restarted_under_it(
     api.ready()
     code = loader.wait(300)
     assert code == 1  # the bad records failed; nothing else did
-    with opened(cluster.url) as db:
-        drain(db)
-        customers = scalar(db, "SELECT count(*) FROM customers")
-        elements = scalar(db, "SELECT sum(element_count) FROM batches WHERE run = 'kill-test'")
+    customers, elements, _ = _stored(cluster)
     assert customers == RECORDS - len(bad)
     assert elements == RECORDS
     with open(cluster.dir / "report.csv", newline="", encoding="utf-8") as f:

@@ -84,6 +84,14 @@ class Ledger:
     def mark_applied(self, count: int = 1) -> None:
         self.applied += count
 
+    def absorb(self, part: Ledger) -> None:
+        """Add a part's elements and issues (a chunk's, to its whole batch's)."""
+        self.total += part.total
+        self.applied += part.applied
+        self.skipped += part.skipped
+        self.failed += part.failed
+        self.issues += part.issues
+
     def fail(self, index: int, key: str | None, fld: str | None, code: str, msg: str) -> None:
         """The element was not applied at all, because of ``code``."""
         self.failed += 1

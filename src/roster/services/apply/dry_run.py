@@ -75,11 +75,7 @@ class DryRunPlan:
             chunk = batch_chunks.get(conn, batch.id, seq)
             plan = kind.plan_chunk(conn, self.workspace, batch, chunk, self.settings)
             (part,) = plan.write(conn)
-            total.total += part.total
-            total.applied += part.applied
-            total.skipped += part.skipped
-            total.failed += part.failed
-            total.issues += part.issues
+            total.absorb(part)
         return total
 
 

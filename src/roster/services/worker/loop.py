@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 import structlog
 from sqlalchemy.engine import Connection
@@ -136,18 +137,7 @@ class Worker:
         ms = round((time.perf_counter() - started) * 1000, 1)
         decide_ms = round((decided - started) * 1000, 1)
         for batch, ledger in zip(group, ledgers, strict=True):
-            log.info(
-                "batch.applied",
-                batch_id=batch.id,
-                workspace_id=batch.workspace_id,
-                kind=batch.kind,
-                applied=ledger.applied,
-                skipped=ledger.skipped,
-                failed=ledger.failed,
-                group=len(group),
-                ms=ms,
-                decide_ms=decide_ms,
-            )
+            _log_applied(batch, ledger, group=len(group), ms=ms, decide_ms=decide_ms)
 
     def _apply_chunked(self, batch: Claimed) -> None:
         """A chunked batch: each chunk decided, then written in its own transaction together
@@ -190,22 +180,10 @@ class Worker:
                         batches.release(conn, [batch.id], self.owner)
                     return
                 del plan
-            totals.applied += ledger.applied
-            totals.skipped += ledger.skipped
-            totals.failed += ledger.failed
+            totals.absorb(replace(ledger, issues=[]))  # the issues are stored already
             crash_if(self.settings.fault_point, "worker_between_chunks")
-        log.info(
-            "batch.applied",
-            batch_id=batch.id,
-            workspace_id=batch.workspace_id,
-            kind=batch.kind,
-            applied=totals.applied,
-            skipped=totals.skipped,
-            failed=totals.failed,
-            chunks=chunks - first,
-            resumed_at=first,
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        _log_applied(batch, totals, chunks=chunks - first, resumed_at=first, ms=ms)
 
     def _write(
         self, conn: Connection, group: list[Claimed], decided_with: Workspace, plan: Plan
@@ -249,6 +227,20 @@ class Worker:
         ledgers = plan.write(conn)
         crash_if(self.settings.fault_point, "worker_mid_apply")
         return ledgers
+
+
+def _log_applied(batch: Claimed, ledger: Ledger, **extra: object) -> None:
+    """``batch.applied``: the one event of a batch applied, with its counts."""
+    log.info(
+        "batch.applied",
+        batch_id=batch.id,
+        workspace_id=batch.workspace_id,
+        kind=batch.kind,
+        applied=ledger.applied,
+        skipped=ledger.skipped,
+        failed=ledger.failed,
+        **extra,
+    )
 
 
 def _planner(batch: Claimed) -> Planner:
