@@ -9,18 +9,21 @@ import gzip
 import json
 import random
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from test_masivo_migration import REWARD, customer, purchase, transaction, transactions
 
 from roster.loader.run import LoadRequest, Outcome, load
 from roster.loader.sender import LoadStopped
 from roster.loader.state import StateError
 from roster.services.worker.loop import Worker
+from roster.store.schema import batches as batch_table
 from roster_testkit import Harness, Tenant
 
 
@@ -225,6 +228,33 @@ def test_merges_from_csv_follow_their_pairs(applying: Harness, tmp_path: Path) -
     assert applying.customer(tenant, "c1") is None
 
 
+def test_a_batch_the_server_gave_up_on_is_reported_record_by_record(
+    roster: Harness, tmp_path: Path
+) -> None:
+    """A batch of the run that the server ends ``failed`` (here: one no worker can apply, as
+    an upgrade gone wrong) puts every record it held in the report as ``batch_failed``, on its
+    own line, and the rest of the run applies."""
+    tenant = roster.tenant()
+    path = jsonl(tmp_path / "x.jsonl", [_customer(i) for i in range(3000)])
+    sent = run_load(roster, tenant, "transition", [path], tmp_path, wait=False, concurrency=1)
+    run = roster.get("/v1/batches", tenant, params={"run": sent.run}).json()["batches"]
+    assert len(run) >= 2
+    doomed = min(run, key=lambda b: b["accepted_at"])
+    with roster.db.write() as conn:
+        conn.execute(
+            sa.update(batch_table).where(batch_table.c.id == doomed["batch_id"]).values(kind="gone")
+        )
+    roster.drain()
+    outcome = run_load(roster, tenant, "transition", [path], tmp_path)  # resumed: nothing sent
+    rows = report_rows(tmp_path)
+    held = doomed["counts"]["total"]
+    assert [int(r["line"]) for r in rows] == list(range(1, held + 1))
+    assert {(r["code"], r["outcome"]) for r in rows} == {("batch_failed", "failed")}
+    assert "gone" in rows[0]["message"]
+    assert outcome.counts["applied"] == 3000 - held
+    assert outcome.summary.codes == {("failed", "batch_failed"): held}
+
+
 def test_an_interrupted_load_resumes_and_applies_every_record_once(
     applying: Harness, tmp_path: Path
 ) -> None:
@@ -301,7 +331,8 @@ def _state(roster: Harness, tenant: Tenant, ids: list[str]) -> dict[str, Any]:
 
 
 def _random_records(rng: random.Random, n: int) -> list[dict[str, Any]]:
-    """Customers, devices and events over a small pool of ids, some of them bad."""
+    """Customers, devices and events over a small pool of ids, some of them bad, some to be
+    skipped."""
     records: list[dict[str, Any]] = []
     for _ in range(n):
         cid = f"c{rng.randrange(12)}"
@@ -322,6 +353,10 @@ def _random_records(rng: random.Random, n: int) -> list[dict[str, Any]]:
             )
         elif roll < 0.9:
             records.append({"type": "event", "customer_id": cid, "actions": [{"action": "e"}]})
+        elif roll < 0.95:  # skipped: no such customer, and it may only update
+            records.append(
+                {"type": "customer", "customer_id": "nobody", "update_existing_only": True}
+            )
         else:
             records.append(BLANK)
     return records
@@ -346,11 +381,17 @@ def test_a_dry_run_reports_what_the_real_run_then_does_and_changes_nothing(
     assert _state(applying, tenant, ids) == before
     view = applying.get(f"/v1/runs/{dry.run}", tenant).json()
     assert (view["dry_run"], view["status"], view["batches"]["held"]) == (True, "finished", 0)
-    real = run_load(applying, tenant, "transition", [path], tmp_path)
+    # In file order (one request at a time, as the dry run sends), reporting every record.
+    real = run_load(
+        applying, tenant, "transition", [path], tmp_path, concurrency=1, every_record=True
+    )
     assert real.run != dry.run
     assert report_rows(tmp_path) == dry_rows
-    assert real.counts == dry.counts
+    assert (real.counts, real.effects) == (dry.counts, dry.effects)
     assert dry.counts["failed"] > 0
+    outcomes = Counter(r["outcome"] for r in dry_rows)
+    assert set(outcomes) == {"created", "updated", "unchanged", "skipped", "failed"}, outcomes
+    assert sum(outcomes.values()) == 3000  # every record, each once
 
 
 def test_a_dry_run_is_held_out_of_the_queue_until_decided(applying: Harness) -> None:
@@ -384,16 +425,21 @@ def test_a_dry_run_is_held_out_of_the_queue_until_decided(applying: Harness) -> 
     assert answers == [200] * 35 + [422]  # 35 x 1,400 = 49,000; one more is over 50,000
 
 
-def test_a_loyalty_migration_rehearsed_file_by_file_then_run(
+def test_a_whole_loyalty_migration_is_rehearsed_in_one_dry_run_then_run(
     applying: Harness, tmp_path: Path
 ) -> None:
-    """Customers, events and transactions: each file dry-run and then run for real, in that
-    order; each dry run's report and counts are the real run's, and it changes nothing."""
+    """Customers, events and transactions, three commands under one run name: as a dry run,
+    each part is decided after the ones before it (events see the customers the rehearsal
+    made), nothing changes, and the last part's report, covering all three files, says record
+    by record what the real run of the same three commands then does."""
     tenant = applying.tenant()
-    people = [customer("c1", 300), customer("c2", 0)]
+    applying.transition(tenant, [_customer(7)])  # a live customer: the migration skips it
+    applying.drain()
+    people = [customer("c1", 300), customer("c2", 0), customer("c7", 0), customer("c1", 300)]
     events = [
         {"id": "c1", "events": [purchase("p1", 100), purchase("p1", 100), purchase("p2", 7)]},
         {"id": "ghost", "events": [purchase("p3", 5)]},
+        {"id": "c2", "events": [purchase("p4", 1)]},
     ]
     txs = [
         {"id": "c1", "transactions": [transaction(300)]},
@@ -404,14 +450,28 @@ def test_a_loyalty_migration_rehearsed_file_by_file_then_run(
         "masivo-events": jsonl(tmp_path / "e.jsonl", events),
         "masivo-transactions": jsonl(tmp_path / "t.jsonl", txs),
     }
+    ids = ["c1", "c2", "c7"]
+    before = _state(applying, tenant, ids)
     for kind, path in files.items():
-        before = _state(applying, tenant, ["c1", "c2"])
-        dry = run_load(applying, tenant, kind, [path], tmp_path, dry_run=True)
-        rehearsed = report_rows(tmp_path)
-        assert _state(applying, tenant, ["c1", "c2"]) == before, kind
-        real = run_load(applying, tenant, kind, [path], tmp_path)
-        assert report_rows(tmp_path) == rehearsed, kind
-        assert real.counts == dry.counts, kind
+        dry = run_load(applying, tenant, kind, [path], tmp_path, run="rehearsal", dry_run=True)
+        assert _state(applying, tenant, ids) == before, kind
+    rehearsed = report_rows(tmp_path)
+    assert {r["file"] for r in rehearsed} == {str(p) for p in files.values()}
+    by_line = {(Path(r["file"]).name, int(r["line"])): (r["outcome"], r["code"]) for r in rehearsed}
+    assert by_line[("c.jsonl", 1)] == ("created", "")
+    assert by_line[("c.jsonl", 3)] == ("skipped", "not_migrated_only")
+    assert by_line[("c.jsonl", 4)] == ("unchanged", "")  # the same entry again
+    assert by_line[("e.jsonl", 1)][0] == "skipped"  # p1 twice: the events saw c1 migrated
+    assert by_line[("e.jsonl", 2)] == ("failed", "unknown_customer")
+    assert by_line[("e.jsonl", 3)] == ("created", "")
+    assert by_line[("t.jsonl", 1)] == ("created", "")
+    assert by_line[("t.jsonl", 2)] == ("failed", "balance_mismatch")
+    for kind, path in files.items():
+        real = run_load(
+            applying, tenant, kind, [path], tmp_path, run="migration", every_record=True
+        )
+    assert report_rows(tmp_path) == rehearsed
+    assert (real.counts, real.effects) == (dry.counts, dry.effects)
     assert [t["amount"] for t in transactions(applying, tenant, "c1")] == [300]
 
 

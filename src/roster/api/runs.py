@@ -1,9 +1,10 @@
 """``/v1/runs``: the batches a client sent under one run name (``X-Roster-Run``), added up.
 
 ``GET /v1/runs`` lists the workspace's runs, ``GET /v1/runs/{run}`` shows one (batches by
-status, elements by outcome, issue codes with counts, progress), and ``GET
+status, elements by outcome and effect, issue codes with counts, progress), ``GET
 /v1/runs/{run}/issues`` gives every issue of its batches, a page at a time with a cursor, or all
-of them as one CSV file (``?format=csv``).
+of them as one CSV file (``?format=csv``), and ``GET /v1/runs/{run}/effects`` what each element
+did.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ async def get_run(run: str, request: Request, workspace: Caller) -> dict[str, An
 
 @router.post(
     "/v1/runs/{run}/dry-run",
-    summary="Decide a dry run: its held batches, in order, applied and rolled back",
+    summary="Decide a dry run: all its batches, in order, applied and rolled back",
     status_code=202,
     responses={404: {}, 409: {}},
 )
@@ -68,6 +69,27 @@ async def decide_dry_run(
         named_run=False,  # the decision is no part of the run it decides
     )
     return {"status": "accepted", "run": name, "batch_id": batch_id}
+
+
+@router.get(
+    "/v1/runs/{run}/effects",
+    summary="What each element of a run's batches did: created, updated or unchanged",
+)
+async def get_run_effects(
+    run: str,
+    request: Request,
+    workspace: Caller,
+    after: str | None = Query(None, max_length=20, description="the previous page's 'next'"),
+    limit: int = Query(100, ge=1, le=1000, description="batches a page"),
+) -> dict[str, Any]:
+    """One letter per element of each batch, by its ``index``: ``c`` created, ``u`` updated,
+    ``n`` unchanged, ``-`` not applied (the batch's issues say why). A dry run's letters say
+    what a real run would do."""
+    db = container(request).db
+    name = run_name(run, "run")
+    return await run_in_threadpool(
+        lambda: runs.run_effects(db, workspace, name, after=after, limit=limit)
+    )
 
 
 @router.get(

@@ -66,6 +66,14 @@ def command(
         int,
         typer.Option(min=1, max=50_000, help="A dry run sends at most this many elements."),
     ] = 50_000,
+    every_record: Annotated[
+        bool,
+        typer.Option(
+            "--every-record",
+            help="List applied records in the report too, each with what it did (created, "
+            "updated, unchanged); a dry run's report always does.",
+        ),
+    ] = False,
     option: Annotated[
         list[str] | None,
         typer.Option(help=f"K=V for a people import: {', '.join(PEOPLE_OPTIONS)}."),
@@ -79,8 +87,10 @@ def command(
     Records are packed into requests within the target's limits, each with an Idempotency-Key
     of the run and the chunk: run the same command again after any interruption and it resumes
     where the acknowledged requests end. Unless --no-wait, it waits for the run to be applied
-    and writes a report of every record not applied, with its file and line. Exit status: 0
-    when no record failed, 1 when some did (see the report), 2 when the load could not run."""
+    and writes a report of every record not applied, with its file and line. A migration of
+    several kinds is one run in parts: one command per kind, each with the same --run (a dry
+    run's last part rehearses them all, in order). Exit status: 0 when no record failed, 1
+    when some did (see the report), 2 when the load could not run."""
     if kind not in KINDS:
         _stop(f"unknown KIND {kind!r}: one of {KIND_HELP}")
     if not key:
@@ -100,6 +110,7 @@ def command(
         state_dir=state_dir,
         dry_run=dry_run,
         sample=sample,
+        every_record=every_record,
     )
     try:
         with _display() as show:
@@ -169,11 +180,13 @@ def _finish(outcome: Outcome) -> int:
     if outcome.report is None:
         out.print("sent; not waiting (GET /v1/runs/RUN, or `roster runs show` beside the store)")
         return 1 if outcome.refused_chunks else 0
-    c, s = outcome.counts, outcome.summary
+    c, e, s = outcome.counts, outcome.effects, outcome.summary
     if outcome.roster:
         out.print(
-            f"applied {c.get('applied', 0):,}, skipped {c.get('skipped', 0):,}, failed "
-            f"{c.get('failed', 0):,} of {c.get('total', 0):,} elements"
+            f"applied {c.get('applied', 0):,} (created {e.get('created', 0):,}, updated "
+            f"{e.get('updated', 0):,}, unchanged {e.get('unchanged', 0):,}), skipped "
+            f"{c.get('skipped', 0):,}, failed {c.get('failed', 0):,} of {c.get('total', 0):,} "
+            "elements"
         )
     for (result, code), n in sorted(s.codes.items(), key=lambda kv: -kv[1]):
         out.print(f"  {result} {code}: {n:,}")

@@ -80,6 +80,10 @@ def _print_run(view: dict[str, Any]) -> None:
         f"  elements: {c['total']} ({c['applied']} applied, {c['skipped']} skipped, "
         f"{c['failed']} failed)"
     )
+    e = view["effects"]
+    out.print(
+        f"  applied: {e['created']} created, {e['updated']} updated, {e['unchanged']} unchanged"
+    )
     out.print(
         f"  first accepted {view['first_accepted_at']}, last accepted "
         f"{view['last_accepted_at']}, last finished {view['last_finished_at']}"

@@ -71,26 +71,63 @@ class Issue:
     outcome: ElementOutcome | None
 
 
+#: What an applied element did to the stored data (``Ledger.effects``, one byte an element):
+#: made something new (a customer, a device, an event, a transaction), changed something that
+#: was there, or changed nothing (every value it carried was stored already). An element that
+#: was not applied keeps ``NOT_APPLIED``: its issues say why.
+CREATED, UPDATED, UNCHANGED, NOT_APPLIED = b"c", b"u", b"n", b"-"
+EFFECT_NAMES = {CREATED: "created", UPDATED: "updated", UNCHANGED: "unchanged"}
+_C, _U, _N = CREATED[0], UPDATED[0], UNCHANGED[0]
+
+
 @dataclass(slots=True)
 class Ledger:
-    """The outcome of every element of one batch, filled in while the batch is applied."""
+    """The outcome of every element of one batch, filled in while the batch is applied.
+
+    ``first`` is the index of its first element (a chunk of a batch starts past 0): ``effects``
+    holds one byte per element from there, what the element did if it was applied."""
 
     total: int
     applied: int = 0
     skipped: int = 0
     failed: int = 0
     issues: list[Issue] = field(default_factory=list)
+    first: int = 0
+    effects: bytearray = field(default_factory=bytearray)
 
-    def mark_applied(self, count: int = 1) -> None:
-        self.applied += count
+    def __post_init__(self) -> None:
+        if not self.effects:
+            self.effects = bytearray(NOT_APPLIED * self.total)
+
+    def created(self, index: int) -> None:
+        """The element was applied and made something new."""
+        self.applied += 1
+        self.effects[index - self.first] = _C
+
+    def updated(self, index: int) -> None:
+        """The element was applied and changed something stored."""
+        self.applied += 1
+        self.effects[index - self.first] = _U
+
+    def unchanged(self, index: int) -> None:
+        """The element was applied and every value it carried was stored already."""
+        self.applied += 1
+        self.effects[index - self.first] = _N
+
+    def effect_counts(self) -> tuple[int, int, int]:
+        """``(created, updated, unchanged)``."""
+        e = self.effects
+        return e.count(_C), e.count(_U), e.count(_N)
 
     def absorb(self, part: Ledger) -> None:
-        """Add a part's elements and issues (a chunk's, to its whole batch's)."""
+        """Add a part's elements and issues (a chunk's, to its whole batch's: the chunks in
+        order)."""
         self.total += part.total
         self.applied += part.applied
         self.skipped += part.skipped
         self.failed += part.failed
         self.issues += part.issues
+        self.effects += part.effects
 
     def fail(self, index: int, key: str | None, fld: str | None, code: str, msg: str) -> None:
         """The element was not applied at all, because of ``code``."""

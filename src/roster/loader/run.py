@@ -18,7 +18,7 @@ import os
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +28,13 @@ import httpx
 
 from roster.loader.kinds import KINDS, Limits, LoadKind, server_limits
 from roster.loader.packing import Chunk, Rejected, chunks
-from roster.loader.report import Report, Summary
+from roster.loader.report import Part, Report, Summary
 from roster.loader.sender import Answer, LoadStopped, Sender
 from roster.loader.state import Ack, ChunkLines, RunState
 
 POLL_SECONDS = 0.5
 ISSUES_PAGE = 5_000
+EFFECTS_PAGE = 200
 
 
 @dataclass
@@ -53,6 +54,8 @@ class LoadRequest:
     #: kept (Roster only); at most ``sample`` elements are sent.
     dry_run: bool = False
     sample: int = 50_000
+    #: The report lists applied records too, with what each did (always, for a dry run).
+    every_record: bool = False
     #: Tests send through an in-process transport, and give up sooner.
     transport: httpx.BaseTransport | None = None
     retries: int = 8
@@ -85,6 +88,8 @@ class Outcome:
     counts: dict[str, int]
     roster: bool
     refused_chunks: int
+    #: The applied elements by what they did (Roster only).
+    effects: dict[str, int] = field(default_factory=dict)
 
 
 Listener = Callable[[Progress], None]
@@ -104,6 +109,8 @@ def load(request: LoadRequest, listen: Listener = lambda p: None) -> Outcome:
         "run": run,
         "kind": kind.name,
         "files": files,
+        "labels": ["<stdin>" if f == "-" else f for f in request.files],  # as named
+        "started": time.time(),
         "options": request.options,
         "target": request.url.rstrip("/"),
         "limits": {"max_bytes": limits.max_bytes, "max_records": limits.max_records},
@@ -137,15 +144,16 @@ def load(request: LoadRequest, listen: Listener = lambda p: None) -> Outcome:
             listen(progress)
             return Outcome(run, None, Summary(), {}, roster, _refused(state))
         state.close()  # the report reads what was written
-        counts = _follow(sender, run, progress, listen, job) if roster else {}
+        counts, effects = _follow(sender, run, progress, listen, job) if roster else ({}, {})
         progress.finished = True
         listen(progress)
         report_path = request.report or Path(f"roster-load-{run}.csv")
-        summary = _write_report(sender, run, state, request.files, kind, report_path, roster)
+        every = request.every_record or request.dry_run
+        summary = _write_report(sender, run, request.state_dir, report_path, roster, every)
     finally:
         sender.close()
         state.close()
-    return Outcome(run, report_path, summary, counts, roster, _refused(state))
+    return Outcome(run, report_path, summary, counts, roster, _refused(state), effects)
 
 
 def _probe(request: LoadRequest, kind: LoadKind) -> dict[str, Any] | None:
@@ -252,8 +260,7 @@ def _send_all(
                 progress.records_accepted += len(chunk.lines)
                 chunk.body.close()
                 continue
-            mode = "dry" if request.dry_run else "real"
-            key = f"roster-load:{state.plan['run']}:{mode}:{chunk.seq}"
+            key = f"{state.key_prefix}:{chunk.seq}"
             sent = pool.submit(sender.send, chunk.body, chunk.size, key, chunk.elements)
             in_flight.append((chunk, sent))
             progress.records_sent += len(chunk.lines)
@@ -301,20 +308,20 @@ def _decide(sender: Sender, run: str) -> str | None:
 
 def _follow(
     sender: Sender, run: str, progress: Progress, listen: Listener, job: str | None
-) -> dict[str, int]:
-    """Poll the run until every batch of it is done; its counts. A dry run's decision that
-    the server gave up on stops the load (its batches would stay held)."""
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Poll the run until every batch of it is done; its counts and effects. A dry run's
+    decision that the server gave up on stops the load (its batches would stay held)."""
     while True:
         view = _read(sender, f"/v1/runs/{run}")
         if view is None:  # nothing was accepted under this run
-            return {"total": 0, "applied": 0, "skipped": 0, "failed": 0}
+            return {"total": 0, "applied": 0, "skipped": 0, "failed": 0}, {}
         counts: dict[str, int] = view["counts"]
         progress.applied, progress.skipped = counts["applied"], counts["skipped"]
         progress.failed = counts["failed"]
         progress.batches_queued = view["batches"]["queued"] + view["batches"]["processing"]
         listen(progress)
         if view["status"] == "finished":
-            return counts
+            return counts, view["effects"]
         decided = _read(sender, f"/v1/batches/{job}") if job is not None else None
         if decided is not None and decided["status"] == "failed":
             raise LoadStopped(f"the server could not decide the dry run: {decided['last_error']}")
@@ -341,40 +348,45 @@ def _read(sender: Sender, path: str, params: dict[str, Any] | None = None) -> An
 
 
 def _write_report(
-    sender: Sender,
-    run: str,
-    state: RunState,
-    files: list[str],
-    kind: LoadKind,
-    path: Path,
-    roster: bool,
+    sender: Sender, run: str, state_dir: Path, path: Path, roster: bool, every_record: bool
 ) -> Summary:
-    labels = ["<stdin>" if f == "-" else f for f in files]  # as the command named them
-    entries = kind.elements is not None
-    with Report(path, state, labels, kind.index_base, entries=entries) as report:
-        for file, line, message in state.rejected_records():
-            report.rejected(file, line, message)
-        for ack in sorted(state.acks.values(), key=lambda a: a.seq):
-            if ack.refused is not None:
-                report.refused_chunk(ack.seq, ack.refused)
+    """The report of the whole run: every part of it this state directory holds."""
+    parts = [_part(state) for state in RunState.parts(state_dir, run)]
+    with Report(path, parts, every_record=every_record) as report:
+        for part in parts:
+            for file, line, message in part.state.rejected_records():
+                report.rejected(part, file, line, message)
+            for ack in sorted(part.state.acks.values(), key=lambda a: a.seq):
+                if ack.refused is not None:
+                    report.refused_chunk(part, ack.seq, ack.refused)
         if roster:
-            report.issues(_run_issues(sender, run))
+            report.issues(_pages(sender, f"/v1/runs/{run}/issues", "issues", ISSUES_PAGE))
             failed = _read(sender, "/v1/batches", {"run": run, "status": "failed", "limit": 1000})
             for batch in (failed or {}).get("batches", []):
                 report.failed_batch(batch["batch_id"], batch["last_error"] or "failed")
+            if every_record:
+                for found in _pages(sender, f"/v1/runs/{run}/effects", "batches", EFFECTS_PAGE):
+                    report.effects(found["batch_id"], found["effects"])
     return report.summary
 
 
-def _run_issues(sender: Sender, run: str) -> Any:
+def _part(state: RunState) -> Part:
+    kind = KINDS[state.plan["kind"]]
+    labels = state.plan.get("labels") or state.plan["files"]
+    return Part(state, labels, kind.index_base, entries=kind.elements is not None)
+
+
+def _pages(sender: Sender, path: str, name: str, limit: int) -> Iterator[Any]:
+    """Every item of a paged read of Roster's API (``next`` to ``?after=``)."""
     after: str | None = None
     while True:
-        params: dict[str, str | int] = {"limit": ISSUES_PAGE}
+        params: dict[str, str | int] = {"limit": limit}
         if after is not None:
             params["after"] = after
-        page = _read(sender, f"/v1/runs/{run}/issues", params)
+        page = _read(sender, path, params)
         if page is None:
             return
-        yield from page["issues"]
+        yield from page[name]
         after = page["next"]
         if after is None:
             return

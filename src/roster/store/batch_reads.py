@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from roster.domain.batches import Status
 from roster.domain.outcomes import Issue
 from roster.store.batches import is_unfinished
+from roster.store.schema import batch_effects as et
 from roster.store.schema import batch_issues as it
 from roster.store.schema import batches as t
 
@@ -100,6 +101,9 @@ def _summary_columns() -> list[sa.ColumnElement[Any]]:
         t.c.applied,
         t.c.skipped,
         t.c.failed,
+        t.c.created,
+        t.c.updated,
+        t.c.unchanged,
         t.c.forwarded_for,
         t.c.run,
     ]
@@ -127,6 +131,9 @@ def _run_columns() -> list[sa.ColumnElement[Any]]:
         sa.func.sum(t.c.applied).label("applied"),
         sa.func.sum(t.c.skipped).label("skipped"),
         sa.func.sum(t.c.failed).label("failed"),
+        sa.func.sum(t.c.created).label("created"),
+        sa.func.sum(t.c.updated).label("updated"),
+        sa.func.sum(t.c.unchanged).label("unchanged"),
         sa.func.min(t.c.accepted_at).label("first_accepted_at"),
         sa.func.max(t.c.accepted_at).label("last_accepted_at"),
         sa.func.max(t.c.finished_at).label("last_finished_at"),
@@ -199,3 +206,31 @@ def run_issues(
         query = query.where(sa.or_(t.c.seq > seq, sa.and_(t.c.seq == seq, it.c.ordinal > ordinal)))
     rows = conn.execute(query.order_by(t.c.seq, it.c.ordinal).limit(limit)).mappings()
     return [dict(r) for r in rows]
+
+
+def run_effects(
+    conn: Connection, workspace_id: str, name: str, *, after: int | None, limit: int
+) -> list[tuple[int, str, str]]:
+    """``(seq, batch id, effects)`` of a run's batches after batch ``seq`` ``after`` (at most
+    ``limit`` batches, in acceptance order): each batch's letters from element 0, its parts
+    (chunks) put together; ``-`` for an element with none."""
+    batch_rows = (
+        sa.select(t.c.seq, t.c.id)
+        .where(t.c.workspace_id == workspace_id, t.c.run == name)
+        .where(t.c.seq > (after if after is not None else -1))
+        .order_by(t.c.seq)
+        .limit(limit)
+        .subquery()
+    )
+    query = (
+        sa.select(batch_rows.c.seq, batch_rows.c.id, et.c.first_index, et.c.effects)
+        .select_from(batch_rows.outerjoin(et, et.c.batch_id == batch_rows.c.id))
+        .order_by(batch_rows.c.seq, et.c.part)
+    )
+    found: dict[int, tuple[str, list[str]]] = {}
+    for seq, batch_id, first, effects in conn.execute(query):
+        _, parts = found.setdefault(seq, (batch_id, []))
+        if effects is not None:
+            held = sum(map(len, parts))
+            parts.append("-" * max(0, first - held) + effects)
+    return [(seq, batch_id, "".join(parts)) for seq, (batch_id, parts) in found.items()]

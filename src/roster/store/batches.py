@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from roster.domain.batches import UNFINISHED, Claimed, Status
 from roster.domain.outcomes import Issue, Ledger
 from roster.store.id_lists import among
+from roster.store.schema import batch_effects as et
 from roster.store.schema import batch_issues as it
 from roster.store.schema import batch_payloads as pt
 from roster.store.schema import batches as t
@@ -54,12 +55,12 @@ def run_mode(conn: Connection, workspace_id: str, run: str) -> tuple[bool, int] 
     return None if elements is None else (bool(dry), int(elements))
 
 
-def held_of_run(conn: Connection, workspace_id: str, run: str) -> list[Claimed]:
-    """A dry run's batches still held, in acceptance order, with their bodies."""
+def of_dry_run(conn: Connection, workspace_id: str, run: str) -> list[Claimed]:
+    """Every batch of a dry run (held, or decided before), in acceptance order, with bodies."""
     query = (
         sa.select(t.c.seq, t.c.id, t.c.kind, t.c.accepted_at, pt.c.payload, pt.c.prepared)
         .join(pt, pt.c.batch_id == t.c.id)
-        .where(t.c.workspace_id == workspace_id, t.c.run == run, t.c.status == Status.HELD)
+        .where(t.c.workspace_id == workspace_id, t.c.run == run, t.c.dry_run)
         .order_by(t.c.seq)
     )
     return [
@@ -250,6 +251,9 @@ _FINISH = (
         applied=sa.bindparam("b_applied"),
         skipped=sa.bindparam("b_skipped"),
         failed=sa.bindparam("b_failed"),
+        created=sa.bindparam("b_created"),
+        updated=sa.bindparam("b_updated"),
+        unchanged=sa.bindparam("b_unchanged"),
         lease_owner=None,
         lease_expires_at=None,
         last_error=None,
@@ -268,18 +272,44 @@ def finish(conn: Connection, done: Sequence[tuple[str, Ledger]], now: int) -> No
     ]
     if issues:
         conn.execute(_INSERT_ISSUES, issues)
-    marks = [
-        {
-            "b_id": batch_id,
-            "b_now": now,
-            "b_applied": ledger.applied,
-            "b_skipped": ledger.skipped,
-            "b_failed": ledger.failed,
-        }
-        for batch_id, ledger in done
-    ]
+    effects = [_effects_row(batch_id, 0, ledger) for batch_id, ledger in done if ledger.effects]
+    if effects:
+        conn.execute(_INSERT_EFFECTS, effects)
+    marks = []
+    for batch_id, ledger in done:
+        created, updated, unchanged = ledger.effect_counts()
+        marks.append(
+            {
+                "b_id": batch_id,
+                "b_now": now,
+                "b_applied": ledger.applied,
+                "b_skipped": ledger.skipped,
+                "b_failed": ledger.failed,
+                "b_created": created,
+                "b_updated": updated,
+                "b_unchanged": unchanged,
+            }
+        )
     if marks:
         conn.execute(_FINISH, marks)
+
+
+def forget_ledgers(conn: Connection, batch_ids: list[str]) -> None:
+    """Drop the issues and effects of batches about to be decided again (a dry run's)."""
+    for table in (it, et):
+        conn.execute(sa.delete(table).where(among(table.c.batch_id, batch_ids, conn.dialect.name)))
+
+
+_INSERT_EFFECTS = sa.insert(et)
+
+
+def _effects_row(batch_id: str, part: int, ledger: Ledger) -> dict[str, Any]:
+    return {
+        "batch_id": batch_id,
+        "part": part,
+        "first_index": ledger.first,
+        "effects": ledger.effects.decode("ascii"),
+    }
 
 
 def _issue_row(batch_id: str, ordinal: int, issue: Issue) -> dict[str, Any]:
@@ -326,11 +356,17 @@ def finish_chunk(
     ]
     if issues:
         conn.execute(_INSERT_ISSUES, issues)
+    if ledger.effects:
+        conn.execute(_INSERT_EFFECTS, [_effects_row(batch_id, progress.done_chunks, ledger)])
+    created, updated, unchanged = ledger.effect_counts()
     values: dict[str, Any] = {
         "done_chunks": progress.done_chunks + 1,
         "applied": t.c.applied + ledger.applied,
         "skipped": t.c.skipped + ledger.skipped,
         "failed": t.c.failed + ledger.failed,
+        "created": t.c.created + created,
+        "updated": t.c.updated + updated,
+        "unchanged": t.c.unchanged + unchanged,
     }
     if last:
         values.update(

@@ -67,6 +67,10 @@ batches = sa.Table(
     sa.Column("run", sa.String(100)),
     #: Part of a dry run: held apart from the queue, then decided and rolled back, its ledger kept.
     sa.Column("dry_run", sa.Boolean, nullable=False, server_default=sa.false()),
+    #: The applied elements by effect (``domain.outcomes``; schema 0008).
+    sa.Column("created", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("unchanged", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("workspace_id", "idempotency_key"),
     sa.Index("ix_batches_workspace_id_seq", "workspace_id", "seq"),
     # "Is an earlier batch of this workspace unfinished?" seeks (workspace, status, seq < n).
@@ -99,6 +103,18 @@ batch_chunks = sa.Table(
     sa.Column("first_row", sa.Integer, nullable=False),
     sa.Column("rows", sa.Integer, nullable=False),
     sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+#: What each element of a batch did, one letter an element (``domain.outcomes.Ledger.effects``):
+#: a row per applied part (``part`` 0 for a whole batch, else its chunk's ``seq``), its letters
+#: standing for elements ``first_index`` onwards.
+batch_effects = sa.Table(
+    "batch_effects",
+    metadata,
+    sa.Column("batch_id", sa.ForeignKey("batches.id"), primary_key=True),
+    sa.Column("part", sa.Integer, primary_key=True),
+    sa.Column("first_index", sa.Integer, nullable=False),
+    sa.Column("effects", sa.Text, nullable=False),
 )
 
 batch_issues = sa.Table(

@@ -189,11 +189,12 @@ class _Group:
             msg = f"person {key!r} does not exist and _update is true: nothing created"
             ledger.skip(op.index, key, "_update", oc.UNKNOWN_CUSTOMER, msg)
             return
+        new = found is None
         if found is None:
             found = self._create(batch, ledger, op.index, key, op.by_email, body_id, source_ms)
         elif op.by_email and "email" not in raw and not _holds_email(found, key):
             raw = {**raw, "email": key}  # found by the body's id: it takes the path's email
-        set_attributes(
+        changed = set_attributes(
             self.book,
             ledger,
             op.index,
@@ -205,7 +206,12 @@ class _Group:
             max_string=self.max_string,
         )
         self._index_email(found)
-        ledger.mark_applied()
+        if new:
+            ledger.created(op.index)
+        elif changed:
+            ledger.updated(op.index)
+        else:
+            ledger.unchanged(op.index)
 
     def event(self, batch: Claimed, ledger: Ledger, op: cio.Event) -> None:
         """One event, checked in the order its fields are named in the docs. The common shape
@@ -280,7 +286,7 @@ class _Group:
                 None,  # value
             ),
         )
-        ledger.applied += 1
+        ledger.created(index)
 
     def _identifier(self, ledger: Ledger, index: int, value: Any, where: str) -> str | None:
         """The person's id or email as text, or ``None`` after failing the element."""

@@ -19,7 +19,7 @@ from roster.domain import outcomes as oc
 from roster.domain.batches import Claimed
 from roster.domain.element_rules import MAX_ID_LENGTH, Problem, source_time
 from roster.domain.identity import normalise_identifier
-from roster.domain.outcomes import Ledger
+from roster.domain.outcomes import NOT_APPLIED, Ledger
 from roster.domain.profiles import Profile
 from roster.domain.workspaces import Workspace
 from roster.formats import customerio_people_csv as people_csv
@@ -70,7 +70,11 @@ def plan_people_chunk(
     options = meta.parsed_options
     columns = _Columns.of(meta.header)
     records = people_csv.records_of(chunk.data)
-    ledger = Ledger(total=chunk.rows)
+    # Effects are kept by row number, from 0 (the header and blank lines are no person):
+    # the first chunk's start at row 0, so the batch's effects line up with its rows.
+    pad = chunk.first_row if chunk.seq == 0 else 0
+    effects = bytearray(NOT_APPLIED * (pad + len(records)))
+    ledger = Ledger(total=chunk.rows, first=chunk.first_row - pad, effects=effects)
     book = ProfileBook(workspace, batch.accepted_at)
     book.batch_id = batch.id
     rows = _Rows(workspace, batch, options, columns, ledger, book, max_string, {})
@@ -158,10 +162,14 @@ class _Rows:
                 # conflict to report); the book indexes its identifiers when it is written.
                 found.attributes = values
                 found.times = dict.fromkeys(values, source_ms)
-                ledger.applied += 1
+                ledger.created(row)
                 return
-        write_clean(self.book, ledger, row, key, found, values, source_ms, prefix="")
-        ledger.mark_applied()
+            write_clean(self.book, ledger, row, key, found, values, source_ms, prefix="")
+            ledger.created(row)
+        elif write_clean(self.book, ledger, row, key, found, values, source_ms, prefix=""):
+            ledger.updated(row)
+        else:
+            ledger.unchanged(row)
 
     def _source_time(self, row: int, key: str, record: list[str]) -> int | None:
         """The row's ``_timestamp`` cell (an empty one is none), else the accept time."""

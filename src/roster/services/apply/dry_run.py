@@ -1,12 +1,17 @@
-"""Deciding a dry run: every held batch of the run, in order, applied and rolled back.
+"""Deciding a dry run: every batch of the run, in order, applied and rolled back.
 
 A dry run's batches are stored held (out of the queue) as they arrive. When the client says the
 run is complete, a ``dry_run.decide`` batch joins the workspace's queue, so the run is decided
-against the state every earlier batch left. Its write step applies each held batch with its
-kind's own planner inside one savepoint, so each sees the effects of the ones before it (events
-after their customers, transactions after their balances), then rolls the savepoint back and
-keeps only the ledgers: the held batches end ``done`` with the counts and issues a real run
-would have had, and nothing else a read can see has changed.
+against the state every earlier batch left. Its write step applies each batch of the run with
+its kind's own planner inside one savepoint, so each sees the effects of the ones before it
+(events after their customers, transactions after their balances), then rolls the savepoint
+back and keeps only the ledgers: the batches end ``done`` with the counts, effects and issues a
+real run would have had, and nothing else a read can see has changed.
+
+A run may be sent in parts (``roster load`` once per file of a migration, under one run name):
+each decision decides the whole run again, the batches decided before too (their bodies and
+chunks are kept for it; a dry run holds at most 50,000 elements), so the last part's decision
+is a rehearsal of the whole migration against the workspace as it is now.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ def job_payload(run: str) -> bytes:
 @dataclass(slots=True)
 class DryRunPlan:
     workspace: Workspace
-    held: list[Claimed]
+    run_batches: list[Claimed]
     settings: Settings
     kinds: Mapping[str, _Kind]
 
@@ -55,15 +60,15 @@ class DryRunPlan:
         ledgers: list[Ledger] = []
         savepoint = conn.begin_nested()
         try:
-            for batch in self.held:
+            for batch in self.run_batches:
                 ledgers.append(self._decide(conn, batch))
         finally:
             savepoint.rollback()  # nothing the run did stays, whatever happened
         now = int(time.time() * 1000)
-        batches.finish(conn, [(b.id, led) for b, led in zip(self.held, ledgers, strict=True)], now)
-        for batch in self.held:
-            batch_chunks.delete(conn, batch.id)
-        return [Ledger(total=len(self.held), applied=len(self.held))]
+        ids = [b.id for b in self.run_batches]
+        batches.forget_ledgers(conn, ids)  # those of an earlier decision
+        batches.finish(conn, list(zip(ids, ledgers, strict=True)), now)
+        return [Ledger(total=len(ids), applied=len(ids))]
 
     def _decide(self, conn: Connection, batch: Claimed) -> Ledger:
         kind = self.kinds[batch.kind]
@@ -86,6 +91,6 @@ def plan_dry_run(
     settings: Settings,
     kinds: Mapping[str, _Kind],
 ) -> DryRunPlan:
-    """The dry run the job names, with its held batches read now (decided in the write)."""
+    """The dry run the job names, with all its batches read now (decided in the write)."""
     run = msgspec.json.decode(job.payload)["run"]
-    return DryRunPlan(workspace, batches.held_of_run(conn, workspace.id, run), settings, kinds)
+    return DryRunPlan(workspace, batches.of_dry_run(conn, workspace.id, run), settings, kinds)

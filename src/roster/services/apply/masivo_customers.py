@@ -188,6 +188,7 @@ def _plan_one(
                     del in_batch[released]
                 if (holders.get(released) or (None, None))[1] == cid:
                     del holders[released]
+        new = profile is None
         profile = profile or book.create(cid, batch)
         values = _profile_fields(ledger, index, cid, where, entry, max_string)
         merged = merge_last_write_wins(profile.attributes, profile.times, values, batch.accepted_at)
@@ -195,7 +196,9 @@ def _plan_one(
             book.mark_dirty(profile)
             book.index_identifiers(profile)
         before = plan.migrated.get(cid)
+        kept = before.metrics if before is not None else (state.metrics if state else None)
         metrics = _metrics(ledger, index, cid, where, entry, state, before)
+        stored = plan.stored_wallets.get(profile.uid) if profile.uid is not None else None
         if balance is not None and profile.uid in justified:
             _warn_if_kept(
                 ledger, index, cid, where, balance, plan.stored_wallets.get(profile.uid, {})
@@ -204,7 +207,8 @@ def _plan_one(
         elif balance is None and before is not None:
             balance = before.balance
         plan.migrated[cid] = Migrated(profile, metrics, balance, batch)
-        ledger.mark_applied()
+        changed = merged.changed or metrics != kept or _balance_changes(balance, before, stored)
+        _effect(ledger, index, new=new, changed=changed)
     return ledger
 
 
@@ -222,6 +226,30 @@ def _profile_fields(
     for p in clean.problems:
         ledger.warn(index, cid, p.field, p.code, p.message)
     return clean.values
+
+
+def _effect(ledger: Ledger, index: int, *, new: bool, changed: bool) -> None:
+    if new:
+        ledger.created(index)
+    elif changed:
+        ledger.updated(index)
+    else:
+        ledger.unchanged(index)
+
+
+def _balance_changes(
+    balance: dict[str, tuple[Decimal, dict[str, Any]]] | None,
+    before: Migrated | None,
+    stored: dict[str, wallet_store.Wallet] | None,
+) -> bool:
+    """Whether the balance to keep differs from the one kept so far (in this group, else the
+    stored wallets' opening balances)."""
+    if balance is None:
+        return False
+    amounts = {r: a for r, (a, _) in balance.items()}
+    if before is not None:
+        return before.balance is None or amounts != {r: a for r, (a, _) in before.balance.items()}
+    return amounts != {r: w.opening_balance for r, w in (stored or {}).items()}
 
 
 def _email(entry: dict[str, Any]) -> str | None:

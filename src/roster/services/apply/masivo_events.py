@@ -147,9 +147,9 @@ def _plan_one(
                 )
             )
             applied += 1
+            ledger.created(index)
         if applied:
             plan.customers.add(uid)
-            ledger.mark_applied(applied)
     return ledger
 
 

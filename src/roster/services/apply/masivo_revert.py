@@ -92,6 +92,6 @@ def plan_revert(conn: Connection, workspace: Workspace, batch: Claimed) -> Rever
             ledger.skip(index, cid, f"customers[{index}]", oc.HAS_MERGES, msg)
         else:
             plan.reverted[state.uid] = cid
-            ledger.mark_applied()
+            ledger.updated(index)  # the customer is back to before its migration
         listed.setdefault(cid, index)
     return plan

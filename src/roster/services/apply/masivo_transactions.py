@@ -124,10 +124,10 @@ def _plan_one(
             continue
         if good:  # an empty set stores nothing, so it leaves the customer's set to come
             done.add(uid)
-        for t, raw in zip(good, sent, strict=True):
+        for index, t, raw in zip(indexes, good, sent, strict=True):
             text = masivo.entry_text(raw)
             emit(transaction_row(workspace.id, uid, t, text, batch, live=False))
-            ledger.mark_applied()
+            ledger.created(index)
     return ledger
 
 

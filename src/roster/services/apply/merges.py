@@ -94,7 +94,7 @@ def plan_merges(
         book.mark_dirty(retained)
         gone[id(merged)] = move
         plan.moves.append(move)
-        plan.ledger.mark_applied()
+        plan.ledger.updated(pair.index)  # the retained customer holds the merged one now
     return plan
 
 

@@ -42,6 +42,8 @@ class Shared:
     known_devices: dict[str, Device] = field(default_factory=dict)
     touched_devices: dict[str, Device] = field(default_factory=dict)
     device_owners: list[tuple[Device, Profile]] = field(default_factory=list)
+    #: Each device's owner as the group has it so far (the stored ``uid`` is set at the write).
+    owner_of: dict[str, Profile] = field(default_factory=dict)
     events: list[ElementEvents] = field(default_factory=list)
 
 
@@ -206,8 +208,9 @@ def _apply_customer(ctx: Context, index: int, el: CustomerElement) -> None:
         msg = "customer does not exist and update_existing_only is set: nothing created"
         ctx.ledger.skip(index, key, "customer_id", oc.UNKNOWN_CUSTOMER, msg)
         return
+    new = profile is None
     profile = profile or ctx.book.create(cid, ctx.batch)
-    set_attributes(
+    changed = set_attributes(
         ctx.book,
         ctx.ledger,
         index,
@@ -218,7 +221,12 @@ def _apply_customer(ctx: Context, index: int, el: CustomerElement) -> None:
         prefix="attributes",
         max_string=ctx.max_string,
     )
-    ctx.ledger.mark_applied()
+    if new:
+        ctx.ledger.created(index)
+    elif changed:
+        ctx.ledger.updated(index)
+    else:
+        ctx.ledger.unchanged(index)
 
 
 def _first_identifier(workspace: Workspace, values: dict[str, Any]) -> str | None:
@@ -256,12 +264,25 @@ def _device(
     clean = clean_attributes(rest, max_string=ctx.max_string, prefix="attributes")
     for p in clean.problems:
         ctx.ledger.warn(index, did, p.field, p.code, p.message)
-    device = known.get(did) or Device(did, 0, platform, push_id, False)
+    device = known.get(did)
+    owner = ctx.shared.owner_of.get(did)
+    if owner is not None:
+        moved = owner is not profile
+    else:
+        moved = device is not None and device.uid != profile.uid
+    ctx.shared.owner_of[did] = profile
+    before = None if device is None else (device.platform, device.push_id, device.attributes)
+    device = device or Device(did, 0, platform, push_id, False)
     device.platform, device.push_id = platform, push_id
     device.attributes = {**device.attributes, **clean.values}
     device.push_opted_out = is_opted_out(device.attributes.get("moe_push_opted"))
     known[did] = device
-    ctx.ledger.mark_applied()
+    if before is None:
+        ctx.ledger.created(index)
+    elif moved or before != (platform, push_id, device.attributes):
+        ctx.ledger.updated(index)
+    else:
+        ctx.ledger.unchanged(index)
     return device, profile
 
 
@@ -285,7 +306,7 @@ def _apply_events(ctx: Context, events: list[tuple[int, EventElement]]) -> None:
             pass  # the common case: a known, valid customer id
         elif (profile := _event_customer(ctx, index, el)) is None:
             continue
-        ledger.applied += 1
+        ledger.created(index)
         waiting.append((profile, drafts))
 
 

@@ -79,5 +79,5 @@ def plan_live_transaction(conn: Connection, workspace: Workspace, batch: Claimed
     details = encode_entry(raw)
     plan.transactions.append(transaction_row(workspace.id, uid, t, details, batch, live=True))
     plan.customers.add(uid)
-    ledger.mark_applied()
+    ledger.created(0)
     return plan

@@ -28,13 +28,14 @@ def set_attributes(
     *,
     prefix: str,
     max_string: int,
-) -> None:
+) -> bool:
     """Apply ``raw`` (written at ``source_ms``) to ``profile``; ``prefix`` names where the
-    attributes sat in the request (``attributes``, ``traits``, ...)."""
+    attributes sat in the request (``attributes``, ``traits``, ...). ``True`` if a stored
+    value changed."""
     clean = clean_attributes(raw, max_string=max_string, prefix=prefix)
     for p in clean.problems:
         ledger.warn(index, key, p.field, p.code, p.message)
-    write_clean(book, ledger, index, key, profile, clean.values, source_ms, prefix=prefix)
+    return write_clean(book, ledger, index, key, profile, clean.values, source_ms, prefix=prefix)
 
 
 def write_clean(
@@ -47,9 +48,10 @@ def write_clean(
     source_ms: int,
     *,
     prefix: str,
-) -> None:
+) -> bool:
     """Apply attributes that passed the rules: last write wins, then the identifier index.
-    Fields in the ledger are ``prefix.name`` (just ``name`` with an empty prefix)."""
+    Fields in the ledger are ``prefix.name`` (just ``name`` with an empty prefix). ``True`` if
+    a stored value changed."""
     result = merge_last_write_wins(profile.attributes, profile.times, values, source_ms)
     dot = "." if prefix else ""
     for name, stored in result.stale:
@@ -59,7 +61,7 @@ def write_clean(
         )
         ledger.warn(index, key, f"{prefix}{dot}{name}", oc.STALE_ATTRIBUTE_SKIPPED, msg)
     if not result.changed:
-        return
+        return False
     book.mark_dirty(profile)
     shared = book.index_identifiers(profile)
     if book.workspace.identity_resolution:
@@ -71,3 +73,4 @@ def write_clean(
             )
             ledger.warn(index, key, f"{prefix}{dot}{name}", oc.IDENTITY_MERGED, msg)
             book.shared.append((profile, holder, book.batch_id))
+    return True

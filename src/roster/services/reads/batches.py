@@ -81,6 +81,12 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
             "skipped": row["skipped"],
             "failed": row["failed"],
         },
+        #: What the applied elements did (``GET /v1/runs/{run}/effects`` has each one's).
+        "effects": {
+            "created": row["created"],
+            "updated": row["updated"],
+            "unchanged": row["unchanged"],
+        },
     }
 
 

@@ -57,8 +57,9 @@ def run_view(db: Database, workspace: Workspace, name: str) -> dict[str, Any]:
 
 
 def dry_run_to_decide(db: Database, workspace: Workspace, name: str) -> int:
-    """How many of a dry run's batches are held, to be decided; ``NotFound`` for no such run,
-    ``Conflict`` for a real run or one with nothing held."""
+    """How many batches the dry run's decision decides (all of the run's: those decided before
+    are decided again after the ones held); ``NotFound`` for no such run, ``Conflict`` for a
+    real run or one with nothing held."""
     with db.read() as conn:
         row = batch_reads.run_summary(conn, workspace.id, name)
     if row is None:
@@ -67,7 +68,7 @@ def dry_run_to_decide(db: Database, workspace: Workspace, name: str) -> int:
         raise Conflict(f"run {name!r} is not a dry run: it is applied as it comes", field="run")
     if not row["held"]:
         raise Conflict(f"dry run {name!r} holds no batch left to decide", field="run")
-    return int(row["held"])
+    return int(row["batches"])
 
 
 def run_issues(
@@ -81,6 +82,27 @@ def run_issues(
         rows = batch_reads.run_issues(conn, workspace.id, name, after=cursor, limit=limit)
     following = f"{rows[-1]['seq']}.{rows[-1]['ordinal']}" if len(rows) == limit else None
     return {"issues": [_issue(r) for r in rows], "next": following}
+
+
+def run_effects(
+    db: Database, workspace: Workspace, name: str, *, after: str | None, limit: int
+) -> dict[str, Any]:
+    """A page of what each element of the run's batches did (``created``, ``updated``,
+    ``unchanged``; ``-`` for one not applied), one letter an element, and the next cursor."""
+    if after is not None and not after.isdigit():
+        msg = f"'after' must be a cursor from an earlier page's 'next', got {after[:40]!r}"
+        raise InvalidParameter(msg, field="after")
+    with db.read() as conn:
+        if after is None and batch_reads.run_summary(conn, workspace.id, name) is None:
+            raise NotFound(f"run {name!r} not found", field="run")
+        rows = batch_reads.run_effects(
+            conn, workspace.id, name, after=None if after is None else int(after), limit=limit
+        )
+    following = str(rows[-1][0]) if len(rows) == limit else None
+    return {
+        "batches": [{"batch_id": batch_id, "effects": effects} for _, batch_id, effects in rows],
+        "next": following,
+    }
 
 
 def run_issues_csv(db: Database, workspace: Workspace, name: str) -> Iterator[str]:
@@ -136,6 +158,11 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
             "applied": int(row["applied"] or 0),
             "skipped": int(row["skipped"] or 0),
             "failed": int(row["failed"] or 0),
+        },
+        "effects": {
+            "created": int(row["created"] or 0),
+            "updated": int(row["updated"] or 0),
+            "unchanged": int(row["unchanged"] or 0),
         },
         "progress": round(counted / elements, 4) if elements else 1.0,
         "first_accepted_at": _iso(row["first_accepted_at"]),
