@@ -29,7 +29,7 @@ def test_upgrade_is_idempotent(container: Container) -> None:
     """Upgrading an up-to-date database changes nothing and stays at the newest revision."""
     before = migrations.current_revision(container.db)
     migrations.upgrade(container.db)
-    assert migrations.current_revision(container.db) == before == "0007"
+    assert migrations.current_revision(container.db) == before == "0008"
 
 
 @pytest.mark.parametrize(
@@ -211,5 +211,40 @@ def test_runs_upgrade_and_downgrade(blank_url: str) -> None:
             assert "outcome" not in issue_columns
             assert conn.execute(sa.text("SELECT count(*) FROM batches")).scalar_one() == 1
             assert conn.execute(sa.text("SELECT count(*) FROM batch_issues")).scalar_one() == 2
+    finally:
+        db.dispose()
+
+
+def test_effects_upgrade_and_downgrade(blank_url: str) -> None:
+    """0008 gives batches counts by effect (none for those applied before) and a table of each
+    element's effect; a downgrade removes both and keeps the batches."""
+    db = Database(blank_url)
+    try:
+        migrations.upgrade(db, "0007")
+        with db.write() as conn:
+            conn.execute(sa.insert(schema.workspaces), WORKSPACE)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO batches (id, workspace_id, kind, status, payload_sha256,"
+                    " element_count, accepted_at, next_attempt_at, applied)"
+                    " VALUES ('b1', 'W1', 'transition', 'done', '-', 2, 0, 0, 2)"
+                )
+            )
+        migrations.upgrade(db)
+        with db.read() as conn:
+            counts = conn.execute(
+                sa.text("SELECT applied, created, updated, unchanged FROM batches")
+            ).one()
+            assert tuple(counts) == (2, 0, 0, 0)
+            assert conn.execute(sa.text("SELECT count(*) FROM batch_effects")).scalar_one() == 0
+        with db.writer.connect() as conn:
+            cfg = migrations.alembic_config(db)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0007")
+        with db.read() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("batches")}
+            assert not {"created", "updated", "unchanged"} & columns
+            assert "batch_effects" not in sa.inspect(conn).get_table_names()
+            assert conn.execute(sa.text("SELECT count(*) FROM batches")).scalar_one() == 1
     finally:
         db.dispose()
