@@ -318,6 +318,7 @@ def _follow(
         counts: dict[str, int] = view["counts"]
         progress.applied, progress.skipped = counts["applied"], counts["skipped"]
         progress.failed = counts["failed"]
+        progress.elements_total = counts["total"]  # the whole run's (every part of it)
         progress.batches_queued = view["batches"]["queued"] + view["batches"]["processing"]
         listen(progress)
         if view["status"] == "finished":
