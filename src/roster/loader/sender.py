@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import random
 import threading
 import time
@@ -124,8 +125,10 @@ class Sender:
             self.pacer.wait()
             try:
                 body.seek(0)
+                # A request-sized body is in memory: sent as it is; a spooled one, streamed.
+                content = body.getvalue() if isinstance(body, io.BytesIO) else _blocks(body)
                 response = self.client.post(
-                    self.path, content=_blocks(body), headers=headers, params=self.query
+                    self.path, content=content, headers=headers, params=self.query
                 )
             except httpx.TransportError as exc:
                 failures = self.backoff(failures, f"could not reach the target: {exc}")
