@@ -151,12 +151,21 @@ def test_rotated_key_stops_working_at_once(roster: Harness, form: str) -> None:
 
 
 def test_api_key_query_parameter_is_not_credentials(roster: Harness) -> None:
-    """An api_key (or key/app_id) query parameter does not authenticate: 401."""
+    """An api_key (or key) query parameter does not authenticate: no route takes one, so it is
+    a 400 naming it; app_id, which Merge Users takes, is no credential either (401)."""
     tenant = roster.tenant()
-    params = {"api_key": tenant.key, "key": tenant.key, "app_id": tenant.id}
-    assert_401(post(roster, tenant.id, {}, params=params))
-    assert_401(list_batches(roster, {}, params=params))
-    assert_401(roster.request("GET", "/v1/customers/c1", params=params))
+    for params in ({"api_key": tenant.key}, {"key": tenant.key}):
+        name = next(iter(params))
+        for response in (
+            post(roster, tenant.id, {}, params=params),
+            list_batches(roster, {}, params=params),
+            roster.request("GET", "/v1/customers/c1", params=params),
+        ):
+            assert response.status_code == 400, response.text
+            assert response.json()["error"]["field"] == name
+            assert tenant.key not in response.text  # the value is never echoed
+    merge = roster.request("POST", "/v1/customer/merge", params={"app_id": tenant.id}, json={})
+    assert_401(merge)
     assert batch_ids(roster, tenant) == []
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from roster import __version__
 from roster.api import (
@@ -18,6 +18,7 @@ from roster.api import (
     wallets,
     workspace,
 )
+from roster.api.query_check import check_query
 from roster.bootstrap import Container
 
 
@@ -26,6 +27,7 @@ def create_app(container: Container) -> FastAPI:
         title="Roster",
         version=__version__,
         summary="Customer data platform core: vendor-compatible imports with a per-element ledger.",
+        dependencies=[Depends(check_query)],  # an unknown query parameter is a 400 naming it
     )
     app.state.container = container
     errors.install(app)

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from roster.api import schemas
@@ -36,10 +36,18 @@ router = APIRouter(tags=["Customer.io"])
     responses={400: {}, 401: {}, 413: {}, 415: {}, 422: {}, 429: {}},
     openapi_extra={"requestBody": schemas.CSV_REQUEST},
 )
-async def import_people(request: Request, response: Response) -> dict[str, Any]:
+async def import_people(
+    request: Request,
+    response: Response,
+    create: str | None = Query(None, description="create people not found: true (default), false"),
+    match_by: str | None = Query(None, description="the column people are matched by: id, email"),
+    empty: str | None = Query(None, description="an empty cell: ignore (default) or nullify"),
+    infer_types: str | None = Query(None, description="numbers and booleans as such: false"),
+) -> dict[str, Any]:
     settings = container(request).settings
     workspace = await workspace_of(request)
-    options = people_csv.options_from(dict(request.query_params))
+    given = {"create": create, "match_by": match_by, "empty": empty, "infer_types": infer_types}
+    options = people_csv.options_from({k: v for k, v in given.items() if v is not None})
     key = check_idempotency_key(request.headers.get("idempotency-key"))
     with tempfile.TemporaryFile(prefix="roster-import-") as file:
         sha256 = await receive_file(request, file, settings.csv_max_bytes)

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from roster.api.deps import caller, container
 from roster.api.params import MAX_UID, text_param
+from roster.api.query_check import OPEN_QUERY, refuse_unknown
 from roster.domain.errors import InvalidParameter
 from roster.domain.timestamps import InvalidTimestamp, parse_timestamp
 from roster.domain.workspaces import Workspace
@@ -30,7 +31,9 @@ async def get_customer(customer_id: str, request: Request, workspace: Caller) ->
 
 
 @router.get(
-    "/v1/customers", summary="Find a customer by customer_id, uid or an identifier (?email=)"
+    "/v1/customers",
+    summary="Find a customer by customer_id, uid or an identifier (?email=)",
+    openapi_extra={OPEN_QUERY: "the workspace's identifier attributes, e.g. ?email="},
 )
 async def find_customer(
     request: Request,
@@ -39,6 +42,7 @@ async def find_customer(
     customer_id: str | None = Query(None, description="for ids a path cannot carry, e.g. 'a/b'"),
 ) -> dict[str, Any]:
     db = container(request).db
+    refuse_unknown(list(request.query_params), {"uid", "customer_id", *workspace.identifiers})
     identifier = next(
         (
             (n, text_param(v, n, max_length=512))
