@@ -51,6 +51,11 @@ async def accept_call(
     )
 
 
+#: Every Data Pipelines path: its errors also carry ``code`` and ``message`` at the top, which
+#: Customer.io's and Segment's clients read (``api.errors``).
+PIPELINES_PATHS: set[str] = set()
+
+
 def _pipelines_route(call: str, summary: str) -> None:
     async def endpoint(request: Request, response: Response) -> dict[str, Any]:
         settings = container(request).settings
@@ -60,6 +65,7 @@ def _pipelines_route(call: str, summary: str) -> None:
 
     endpoint.__name__ = f"pipelines_{call}"
     for path in (f"/v1/{call}", f"/v1/api/{call}"):
+        PIPELINES_PATHS.add(path)
         router.add_api_route(
             path,
             endpoint,

@@ -3,7 +3,9 @@
 Bodies follow MoEngage's error envelope, with Roster's stable code, the field and the
 element index: ``{"status": "fail", "error": {"code", "type", "message", "field", "index"}}``.
 Under Masivo's prefix (``/api/storefront/``) they take Masivo's shape instead, ``{"error",
-"details", "field", "index"}``, and a body that breaks a batch rule is 422.
+"details", "field", "index"}``, and a body that breaks a batch rule is 422. On the Data Pipelines
+paths they also carry ``code`` and ``message`` at the top, where Customer.io's and Segment's
+clients read them (without those, a client takes a 4xx for a network error and retries it).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from roster.api.customerio import PIPELINES_PATHS
 from roster.domain import errors as e
 
 log = structlog.get_logger("roster.api")
@@ -53,6 +56,8 @@ MASIVO_UNPROCESSABLE = (e.MalformedBody, e.InvalidEnvelope, e.TooManyElements)
 def response_for(exc: e.RosterError, path: str = "") -> JSONResponse:
     status, kind = next(((s, k) for cls, s, k in STATUS if isinstance(exc, cls)), (400, "Error"))
     body = fail_body(exc.code, kind, exc.message, exc.field, exc.index)
+    if path in PIPELINES_PATHS:  # the clients raise their APIError from these two
+        body = {"code": exc.code, "message": exc.message, **body}
     if path.startswith(MASIVO_PREFIX):
         if isinstance(exc, MASIVO_UNPROCESSABLE):
             status = 422

@@ -11,7 +11,7 @@ from fastapi import Request
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from roster.api.body import check_declared_length
+from roster.api.body import stream_decoded
 from roster.domain.errors import InvalidEnvelope, PayloadTooLarge, UnsupportedMediaType
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
@@ -36,13 +36,8 @@ async def receive_file(request: Request, into: IO[bytes], limit: int) -> str:
 
 
 async def _plain(request: Request, into: IO[bytes], limit: int) -> str:
-    check_declared_length(request, limit)
     digest = hashlib.sha256()
-    size = 0
-    async for piece in request.stream():
-        size += len(piece)
-        if size > limit:
-            raise PayloadTooLarge(f"the file is over {limit} bytes, the most accepted")
+    async for piece in stream_decoded(request, limit, "the file"):
         digest.update(piece)
         into.write(piece)
     return digest.hexdigest()
@@ -108,19 +103,14 @@ class _FilePart:
 
 
 async def _multipart(request: Request, ctype: str, into: IO[bytes], limit: int) -> str:
-    check_declared_length(request, limit + MULTIPART_OVERHEAD)
     _, params = parse_options_header(ctype)
     boundary = params.get(b"boundary")
     if not boundary:
         raise InvalidEnvelope("the multipart Content-Type has no boundary", field="Content-Type")
     part = _FilePart(into, limit)
     parser = MultipartParser(boundary, part.callbacks())  # type: ignore[arg-type]
-    size = 0
     try:
-        async for piece in request.stream():
-            size += len(piece)
-            if size > limit + MULTIPART_OVERHEAD:
-                raise PayloadTooLarge(f"the body is over {limit} bytes, the most accepted")
+        async for piece in stream_decoded(request, limit + MULTIPART_OVERHEAD):
             parser.write(piece)
         parser.finalize()
     except FormParserError as exc:

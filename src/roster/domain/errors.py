@@ -33,6 +33,12 @@ class MalformedBody(RequestRejected):
     code = "malformed_json"
 
 
+class MalformedEncoding(MalformedBody):
+    """The body's ``Content-Encoding`` (gzip) stream is broken or cut short."""
+
+    code = "malformed_encoding"
+
+
 class InvalidEnvelope(RequestRejected):
     """The JSON is well formed but its envelope is wrong (missing ``type``, empty list, ...)."""
 
