@@ -12,8 +12,13 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PIP) install --no-deps -e .
 	touch $@
 
+# Segment's analytics-python pins backoff==1.10.0, which Customer.io's Data Pipelines client
+# (backoff~=2.2) cannot share; it runs on 2.2 unchanged, so it goes in without its pins.
+SEGMENT_CLIENT := analytics-python==1.4.post1
+
 $(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.lock
 	$(PIP) install -r requirements-dev.lock
+	$(PIP) install --no-deps $(SEGMENT_CLIENT)
 	touch $@
 
 install: $(VENV)/.installed  ## runtime dependencies only

@@ -1,4 +1,5 @@
-"""The MoEngage-compatible surface: Bulk Import and Merge Users, accepted into the ledger.
+"""The MoEngage-compatible surface: Bulk Import, Track User, Track Event, Track Device and Merge
+Users, accepted into the ledger.
 
 ``POST /v1/transition/{workspace_id}`` (Bulk Import) stores customers, devices and events as a
 ``transition`` batch. ``POST /v1/customer/merge?app_id=`` (Merge Users, seed 004) is checked at
@@ -6,7 +7,9 @@ the door as the vendor does (``formats.moengage``: at most 50 pairs in at most 1
 string), stored as a ``moengage.merge`` batch of the workspace's queue and answered 200
 ``{"status": "success", "operation": "created", "batch_id"}``; each pair's outcome is in the
 batch's ledger. Refused with 409 when the workspace has identity resolution on. Each pair counts
-as one merged user against the workspace's merges budget.
+as one merged user against the workspace's merges budget. ``POST /v1/customer/{app_id}``,
+``/v1/event/{app_id}`` and ``/v1/device/{app_id}`` take one element each (at most 128 KB, as the
+vendor's Track APIs do) and store it as a one-element ``transition`` batch.
 """
 
 from __future__ import annotations
@@ -89,3 +92,42 @@ async def merge_users(
         key=key,
     )
     return {"status": "success", "operation": "created", "batch_id": batch_id}
+
+
+def _single_route(element_type: str, path: str, summary: str) -> None:
+    """Track User, Track Event or Track Device: one element, stored as a one-element
+    transition batch (the same rules and ledger as Bulk Import)."""
+
+    async def endpoint(app_id: str, request: Request, response: Response) -> dict[str, Any]:
+        workspace = await workspace_of(request, app_id)
+        raw, key = await read_write(request, moengage.SINGLE_MAX_BODY_BYTES)
+        payload, found = moengage.single_as_transition(raw, element_type)
+        batch_id = await submit(
+            request,
+            response,
+            workspace,
+            kind=kinds.TRANSITION,
+            payload=payload,
+            elements=found.elements,
+            users=found.users,
+            events=found.events,
+            key=key,
+        )
+        return {"status": "success", "message": ACCEPTED, "batch_id": batch_id}
+
+    endpoint.__name__ = f"track_{element_type}"
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["POST"],
+        summary=summary,
+        responses={400: {}, 401: {}, 403: {}, 413: {}, 415: {}, 422: {}, 429: {}},
+    )
+
+
+# After ``/v1/customer/merge``: a path that is a workspace id never shadows it.
+_single_route(
+    "customer", "/v1/customer/{app_id}", "Create or update a user (MoEngage Track User)"
+)
+_single_route("event", "/v1/event/{app_id}", "Record one user's events (MoEngage Track Event)")
+_single_route("device", "/v1/device/{app_id}", "Add or update one device (MoEngage Track Device)")

@@ -54,6 +54,29 @@ def read_transition(body: bytes) -> TransitionSummary:
     return check_transition(parsed)
 
 
+#: MoEngage's Track User, Track Event and Track Device take one element of at most 128 KB.
+SINGLE_MAX_BODY_BYTES = 128 * 1024
+
+
+def single_as_transition(body: bytes, element_type: str) -> tuple[bytes, TransitionSummary]:
+    """One element of Track User (``customer``), Track Event (``event``) or Track Device
+    (``device``) as the body of a one-element transition batch, and its summary. The body's
+    ``type`` may be left out (the path says it); another type than the path's is refused."""
+    parsed = loads_strict(body)
+    if not isinstance(parsed, dict):
+        raise InvalidEnvelope("the body must be a JSON object: one " + element_type, field="$")
+    found = parsed.get("type", element_type)
+    if found != element_type:
+        msg = f"'type' must be {element_type!r} on this path (case-sensitive), got {found!r}"
+        raise InvalidEnvelope(msg, field="type")
+    if "type" in parsed:  # the element as sent, byte for byte
+        element = body.removeprefix(b"\xef\xbb\xbf")
+    else:
+        element = msgspec.json.encode({"type": element_type, **parsed})
+    summary = check_transition({"type": "transition", "elements": [{**parsed, "type": found}]})
+    return b'{"type":"transition","elements":[' + element + b"]}", summary
+
+
 def check_transition(body: Any) -> TransitionSummary:
     """Refuse a wrong envelope, naming the field and the rule; count what the request holds."""
     if not isinstance(body, dict):
