@@ -126,8 +126,6 @@ def _single_route(element_type: str, path: str, summary: str) -> None:
 
 
 # After ``/v1/customer/merge``: a path that is a workspace id never shadows it.
-_single_route(
-    "customer", "/v1/customer/{app_id}", "Create or update a user (MoEngage Track User)"
-)
+_single_route("customer", "/v1/customer/{app_id}", "Create or update a user (MoEngage Track User)")
 _single_route("event", "/v1/event/{app_id}", "Record one user's events (MoEngage Track Event)")
 _single_route("device", "/v1/device/{app_id}", "Add or update one device (MoEngage Track Device)")
