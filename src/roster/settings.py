@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `roster serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `roster serve` listens on.")
+    tls_cert: str | None = Field(
+        None,
+        description="A PEM certificate (chain) file: `roster serve` then speaks HTTPS only "
+        "(Customer.io's Track client reaches nothing else). Needs `tls_key`.",
+    )
+    tls_key: str | None = Field(None, description="The PEM private key of `tls_cert`.")
     workers: int = Field(
         1,
         ge=0,

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -88,7 +90,8 @@ class Proc:
     @property
     def base_url(self) -> str:
         assert self.port is not None
-        return f"http://{HOST}:{self.port}"
+        scheme = "https" if self.env.get("ROSTER_TLS_CERT") else "http"
+        return f"{scheme}://{HOST}:{self.port}"
 
     def start(self, *, same_port: bool = False, **env: str | None) -> Proc:
         """Start a new incarnation (not waiting for it); ``env`` changes this process's env. An
@@ -140,7 +143,7 @@ class Proc:
     def _is_ready(self) -> bool:
         if self.is_api:
             try:
-                with httpx.Client(trust_env=False, timeout=2) as http:
+                with httpx.Client(trust_env=False, timeout=2, verify=_trust(self)) as http:
                     return http.get(f"{self.base_url}/healthz").status_code == 200
             except httpx.TransportError:
                 return False
@@ -261,7 +264,45 @@ def start_all(*procs: Proc) -> None:
 
 
 def client(proc: Proc, timeout: float = 15) -> httpx.Client:
-    return httpx.Client(base_url=proc.base_url, timeout=timeout, trust_env=False)
+    return httpx.Client(
+        base_url=proc.base_url, timeout=timeout, trust_env=False, verify=_trust(proc)
+    )
+
+
+def _trust(proc: Proc) -> ssl.SSLContext | bool:
+    """The API's own (self-signed) certificate when it serves HTTPS."""
+    cert = proc.env.get("ROSTER_TLS_CERT")
+    return ssl.create_default_context(cafile=cert) if cert else True
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made with ``openssl`` (as docs/compatibility.md
+    shows), for an API serving HTTPS."""
+    cert, key = directory / "roster.crt", directory / "roster.key"
+    subprocess.run(
+        [
+            shutil.which("openssl") or "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
 
 
 def transition_body(elements: list[dict[str, Any]]) -> bytes:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 
 from roster.api import schemas
 from roster.api.deps import container, workspace_of
-from roster.api.params import text_param
+from roster.api.params import raw_path_id
 from roster.api.submit import read_write, submit
 from roster.formats import customerio as cio
 from roster.services.apply import kinds
@@ -83,28 +83,30 @@ _pipelines_route("screen", "Record a screen view (Data Pipelines)")
 _pipelines_route("batch", "Identify, track, page and screen calls in one request (Data Pipelines)")
 
 
-@router.put(
-    "/api/v1/customers/{identifier}",
-    summary="Add or update a person (Track API v1); an email address finds the person by email",
-    responses=RESPONSES,
-    openapi_extra={"requestBody": schemas.V1_PERSON_REQUEST},
-)
-async def put_customer(identifier: str, request: Request, response: Response) -> dict[str, Any]:
-    ident = text_param(identifier, "identifier")
-    limit = container(request).settings.max_body_bytes
-    return {"batch_id": await accept_call(request, response, cio.V1_PERSON, limit, ident)}
-
-
+# The Track API's person routes take any id the client can send: ``{identifier:path}`` lets an
+# id holding an encoded ``/`` reach them, and the id is read from the undecoded path.
 @router.post(
-    "/api/v1/customers/{identifier}/events",
+    "/api/v1/customers/{identifier:path}/events",
     summary="Record an event of a person (Track API v1)",
     responses=RESPONSES,
     openapi_extra={"requestBody": schemas.V1_EVENT_REQUEST},
 )
 async def post_event(identifier: str, request: Request, response: Response) -> dict[str, Any]:
-    ident = text_param(identifier, "identifier")
+    ident = raw_path_id(request, 3, 1, "identifier")
     limit = container(request).settings.max_body_bytes
     return {"batch_id": await accept_call(request, response, cio.V1_EVENT, limit, ident)}
+
+
+@router.put(
+    "/api/v1/customers/{identifier:path}",
+    summary="Add or update a person (Track API v1); an email address finds the person by email",
+    responses=RESPONSES,
+    openapi_extra={"requestBody": schemas.V1_PERSON_REQUEST},
+)
+async def put_customer(identifier: str, request: Request, response: Response) -> dict[str, Any]:
+    ident = raw_path_id(request, 3, 0, "identifier")
+    limit = container(request).settings.max_body_bytes
+    return {"batch_id": await accept_call(request, response, cio.V1_PERSON, limit, ident)}
 
 
 @router.post(

@@ -55,6 +55,13 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="API only; run `roster worker` elsewhere.")
     ] = False,
+    tls_cert: Annotated[
+        str | None,
+        typer.Option(help="PEM certificate: serve HTTPS only [ROSTER_TLS_CERT]."),
+    ] = None,
+    tls_key: Annotated[
+        str | None, typer.Option(help="PEM private key of the certificate [ROSTER_TLS_KEY].")
+    ] = None,
 ) -> None:
     """Run the HTTP API (and, unless --no-worker, the workers) after upgrading the schema.
 
@@ -69,6 +76,10 @@ def serve(
     from roster.settings import Settings
 
     settings = Settings()
+    cert, key = tls_cert or settings.tls_cert, tls_key or settings.tls_key
+    if (cert is None) != (key is None):
+        typer.echo("error: HTTPS needs both a certificate and its key (--tls-cert, --tls-key)")
+        raise typer.Exit(2)
     container = bootstrap(settings, upgrade=True)
     n = 0 if no_worker else (settings.workers if workers is None else workers)
     as_processes = settings.worker_processes if worker_processes is None else worker_processes
@@ -80,6 +91,8 @@ def serve(
         access_log=False,
         proxy_headers=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        ssl_certfile=cert,
+        ssl_keyfile=key,
     )
     server = uvicorn.Server(config)
     workers_in_hand: WorkerPool | WorkerProcesses

@@ -1,0 +1,92 @@
+"""Customer.io's Track API client (``customerio`` on PyPI), unchanged, against a real
+``roster serve`` speaking HTTPS (the client speaks nothing else): pointed at Roster by its
+``host`` and ``port`` settings, the certificate trusted through ``REQUESTS_CA_BUNDLE``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from customerio import CustomerIO, CustomerIOException
+from process_kit import Cluster, Proc, client, drain, opened, self_signed, start_all
+
+from roster_testkit import Tenant
+
+
+@pytest.fixture
+def https(
+    store_cluster: Cluster,
+    make_tenant: Callable[[Cluster, str], Tenant],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[Proc, Tenant, CustomerIO]]:
+    cert, key = self_signed(store_cluster.dir)
+    api = store_cluster.api(ROSTER_TLS_CERT=str(cert), ROSTER_TLS_KEY=str(key))
+    start_all(api, store_cluster.worker("worker"))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # how requests trusts a certificate
+    tenant = make_tenant(store_cluster, "track")
+    assert api.port is not None
+    with CustomerIO(tenant.id, tenant.key, host="127.0.0.1", port=api.port, retries=0) as cio:
+        yield api, tenant, cio
+
+
+def _read(cluster: Cluster, api: Proc, tenant: Tenant, path: str, **params: Any) -> Any:
+    with opened(cluster.url) as db:
+        drain(db)
+    with client(api) as http:
+        response = http.get(path, auth=(tenant.id, tenant.key), params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+def test_track_client_identifies_tracks_and_merges_people(
+    store_cluster: Cluster, https: tuple[Proc, Tenant, CustomerIO]
+) -> None:
+    api, tenant, cio = https
+    cio.identify("ada", email="ada@example.com", plan="pro")
+    cio.track("ada", "purchased", {"amount": 12}, id="01J000000000000000000000AA")
+    cio.track("ada", "purchased", {"amount": 12}, id="01J000000000000000000000AA")  # its retry
+    cio.pageview("ada", "https://example.com/pricing", referrer="docs")
+    cio.backfill("ada", "signed_up", 1_700_000_000, source="import")
+    cio.identify("grace", plan="free")
+    grace = _read(store_cluster, api, tenant, "/v1/customers/grace")["uid"]
+    cio.merge_customers("id", "ada", "id", "grace")
+    profile = _read(store_cluster, api, tenant, "/v1/customers/ada")
+    assert profile["attributes"]["plan"] == "pro"
+    events = _read(store_cluster, api, tenant, "/v1/customers/ada/events")["events"]
+    names = sorted(e["name"] for e in events)
+    assert names == ["https://example.com/pricing", "purchased", "signed_up"]
+    signed = next(e for e in events if e["name"] == "signed_up")
+    assert signed["occurred_at"].startswith("2023-11-14T22:13:20")
+    gone = _read(store_cluster, api, tenant, "/v1/customers", uid=grace)
+    assert gone["merged_into"] == profile["uid"]  # grace is merged into ada
+
+
+def test_track_client_ids_the_client_percent_encodes_reach_their_person(
+    store_cluster: Cluster, https: tuple[Proc, Tenant, CustomerIO]
+) -> None:
+    """The client percent-encodes every character of an id but letters, digits and ``_.-~``:
+    ``team/ada``, ``a b`` and ``50%`` are people of their own, as Customer.io keeps them."""
+    api, tenant, cio = https
+    ids = ["team/ada", "a b", "50%", "x/events", "ü?#&"]
+    for n, person in enumerate(ids):
+        cio.identify(person, n=n)
+        cio.track(person, "seen", {"n": n})
+    for n, person in enumerate(ids):
+        found = _read(store_cluster, api, tenant, "/v1/customers", customer_id=person)
+        assert found["attributes"]["n"] == n, person
+        with client(api) as http:
+            events = http.get(
+                f"/v1/uids/{found['uid']}/events", auth=(tenant.id, tenant.key)
+            ).json()["events"]
+        assert [(e["name"], e["attributes"]) for e in events] == [("seen", {"n": n})], person
+
+
+def test_track_client_reads_a_refusal_as_its_exception(
+    https: tuple[Proc, Tenant, CustomerIO],
+) -> None:
+    api, tenant, _ = https
+    assert api.port is not None
+    wrong = CustomerIO(tenant.id, "wrong", host="127.0.0.1", port=api.port, retries=0)
+    with wrong, pytest.raises(CustomerIOException, match="401"):
+        wrong.identify("ada", plan="pro")
