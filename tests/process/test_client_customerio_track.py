@@ -82,6 +82,26 @@ def test_track_client_ids_the_client_percent_encodes_reach_their_person(
         assert [(e["name"], e["attributes"]) for e in events] == [("seen", {"n": n})], person
 
 
+def test_track_client_deletes_a_person(
+    store_cluster: Cluster, https: tuple[Proc, Tenant, CustomerIO]
+) -> None:
+    """``delete`` removes the person; the id names a new person afterwards."""
+    api, tenant, cio = https
+    cio.identify("team/ada", plan="pro")
+    first = _read(store_cluster, api, tenant, "/v1/customers", customer_id="team/ada")["uid"]
+    cio.delete("team/ada")
+    with opened(store_cluster.url) as db:
+        drain(db)
+    with client(api) as http:
+        gone = http.get(
+            "/v1/customers", params={"customer_id": "team/ada"}, auth=(tenant.id, tenant.key)
+        )
+    assert gone.status_code == 404, gone.text
+    cio.identify("team/ada", plan="free")
+    again = _read(store_cluster, api, tenant, "/v1/customers", customer_id="team/ada")
+    assert (again["attributes"], again["uid"] != first) == ({"plan": "free"}, True)
+
+
 def test_track_client_reads_a_refusal_as_its_exception(
     https: tuple[Proc, Tenant, CustomerIO],
 ) -> None:

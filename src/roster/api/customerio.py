@@ -18,7 +18,9 @@ from roster.api.deps import container, workspace_of
 from roster.api.params import raw_path_id
 from roster.api.submit import read_write, submit
 from roster.formats import customerio as cio
+from roster.formats import deletions
 from roster.services.apply import kinds
+from roster.services.intake.accept import check_idempotency_key
 
 router = APIRouter(tags=["Customer.io"])
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -95,6 +97,32 @@ async def post_event(identifier: str, request: Request, response: Response) -> d
     ident = raw_path_id(request, 3, 1, "identifier")
     limit = container(request).settings.max_body_bytes
     return {"batch_id": await accept_call(request, response, cio.V1_EVENT, limit, ident)}
+
+
+@router.delete(
+    "/api/v1/customers/{identifier:path}",
+    summary="Delete a person with its devices and events (Track API v1)",
+    responses=RESPONSES,
+)
+async def delete_customer(identifier: str, request: Request, response: Response) -> dict[str, Any]:
+    """An identifier holding ``@`` names the person by email; the ledger says whether it was
+    deleted (``unknown_customer``, ``has_wallet`` otherwise). The body, if any, is ignored."""
+    ident = raw_path_id(request, 3, 0, "identifier")
+    workspace = await workspace_of(request)
+    key = check_idempotency_key(request.headers.get("idempotency-key"))
+    by: deletions.By = "email" if cio.is_email(ident) else "customer_id"
+    batch_id = await submit(
+        request,
+        response,
+        workspace,
+        kind=kinds.PEOPLE_DELETE,
+        payload=deletions.encode(deletions.Target(by, ident, "identifier")),
+        elements=1,
+        users=1,
+        events=0,
+        key=key,
+    )
+    return {"batch_id": batch_id}
 
 
 @router.put(

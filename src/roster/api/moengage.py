@@ -22,7 +22,7 @@ from roster.api.deps import container, workspace_of
 from roster.api.schemas import MERGE_REQUEST, TRANSITION_REQUEST
 from roster.api.submit import read_write, submit
 from roster.domain.errors import Conflict, InvalidParameter
-from roster.formats import moengage
+from roster.formats import deletions, moengage
 from roster.services.apply import kinds
 
 router = APIRouter(tags=["MoEngage"])
@@ -94,6 +94,37 @@ async def merge_users(
     return {"status": "success", "operation": "created", "batch_id": batch_id}
 
 
+@router.post(
+    "/v1/customer/delete",
+    summary="Delete a user with its devices and events (MoEngage Delete User)",
+    responses={400: {}, 401: {}, 403: {}, 413: {}, 415: {}, 429: {}},
+)
+async def delete_user(
+    request: Request,
+    response: Response,
+    app_id: str | None = Query(None, description="the workspace id (required)"),
+) -> dict[str, Any]:
+    """One user a request, by ``customer_id`` or ``moengage_id`` (Roster's uid); the ledger
+    says whether it was deleted (``unknown_customer``, ``has_wallet`` otherwise)."""
+    if not app_id:
+        raise InvalidParameter("app_id is required in path/query params.", field="app_id")
+    workspace = await workspace_of(request, app_id)
+    raw, key = await read_write(request, moengage.SINGLE_MAX_BODY_BYTES)
+    target = moengage.read_moengage_delete(raw)
+    batch_id = await submit(
+        request,
+        response,
+        workspace,
+        kind=kinds.PEOPLE_DELETE,
+        payload=deletions.encode(target),
+        elements=1,
+        users=1,
+        events=0,
+        key=key,
+    )
+    return {"status": "success", "message": ACCEPTED, "batch_id": batch_id}
+
+
 def _single_route(element_type: str, path: str, summary: str) -> None:
     """Track User, Track Event or Track Device: one element, stored as a one-element
     transition batch (the same rules and ledger as Bulk Import)."""
@@ -125,7 +156,7 @@ def _single_route(element_type: str, path: str, summary: str) -> None:
     )
 
 
-# After ``/v1/customer/merge``: a path that is a workspace id never shadows it.
+# After ``/v1/customer/merge`` and ``/delete``: a workspace id in the path never shadows them.
 _single_route("customer", "/v1/customer/{app_id}", "Create or update a user (MoEngage Track User)")
 _single_route("event", "/v1/event/{app_id}", "Record one user's events (MoEngage Track Event)")
 _single_route("device", "/v1/device/{app_id}", "Add or update one device (MoEngage Track Device)")

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from roster.domain import outcomes as oc
-from roster.domain.element_rules import Problem, id_text
+from roster.domain.element_rules import MAX_ID_LENGTH, Problem, id_text, usable_id
 from roster.domain.errors import InvalidEnvelope, MalformedBody
 from roster.domain.merges import Pair, Ref
+from roster.formats import deletions
 from roster.formats.strict_json import loads_strict
 
 ELEMENT_TYPES = ("customer", "device", "event")
@@ -52,6 +53,29 @@ def read_transition(body: bytes) -> TransitionSummary:
             exc.index = int(found.group(1))
         raise
     return check_transition(parsed)
+
+
+DELETE_IDENTITY_TYPES = {"customer_id": "customer_id", "moengage_id": "uid"}
+
+
+def read_moengage_delete(body: bytes) -> deletions.Target:
+    """Delete User's body: ``identity_type`` (``customer_id``, or ``moengage_id``: Roster's
+    uid) and ``identity_value``, one user a request."""
+    parsed = loads_strict(body)
+    if not isinstance(parsed, dict):
+        raise InvalidEnvelope("the body must be a JSON object", field="$")
+    kind = parsed.get("identity_type")
+    if kind not in DELETE_IDENTITY_TYPES:
+        msg = f"'identity_type' must be customer_id or moengage_id, got {str(kind)[:40]!r}"
+        raise InvalidEnvelope(msg, field="identity_type")
+    value = parsed.get("identity_value")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not usable_id(value):
+        msg = f"'identity_value' must be a string of 1-{MAX_ID_LENGTH} characters, not blank"
+        raise InvalidEnvelope(msg, field="identity_value")
+    by = DELETE_IDENTITY_TYPES[kind]
+    return deletions.Target(by, value, "identity_value")  # type: ignore[arg-type]
 
 
 #: MoEngage's Track User, Track Event and Track Device take one element of at most 128 KB.

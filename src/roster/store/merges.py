@@ -196,3 +196,17 @@ def purge_tombstones(conn: Connection, cutoff: int, *, limit: int) -> list[int]:
     uids = [int(u) for (u,) in conn.execute(query)]
     erase.customers_and_all_they_own(conn, uids)
     return uids
+
+
+def tombstones_into(conn: Connection, workspace_id: str, uid: int) -> list[int]:
+    """The tombstones merged into ``uid``, and those merged into them, and so on."""
+    found: list[int] = []
+    frontier = [uid]
+    while frontier:
+        query = sa.select(customers.c.uid).where(
+            customers.c.workspace_id == workspace_id,
+            among(customers.c.merged_into, frontier, conn.dialect.name),
+        )
+        frontier = [int(u) for u in conn.execute(query).scalars()]
+        found += frontier
+    return found

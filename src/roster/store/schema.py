@@ -286,7 +286,7 @@ journal = sa.Table(
     sa.Column("workspace_id", sa.String(64), nullable=False),
     sa.Column("batch_id", sa.String(40), nullable=False),
     sa.Column("at", sa.BigInteger, nullable=False),
-    #: ``merge`` or ``revert``.
+    #: ``merge``, ``revert`` or ``delete``.
     sa.Column("action", sa.String(16), nullable=False),
     #: A merge's conflict rule: ``moengage``, ``customerio`` or ``identity``.
     sa.Column("rule", sa.String(16)),

@@ -29,6 +29,7 @@ from roster.services.apply.masivo_revert import plan_revert
 from roster.services.apply.masivo_transactions import plan_transactions
 from roster.services.apply.merges import plan_merges
 from roster.services.apply.moengage import plan_transitions
+from roster.services.apply.people_delete import plan_delete
 from roster.services.apply.wallet_transaction import plan_live_transaction
 from roster.settings import Settings
 from roster.store.batch_chunks import StoredChunk
@@ -142,6 +143,8 @@ MASIVO_TRANSACTIONS = Kind(
 MASIVO_REVERT = Kind("masivo.revert", _alone(plan_revert))
 # Roster's own
 WALLET_TRANSACTION = Kind("wallet.transaction", _alone(plan_live_transaction))
+#: Customer.io's delete and MoEngage's Delete User: one person a batch (``formats.deletions``).
+PEOPLE_DELETE = Kind("people.delete", _alone(plan_delete))
 
 
 def _dry_run(conn: Connection, ws: Workspace, group: list[Claimed], settings: Settings) -> Plan:
@@ -165,6 +168,7 @@ KINDS: dict[str, Kind] = {
         MASIVO_TRANSACTIONS,
         MASIVO_REVERT,
         WALLET_TRANSACTION,
+        PEOPLE_DELETE,
         DRY_RUN,
     )
 }

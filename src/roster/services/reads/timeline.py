@@ -85,6 +85,8 @@ def _earlier_holder(e: dict[str, Any]) -> dict[str, Any]:
     """An earlier customer with this customer id: why the id names a new customer now."""
     if e["action"] == "revert":
         return {"type": "earlier_customer_reverted", "batch_id": e["batch_id"], "uid": e["uid"]}
+    if e["action"] == "delete":
+        return {"type": "earlier_customer_deleted", "batch_id": e["batch_id"], "uid": e["uid"]}
     return {
         "type": "earlier_customer_merged",
         "batch_id": e["batch_id"],
