@@ -102,6 +102,27 @@ def test_track_client_deletes_a_person(
     assert (again["attributes"], again["uid"] != first) == ({"plan": "free"}, True)
 
 
+def test_track_client_adds_and_removes_devices(
+    store_cluster: Cluster, https: tuple[Proc, Tenant, CustomerIO]
+) -> None:
+    """A device's id is its push token; adding one to a person no one holds creates the person;
+    removing one leaves the person's other devices."""
+    api, tenant, cio = https
+    cio.add_device("ada", "tok/1", "ios", last_used=1_700_000_000, attributes={"model": "15"})
+    cio.add_device("ada", "tok-2", "android")
+    cio.delete_device("ada", "tok/1")
+    profile = _read(store_cluster, api, tenant, "/v1/customers/ada")
+    assert [(d["device_id"], d["platform"], d["push_id"]) for d in profile["devices"]] == [
+        ("tok-2", "ANDROID", "tok-2")
+    ]
+    cio.add_device("ada", "tok/1", "ios", attributes={"model": "16"})
+    again = _read(store_cluster, api, tenant, "/v1/customers/ada")["devices"]
+    phone = next(d for d in again if d["device_id"] == "tok/1")
+    assert (phone["platform"], phone["attributes"]) == ("iOS", {"model": "16"})
+    with pytest.raises(CustomerIOException, match="400"):
+        cio.add_device("ada", "tok-3", "windows")
+
+
 def test_track_client_reads_a_refusal_as_its_exception(
     https: tuple[Proc, Tenant, CustomerIO],
 ) -> None:

@@ -18,6 +18,7 @@ from roster.api import (
     wallets,
     workspace,
 )
+from roster.api.params import EncodedSlashes
 from roster.api.query_check import check_query
 from roster.bootstrap import Container
 
@@ -30,6 +31,7 @@ def create_app(container: Container) -> FastAPI:
         dependencies=[Depends(check_query)],  # an unknown query parameter is a 400 naming it
     )
     app.state.container = container
+    app.add_middleware(EncodedSlashes, prefix=b"/api/v1/customers/")  # Track API ids
     errors.install(app)
     for module in (
         moengage,

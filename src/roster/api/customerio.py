@@ -17,8 +17,11 @@ from roster.api import schemas
 from roster.api.deps import container, workspace_of
 from roster.api.params import raw_path_id
 from roster.api.submit import read_write, submit
+from roster.domain.workspaces import Workspace
 from roster.formats import customerio as cio
+from roster.formats import customerio_devices as devices_format
 from roster.formats import deletions
+from roster.formats.customerio_devices import DeviceOp
 from roster.services.apply import kinds
 from roster.services.intake.accept import check_idempotency_key
 
@@ -85,29 +88,76 @@ _pipelines_route("screen", "Record a screen view (Data Pipelines)")
 _pipelines_route("batch", "Identify, track, page and screen calls in one request (Data Pipelines)")
 
 
-# The Track API's person routes take any id the client can send: ``{identifier:path}`` lets an
-# id holding an encoded ``/`` reach them, and the id is read from the undecoded path.
+# The Track API's person routes take any id the client can send: an id holding an encoded "/"
+# is routed as one segment (``params.EncodedSlashes``) and read from the undecoded path.
 @router.post(
-    "/api/v1/customers/{identifier:path}/events",
+    "/api/v1/customers/{identifier}/events",
     summary="Record an event of a person (Track API v1)",
     responses=RESPONSES,
     openapi_extra={"requestBody": schemas.V1_EVENT_REQUEST},
 )
 async def post_event(identifier: str, request: Request, response: Response) -> dict[str, Any]:
-    ident = raw_path_id(request, 3, 1, "identifier")
+    ident = raw_path_id(request, 3, "identifier")
     limit = container(request).settings.max_body_bytes
     return {"batch_id": await accept_call(request, response, cio.V1_EVENT, limit, ident)}
 
 
+async def _device_op(
+    request: Request, response: Response, workspace: Workspace, op: DeviceOp
+) -> dict[str, Any]:
+    key = check_idempotency_key(request.headers.get("idempotency-key"))
+    batch_id = await submit(
+        request,
+        response,
+        workspace,
+        kind=kinds.CUSTOMERIO_DEVICE,
+        payload=devices_format.encode(op),
+        elements=1,
+        users=1,
+        events=0,
+        key=key,
+    )
+    return {"batch_id": batch_id}
+
+
+@router.put(
+    "/api/v1/customers/{identifier}/devices",
+    summary="Add or update a device of a person (Track API v1)",
+    responses=RESPONSES,
+)
+async def put_device(identifier: str, request: Request, response: Response) -> dict[str, Any]:
+    """``{"device": {"id", "platform", "last_used", "attributes"}}``: the id is the push token,
+    the platform ``ios`` or ``android``; a person no one holds is created."""
+    ident = raw_path_id(request, 3, "identifier")
+    workspace = await workspace_of(request)
+    raw, _ = await read_write(request, container(request).settings.max_body_bytes)
+    op = devices_format.read_add(raw, ident, by_email=cio.is_email(ident))
+    return await _device_op(request, response, workspace, op)
+
+
 @router.delete(
-    "/api/v1/customers/{identifier:path}",
+    "/api/v1/customers/{identifier}/devices/{device_id}",
+    summary="Remove a device of a person (Track API v1)",
+    responses=RESPONSES,
+)
+async def delete_device(
+    identifier: str, device_id: str, request: Request, response: Response
+) -> dict[str, Any]:
+    ident = raw_path_id(request, 3, "identifier")
+    device = raw_path_id(request, 5, "device_id")
+    op = devices_format.read_delete(ident, device, by_email=cio.is_email(ident))
+    return await _device_op(request, response, await workspace_of(request), op)
+
+
+@router.delete(
+    "/api/v1/customers/{identifier}",
     summary="Delete a person with its devices and events (Track API v1)",
     responses=RESPONSES,
 )
 async def delete_customer(identifier: str, request: Request, response: Response) -> dict[str, Any]:
     """An identifier holding ``@`` names the person by email; the ledger says whether it was
     deleted (``unknown_customer``, ``has_wallet`` otherwise). The body, if any, is ignored."""
-    ident = raw_path_id(request, 3, 0, "identifier")
+    ident = raw_path_id(request, 3, "identifier")
     workspace = await workspace_of(request)
     key = check_idempotency_key(request.headers.get("idempotency-key"))
     by: deletions.By = "email" if cio.is_email(ident) else "customer_id"
@@ -126,13 +176,13 @@ async def delete_customer(identifier: str, request: Request, response: Response)
 
 
 @router.put(
-    "/api/v1/customers/{identifier:path}",
+    "/api/v1/customers/{identifier}",
     summary="Add or update a person (Track API v1); an email address finds the person by email",
     responses=RESPONSES,
     openapi_extra={"requestBody": schemas.V1_PERSON_REQUEST},
 )
 async def put_customer(identifier: str, request: Request, response: Response) -> dict[str, Any]:
-    ident = raw_path_id(request, 3, 0, "identifier")
+    ident = raw_path_id(request, 3, "identifier")
     limit = container(request).settings.max_body_bytes
     return {"batch_id": await accept_call(request, response, cio.V1_PERSON, limit, ident)}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from fastapi import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from roster.domain.element_rules import MAX_ID_LENGTH
 from roster.domain.errors import InvalidParameter
@@ -21,15 +22,29 @@ def text_param(value: str, name: str, *, max_length: int = MAX_ID_LENGTH) -> str
     return value
 
 
-def raw_path_id(request: Request, before: int, after: int, name: str) -> str:
-    """The id in the path as the client encoded it: the segments of the undecoded path between
-    the first ``before`` and the last ``after``, each percent-decoded on its own. A client that
-    encodes ``/`` as ``%2F`` (Customer.io's does) gets ``team/ada`` back whole, never split at
-    the slash the server would otherwise see; an unencoded ``/`` joins its segments."""
+def raw_path_id(request: Request, position: int, name: str) -> str:
+    """Segment ``position`` of the undecoded path (negative: from the end), percent-decoded on
+    its own: an id holding a ``/`` the client encoded (``team%2Fada``) comes back whole."""
     raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
     segments = raw.split(b"/")[1:]  # the path starts with "/"
-    inner = segments[before : len(segments) - after]
-    value = "/".join(unquote(s.decode("latin-1"), encoding="utf-8") for s in inner)
+    value = unquote(segments[position].decode("latin-1"), encoding="utf-8")
     if not value:
         raise InvalidParameter(f"'{name}' must not be empty", field=name)
     return text_param(value, name)
+
+
+class EncodedSlashes:
+    """ASGI middleware: under ``prefix``, route a request by its undecoded path segments, so an
+    id holding an encoded ``/`` (Customer.io's client encodes every one) stays one segment and
+    reaches the route its path names. The routes read their ids with ``raw_path_id``."""
+
+    def __init__(self, app: ASGIApp, prefix: bytes) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = scope.get("raw_path") or b""
+        if scope["type"] == "http" and raw.startswith(self.prefix) and b"%2" in raw.upper():
+            segments = [unquote(s.decode("latin-1")).replace("/", "%2F") for s in raw.split(b"/")]
+            scope = {**scope, "path": "/".join(segments)}
+        await self.app(scope, receive, send)

@@ -15,6 +15,8 @@ INVALID_PLATFORM = "invalid_platform"
 MISSING_FIELD = "missing_field"
 INVALID_FIELD = "invalid_field"
 UNKNOWN_CUSTOMER = "unknown_customer"
+#: A device to remove that the person does not have (Customer.io's delete_device).
+UNKNOWN_DEVICE = "unknown_device"
 STALE_ATTRIBUTE_SKIPPED = "stale_attribute_skipped"
 DUPLICATE_IGNORED = "duplicate_ignored"
 INVALID_TIMESTAMP = "invalid_timestamp"

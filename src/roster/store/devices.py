@@ -98,3 +98,11 @@ def _row(workspace_id: str, d: Device, now: int) -> dict[str, Any]:
         "attributes": _encode(d.attributes).decode(),
         "updated_at": now,
     }
+
+
+def remove(conn: Connection, workspace_id: str, uid: int, device_id: str) -> bool:
+    """Delete the customer's device; ``False`` if it has none of that id."""
+    query = sa.delete(t).where(
+        t.c.workspace_id == workspace_id, t.c.device_id == device_id, t.c.uid == uid
+    )
+    return bool(conn.execute(query).rowcount)

@@ -21,6 +21,7 @@ from roster.formats import customerio as customerio_format
 from roster.formats import masivo_entries
 from roster.formats import moengage as moengage_format
 from roster.services.apply.customerio import plan_calls
+from roster.services.apply.customerio_devices import plan_device
 from roster.services.apply.customerio_people_csv import plan_people_chunk
 from roster.services.apply.dry_run import plan_dry_run
 from roster.services.apply.masivo_customers import plan_customers
@@ -129,6 +130,7 @@ MOENGAGE_MERGE = Kind("moengage.merge", _alone(_moengage_merge))
 CUSTOMERIO = Kind("customerio", _customerio, grouped=True)
 CUSTOMERIO_PEOPLE_CSV = Kind("customerio.people_csv", plan_chunk=_people_chunk)
 CUSTOMERIO_MERGE = Kind("customerio.merge", _alone(_customerio_merge))
+CUSTOMERIO_DEVICE = Kind("customerio.device", _alone(plan_device))
 # Masivo
 MASIVO_CUSTOMERS = Kind("masivo.customers", _masivo_customers, grouped=True)
 MASIVO_EVENTS = Kind(
@@ -163,6 +165,7 @@ KINDS: dict[str, Kind] = {
         CUSTOMERIO,
         CUSTOMERIO_PEOPLE_CSV,
         CUSTOMERIO_MERGE,
+        CUSTOMERIO_DEVICE,
         MASIVO_CUSTOMERS,
         MASIVO_EVENTS,
         MASIVO_TRANSACTIONS,
