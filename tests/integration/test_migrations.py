@@ -29,7 +29,7 @@ def test_upgrade_is_idempotent(container: Container) -> None:
     """Upgrading an up-to-date database changes nothing and stays at the newest revision."""
     before = migrations.current_revision(container.db)
     migrations.upgrade(container.db)
-    assert migrations.current_revision(container.db) == before == "0008"
+    assert migrations.current_revision(container.db) == before == "0009"
 
 
 @pytest.mark.parametrize(
@@ -246,5 +246,22 @@ def test_effects_upgrade_and_downgrade(blank_url: str) -> None:
             assert not {"created", "updated", "unchanged"} & columns
             assert "batch_effects" not in sa.inspect(conn).get_table_names()
             assert conn.execute(sa.text("SELECT count(*) FROM batches")).scalar_one() == 1
+    finally:
+        db.dispose()
+
+
+def test_suppressions_upgrade_and_downgrade(blank_url: str) -> None:
+    """0009 adds the suppression list, empty; a downgrade drops it."""
+    db = Database(blank_url)
+    try:
+        migrations.upgrade(db)
+        with db.read() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM suppressions")).scalar_one() == 0
+        with db.writer.connect() as conn:
+            cfg = migrations.alembic_config(db)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0008")
+        with db.read() as conn:
+            assert "suppressions" not in sa.inspect(conn).get_table_names()
     finally:
         db.dispose()

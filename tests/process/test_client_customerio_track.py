@@ -123,6 +123,22 @@ def test_track_client_adds_and_removes_devices(
         cio.add_device("ada", "tok-3", "windows")
 
 
+def test_track_client_suppresses_and_unsuppresses(
+    store_cluster: Cluster, https: tuple[Proc, Tenant, CustomerIO]
+) -> None:
+    api, tenant, cio = https
+    cio.identify("ada", plan="pro")
+    cio.suppress("ada")
+    cio.identify("ada", plan="ignored")
+    with opened(store_cluster.url) as db:
+        drain(db)
+    with client(api) as http:
+        assert http.get("/v1/customers/ada", auth=(tenant.id, tenant.key)).status_code == 404
+    cio.unsuppress("ada")
+    cio.identify("ada", plan="back")
+    assert _read(store_cluster, api, tenant, "/v1/customers/ada")["attributes"] == {"plan": "back"}
+
+
 def test_track_client_reads_a_refusal_as_its_exception(
     https: tuple[Proc, Tenant, CustomerIO],
 ) -> None:

@@ -149,6 +149,40 @@ async def delete_device(
     return await _device_op(request, response, await workspace_of(request), op)
 
 
+def _suppression_route(op: str, summary: str) -> None:
+    async def endpoint(identifier: str, request: Request, response: Response) -> dict[str, Any]:
+        ident = raw_path_id(request, 3, "identifier")
+        workspace = await workspace_of(request)
+        key = check_idempotency_key(request.headers.get("idempotency-key"))
+        by: deletions.By = "email" if cio.is_email(ident) else "customer_id"
+        target = deletions.Target(by, ident, "identifier")
+        batch_id = await submit(
+            request,
+            response,
+            workspace,
+            kind=kinds.CUSTOMERIO_SUPPRESS,
+            payload=deletions.encode_suppression(deletions.Suppression(op, target)),  # type: ignore[arg-type]
+            elements=1,
+            users=1,
+            events=0,
+            key=key,
+        )
+        return {"batch_id": batch_id}
+
+    endpoint.__name__ = f"{op}_customer"
+    router.add_api_route(
+        f"/api/v1/customers/{{identifier}}/{op}",
+        endpoint,
+        methods=["POST"],
+        summary=summary,
+        responses=RESPONSES,
+    )
+
+
+_suppression_route("suppress", "Delete a person and keep its identifier out (Track API v1)")
+_suppression_route("unsuppress", "Let a suppressed identifier in again (Track API v1)")
+
+
 @router.delete(
     "/api/v1/customers/{identifier}",
     summary="Delete a person with its devices and events (Track API v1)",

@@ -17,6 +17,10 @@ INVALID_FIELD = "invalid_field"
 UNKNOWN_CUSTOMER = "unknown_customer"
 #: A device to remove that the person does not have (Customer.io's delete_device).
 UNKNOWN_DEVICE = "unknown_device"
+#: A Customer.io call naming an identifier its suppress call keeps out; an unsuppress of one
+#: that is not suppressed.
+SUPPRESSED = "suppressed"
+NOT_SUPPRESSED = "not_suppressed"
 STALE_ATTRIBUTE_SKIPPED = "stale_attribute_skipped"
 DUPLICATE_IGNORED = "duplicate_ignored"
 INVALID_TIMESTAMP = "invalid_timestamp"

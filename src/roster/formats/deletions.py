@@ -1,4 +1,5 @@
-"""The stored form of a person deletion, whichever vendor's call asked for it.
+"""The stored form of a person deletion (and of Customer.io's suppress and unsuppress, which
+delete too), whichever vendor's call asked for it.
 
 Customer.io's ``DELETE /api/v1/customers/{identifier}`` names the person by id or (an
 identifier holding ``@``) by email; MoEngage's Delete User by ``customer_id`` or
@@ -28,3 +29,18 @@ def encode(target: Target) -> bytes:
 
 def decode(payload: bytes) -> Target:
     return msgspec.json.decode(payload, type=Target)
+
+
+class Suppression(msgspec.Struct, frozen=True):
+    """Customer.io's suppress (delete the person, keep its identifier out) or unsuppress."""
+
+    op: Literal["suppress", "unsuppress"]
+    target: Target
+
+
+def encode_suppression(found: Suppression) -> bytes:
+    return msgspec.json.encode(found)
+
+
+def decode_suppression(payload: bytes) -> Suppression:
+    return msgspec.json.decode(payload, type=Suppression)

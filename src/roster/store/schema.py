@@ -279,6 +279,17 @@ rate_windows = sa.Table(
 
 #: What happened to profiles beyond their own writes: merges and reverts, each with what moved
 #: (``detail``, JSON), so a profile's timeline explains it and a merge can be undone later.
+#: Identifiers Customer.io's suppress call deleted and keeps out (schema 0009): calls naming
+#: one are skipped until it is unsuppressed. An email is kept normalised.
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("workspace_id", sa.String(64), primary_key=True),
+    sa.Column("identifier", sa.String(255), primary_key=True),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("batch_id", sa.String(40), nullable=False),
+)
+
 journal = sa.Table(
     "journal",
     metadata,

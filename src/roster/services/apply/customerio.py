@@ -40,7 +40,7 @@ from roster.services.book.attribute_writes import set_attributes
 from roster.services.book.identity_merges import merge_shared
 from roster.services.book.profile_book import ProfileBook, identifier_pairs
 from roster.store import events as event_store
-from roster.store import profiles, raw_sql
+from roster.store import profiles, raw_sql, suppressions
 from roster.store.events import EventDraft
 
 EVENT_TYPES = frozenset({"track", "event", "page", "screen"})
@@ -128,6 +128,8 @@ class _Group:
     unknown: int = 0
     #: Where decided events go (set by the plan's ``decide``).
     emit: EmitEvent = field(default=lambda p, row: None)
+    #: The identifiers (ids, normalised emails) the group names that are suppressed.
+    suppressed: set[str] = field(default_factory=set)
 
     def preload(self, conn: Connection, ops: list[cio.Operation]) -> None:
         changed: set[str] = set()
@@ -163,10 +165,19 @@ class _Group:
         )
         found = event_store.holders_of_source_ids(conn, ws.id, source_ids)
         self.stored_ids = {sid: batch_id for sid, (_, batch_id) in found.items()}
+        self.suppressed = suppressions.among_suppressed(conn, ws.id, changed | named | emails)
+
+    def kept_out(self, ledger: Ledger, index: int, key: str, by_email: bool) -> bool:
+        """Whether the person is suppressed (the call skipped, said in the ledger)."""
+        if (normalise_identifier("email", key) if by_email else key) not in self.suppressed:
+            return False
+        msg = f"{key!r} is suppressed: Customer.io calls naming it are skipped until unsuppressed"
+        ledger.skip(index, key, "identifier", oc.SUPPRESSED, msg)
+        return True
 
     def person(self, batch: Claimed, ledger: Ledger, op: cio.Person) -> None:
         key = self._identifier(ledger, op.index, op.identifier, _id_field(op.v1))
-        if key is None:
+        if key is None or (self.suppressed and self.kept_out(ledger, op.index, key, op.by_email)):
             return
         source_ms = source_time(op.timestamp, batch.accepted_at, op.timestamp_field)
         if isinstance(source_ms, Problem):
@@ -223,6 +234,8 @@ class _Group:
             key = self._identifier(ledger, index, key, _id_field(op.v1))
             if key is None:
                 return
+        if self.suppressed and self.kept_out(ledger, index, key, op.by_email):
+            return
         if op.call not in EVENT_TYPES:
             msg = f"'type' must be event, page or screen, got {op.call!r}"
             ledger.fail(index, key, "type", oc.INVALID_FIELD, msg)

@@ -1,7 +1,8 @@
 """Applying a Customer.io device operation (``formats.customerio_devices``): add or update one
 device of a person, or remove one.
 
-Adding a device to a person no one holds creates the person, as Customer.io's Track API does
+A suppressed identifier's devices are left alone (``suppressed``). Adding a device to a person
+no one holds creates the person, as Customer.io's Track API does
 for its other calls (by id, or by email with that email). Removing a device of a person no one
 holds is skipped (``unknown_customer``), as is removing a device the person does not have
 (``unknown_device``): the answer was 200 either way, as Customer.io's is.
@@ -24,7 +25,7 @@ from roster.formats.customerio_devices import DeviceOp
 from roster.services.book.attribute_writes import write_clean
 from roster.services.book.profile_book import ProfileBook
 from roster.store import devices as device_store
-from roster.store import profiles
+from roster.store import profiles, suppressions
 
 
 @dataclass(slots=True)
@@ -54,6 +55,11 @@ def plan_device(conn: Connection, workspace: Workspace, batch: Claimed) -> Devic
     book = ProfileBook(workspace, batch.accepted_at)
     book.batch_id = batch.id
     plan = DevicePlan(Ledger(total=1), workspace.id, book)
+    key = normalise_identifier("email", op.identifier) if op.by_email else op.identifier
+    if suppressions.among_suppressed(conn, workspace.id, [key]):
+        msg = f"{op.identifier!r} is suppressed: its devices are left alone until unsuppressed"
+        plan.ledger.skip(0, op.identifier, "identifier", oc.SUPPRESSED, msg)
+        return plan
     person = _person(conn, book, op)
     known = device_store.load(conn, workspace.id, {op.device_id}).get(op.device_id)
     if op.op == "delete":

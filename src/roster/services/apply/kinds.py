@@ -23,6 +23,7 @@ from roster.formats import moengage as moengage_format
 from roster.services.apply.customerio import plan_calls
 from roster.services.apply.customerio_devices import plan_device
 from roster.services.apply.customerio_people_csv import plan_people_chunk
+from roster.services.apply.customerio_suppress import plan_suppression
 from roster.services.apply.dry_run import plan_dry_run
 from roster.services.apply.masivo_customers import plan_customers
 from roster.services.apply.masivo_events import plan_events
@@ -131,6 +132,7 @@ CUSTOMERIO = Kind("customerio", _customerio, grouped=True)
 CUSTOMERIO_PEOPLE_CSV = Kind("customerio.people_csv", plan_chunk=_people_chunk)
 CUSTOMERIO_MERGE = Kind("customerio.merge", _alone(_customerio_merge))
 CUSTOMERIO_DEVICE = Kind("customerio.device", _alone(plan_device))
+CUSTOMERIO_SUPPRESS = Kind("customerio.suppress", _alone(plan_suppression))
 # Masivo
 MASIVO_CUSTOMERS = Kind("masivo.customers", _masivo_customers, grouped=True)
 MASIVO_EVENTS = Kind(
@@ -166,6 +168,7 @@ KINDS: dict[str, Kind] = {
         CUSTOMERIO_PEOPLE_CSV,
         CUSTOMERIO_MERGE,
         CUSTOMERIO_DEVICE,
+        CUSTOMERIO_SUPPRESS,
         MASIVO_CUSTOMERS,
         MASIVO_EVENTS,
         MASIVO_TRANSACTIONS,

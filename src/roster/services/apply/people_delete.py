@@ -57,7 +57,13 @@ class DeletePlan:
 
 
 def plan_delete(conn: Connection, workspace: Workspace, batch: Claimed) -> DeletePlan:
-    target = deletions.decode(batch.payload)
+    return decide_delete(conn, workspace, batch, deletions.decode(batch.payload))
+
+
+def decide_delete(
+    conn: Connection, workspace: Workspace, batch: Claimed, target: deletions.Target
+) -> DeletePlan:
+    """The deletion of the person ``target`` names, decided (its ledger's one element)."""
     plan = DeletePlan(Ledger(total=1), workspace.id, batch)
     found = _holder(conn, workspace, target)
     if found is None:
