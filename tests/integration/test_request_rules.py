@@ -241,8 +241,9 @@ def issues(batch: dict[str, Any], kind: str) -> set[tuple[Any, ...]]:
     return {(i["index"], i["key"], i["field"], i["code"]) for i in batch[kind]}
 
 
-def test_unknown_fields_are_ignored(roster: Harness) -> None:
-    """Unknown fields in an element, its attributes' neighbours and actions are ignored."""
+def test_unknown_fields_are_ignored_and_warned_of(roster: Harness) -> None:
+    """Unknown fields in an element, its attributes' neighbours and actions are ignored, each
+    warned of in the ledger by name (``unknown_field``); the elements apply."""
     tenant = roster.tenant()
     batch = accept_and_apply(
         roster,
@@ -253,7 +254,12 @@ def test_unknown_fields_are_ignored(roster: Harness) -> None:
     )  # fmt: skip
     assert batch["counts"] == {"total": 2, "applied": 2, "skipped": 0, "failed": 0}
     assert batch["errors"] == []
-    assert batch["warnings"] == []
+    assert issues(batch, "warnings") == {
+        (0, "c1", "vendor_extra", "unknown_field"),
+        (0, "c1", "source", "unknown_field"),
+        (1, "c1", "extra", "unknown_field"),
+        (1, "c1", "actions[0].unknown_action_field", "unknown_field"),
+    }
     profile = roster.customer(tenant, "c1")
     assert profile is not None
     assert profile["attributes"] == {"name": "Ada"}

@@ -17,6 +17,9 @@ INVALID_FIELD = "invalid_field"
 UNKNOWN_CUSTOMER = "unknown_customer"
 #: A device to remove that the person does not have (Customer.io's delete_device).
 UNKNOWN_DEVICE = "unknown_device"
+#: A field inside an element that neither the vendor nor Roster knows (a typo such as
+#: ``attrs``): ignored, as the vendors ignore extras, and warned of.
+UNKNOWN_FIELD = "unknown_field"
 #: A Customer.io call naming an identifier its suppress call keeps out; an unsuppress of one
 #: that is not suppressed.
 SUPPRESSED = "suppressed"

@@ -8,6 +8,12 @@ Two steps, at two places:
 * in the worker, ``decode_elements`` decodes each element on its own into a typed Struct, so a
   bad element becomes an entry in the ledger and never stops the others; ids sent as numbers
   are handed out as text.
+
+A field neither MoEngage nor Roster knows (a typo such as ``attrs``) is ignored, as MoEngage
+ignores extras, but never silently: the element comes as ``Unknown``, naming the fields, and
+the ledger warns of each (``unknown_field``). The Structs forbid unknown fields, so a body
+without any (the common case) is still decoded in one call; fields MoEngage documents that
+Roster does not use are declared, and listed in docs/compatibility.md.
 """
 
 from __future__ import annotations
@@ -156,14 +162,18 @@ else:  # as the wire may hold it, a string or an integer (``_ids_as_text`` makes
     Ident = str | int
 
 
-class CustomerElement(msgspec.Struct, tag_field="type", tag="customer"):
+class CustomerElement(msgspec.Struct, tag_field="type", tag="customer", forbid_unknown_fields=True):
     customer_id: Ident | None = None
     attributes: dict[str, Any] | None = None
     platforms: list[Any] | None = None
     update_existing_only: bool = False
+    # Documented by MoEngage's Track User, not used by Roster (docs/compatibility.md).
+    addValueToArrayField: Any = None
+    removeValueFromArrayField: Any = None
+    unset_attributes: Any = None
 
 
-class DeviceElement(msgspec.Struct, tag_field="type", tag="device"):
+class DeviceElement(msgspec.Struct, tag_field="type", tag="device", forbid_unknown_fields=True):
     customer_id: Ident | None = None
     device_id: Ident | None = None
     attributes: dict[str, Any] | None = None
@@ -172,7 +182,7 @@ class DeviceElement(msgspec.Struct, tag_field="type", tag="device"):
 _NO_ATTRIBUTES = msgspec.Raw(b"{}")
 
 
-class Action(msgspec.Struct):
+class Action(msgspec.Struct, forbid_unknown_fields=True):
     action: str | None = None
     #: The JSON text as sent (any JSON value; the worker refuses anything but an object or null).
     attributes: msgspec.Raw = _NO_ATTRIBUTES
@@ -181,9 +191,11 @@ class Action(msgspec.Struct):
     user_time: Any = None
     current_time: Any = None
     user_timezone_offset: Any = None
+    #: Documented (a TV platform's operating system), not used by Roster.
+    moe_os_type: Any = None
 
 
-class EventElement(msgspec.Struct, tag_field="type", tag="event"):
+class EventElement(msgspec.Struct, tag_field="type", tag="event", forbid_unknown_fields=True):
     customer_id: Ident | None = None
     device_id: Ident | None = None
     user_identifiers: dict[str, Any] | None = None
@@ -191,6 +203,16 @@ class EventElement(msgspec.Struct, tag_field="type", tag="event"):
 
 
 Element = CustomerElement | DeviceElement | EventElement
+
+
+class Unknown(msgspec.Struct, frozen=True):
+    """An element holding fields neither MoEngage nor Roster knows: decoded without them, and
+    the paths of those fields (``attrs``, ``actions[0].atribute``), for the ledger's warnings."""
+
+    element: Element
+    fields: list[str]
+
+
 STRUCTS: dict[str, type[Element]] = {
     "customer": CustomerElement,
     "device": DeviceElement,
@@ -210,7 +232,7 @@ class _Typed(msgspec.Struct):
     elements: list[Element]
 
 
-def decode_elements(payload: bytes) -> Sequence[Element | Problem]:
+def decode_elements(payload: bytes) -> Sequence[Element | Unknown | Problem]:
     """Decode each element of a stored (already door-checked) transition body; an element's
     index in the request is its index in the list. One that does not fit its Struct is the
     ``Problem`` the ledger reports (``invalid_field``, msgspec's message).
@@ -223,7 +245,9 @@ def decode_elements(payload: bytes) -> Sequence[Element | Problem]:
     except msgspec.ValidationError:
         envelope = msgspec.json.decode(payload, type=_Envelope)
         decoded = [_decode_one(raw) for raw in envelope.elements]
-        _ids_as_text([e for e in decoded if not isinstance(e, Problem)])
+        _ids_as_text(
+            [e.element if type(e) is Unknown else e for e in decoded if type(e) is not Problem]
+        )
         return decoded
     return _ids_as_text(elements)
 
@@ -238,12 +262,39 @@ def _ids_as_text(elements: list[Any]) -> list[Element]:
     return elements
 
 
-def _decode_one(raw: msgspec.Raw) -> Element | Problem:
+def _decode_one(raw: msgspec.Raw) -> Element | Unknown | Problem:
     kind = msgspec.json.decode(raw, type=_Kind).type
+    struct = STRUCTS[kind]
     try:
-        return msgspec.json.decode(raw, type=STRUCTS[kind])
+        return msgspec.json.decode(raw, type=struct)
+    except msgspec.ValidationError as exc:
+        if not str(exc).startswith("Object contains unknown field"):
+            return Problem(_path_of(str(exc)), oc.INVALID_FIELD, str(exc))
+    known, unknown = _without_unknown(msgspec.json.decode(raw), struct)
+    try:
+        element = msgspec.json.decode(msgspec.json.encode(known), type=struct)
     except msgspec.ValidationError as exc:
         return Problem(_path_of(str(exc)), oc.INVALID_FIELD, str(exc))
+    return Unknown(element, unknown)
+
+
+_ACTION_FIELDS = frozenset(Action.__struct_fields__)
+
+
+def _without_unknown(
+    element: dict[str, Any], struct: type[Element]
+) -> tuple[dict[str, Any], list[str]]:
+    """The element without the fields its Struct does not know, and their paths."""
+    allowed = {*struct.__struct_fields__, "type"}
+    unknown = [name for name in element if name not in allowed]
+    known = {k: v for k, v in element.items() if k in allowed}
+    actions = known.get("actions")
+    if struct is EventElement and isinstance(actions, list):
+        for n, action in enumerate(actions):
+            if isinstance(action, dict):
+                unknown += [f"actions[{n}].{k}" for k in action if k not in _ACTION_FIELDS]
+                actions[n] = {k: v for k, v in action.items() if k in _ACTION_FIELDS}
+    return known, unknown
 
 
 def _path_of(message: str) -> str | None:

@@ -26,6 +26,7 @@ from roster.formats.moengage import (
     DeviceElement,
     Element,
     EventElement,
+    Unknown,
     decode_elements,
 )
 from roster.services.book.attribute_writes import set_attributes
@@ -113,12 +114,16 @@ def plan_transitions(
     return TransitionPlan(workspace.id, ledgers, book, shared)
 
 
-def _parts(elements: Sequence[Element | Problem], ledger: Ledger) -> Parts:
-    """Sort the elements by kind, failing the unreadable ones in the ledger."""
+def _parts(elements: Sequence[Element | Unknown | Problem], ledger: Ledger) -> Parts:
+    """Sort the elements by kind, failing the unreadable ones in the ledger and warning of
+    fields no one knows (the element is applied without them)."""
     parts = Parts()
     events, customers, devices = parts.events, parts.customers, parts.devices
     for index, element in enumerate(elements):
         kind = type(element)
+        if kind is Unknown:
+            element = _warn_unknown(ledger, index, element)  # type: ignore[arg-type]
+            kind = type(element)
         if kind is EventElement:
             events.append((index, element))  # type: ignore[arg-type]
         elif kind is CustomerElement:
@@ -141,6 +146,18 @@ def _apply_one(ctx: Context, parts: Parts) -> None:
             ctx.shared.touched_devices[found[0].device_id] = found[0]
             ctx.shared.device_owners.append(found)
     _apply_events(ctx, parts.events)
+
+
+def _warn_unknown(ledger: Ledger, index: int, found: Unknown) -> Element:
+    element = found.element
+    key = element.customer_id
+    for name in found.fields:
+        msg = (
+            f"'{name}' is not a field MoEngage or Roster knows: ignored (a typo? see "
+            "docs/compatibility.md for the fields each element takes)"
+        )
+        ledger.warn(index, key, name, oc.UNKNOWN_FIELD, msg)
+    return element
 
 
 def _device_ids(parts: list[Parts]) -> set[str]:
