@@ -3,6 +3,12 @@
 Each stored attribute keeps the source time (epoch ms) of the write that set it. An update
 older than the stored time is skipped (``stale_attribute_skipped``); an update at the same
 time as the stored one wins, so within one workspace's acceptance order the later write wins.
+
+Customer.io takes traits and attributes whose values are objects (nested JSON): with
+``objects=True`` such a value (or an array holding objects) is kept whole, up to
+``MAX_OBJECT_BYTES`` of JSON; last write wins per top-level attribute, so an object sent again
+replaces the stored one whole, as Customer.io does. MoEngage rejects objects unless its account
+enables them, so its surface keeps refusing them.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from roster.domain import outcomes
 from roster.domain.element_rules import Problem
@@ -25,6 +33,8 @@ SYSTEM_NAMES = frozenset(
     | {"merged_into", "reachable"}
 )
 SCALARS = (str, int, float, bool, type(None))
+#: The most JSON one object-valued attribute may hold (``objects=True``).
+MAX_OBJECT_BYTES = 16_384
 
 
 @dataclass(slots=True)
@@ -33,14 +43,19 @@ class CleanAttributes:
     problems: list[Problem] = field(default_factory=list)
 
 
-def clean_attributes(raw: Mapping[str, Any], *, max_string: int, prefix: str) -> CleanAttributes:
-    """Keep the attributes that are allowed; explain every one that is not."""
+def clean_attributes(
+    raw: Mapping[str, Any], *, max_string: int, prefix: str, objects: bool = False
+) -> CleanAttributes:
+    """Keep the attributes that are allowed; explain every one that is not. With ``objects``,
+    values that are objects (or arrays holding them) are allowed (Customer.io)."""
     out = CleanAttributes()
     for name, value in raw.items():
         where = f"{prefix}.{name}"
         problem = _name_problem(name, where)
         if problem is None and name == "platforms":
             value, problem = _clean_platforms(value, where)
+        elif problem is None and objects and _holds_object(value):
+            problem = _object_problem(value, where)
         elif problem is None:
             problem = _value_problem(value, where, max_string)
         if problem is None:
@@ -61,6 +76,20 @@ def _name_problem(name: str, where: str) -> Problem | None:
         return Problem(where, outcomes.INVALID_ATTRIBUTE_NAME, msg)
     if name in SYSTEM_NAMES:
         return Problem(where, outcomes.SYSTEM_ATTRIBUTE, f"'{name}' is owned by Roster")
+    return None
+
+
+def _holds_object(value: Any) -> bool:
+    return isinstance(value, dict) or (
+        isinstance(value, list) and any(isinstance(v, dict | list) for v in value)
+    )
+
+
+def _object_problem(value: Any, where: str) -> Problem | None:
+    size = len(msgspec.json.encode(value))
+    if size > MAX_OBJECT_BYTES:
+        msg = f"an object value holds at most {MAX_OBJECT_BYTES} bytes of JSON, got {size}"
+        return Problem(where, outcomes.VALUE_TOO_LONG, msg)
     return None
 
 

@@ -215,6 +215,7 @@ class _Group:
             source_ms,
             prefix=prefix,
             max_string=self.max_string,
+            objects=True,  # Customer.io keeps nested traits and attributes
         )
         self._index_email(found)
         if new:

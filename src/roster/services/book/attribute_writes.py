@@ -28,11 +28,12 @@ def set_attributes(
     *,
     prefix: str,
     max_string: int,
+    objects: bool = False,
 ) -> bool:
     """Apply ``raw`` (written at ``source_ms``) to ``profile``; ``prefix`` names where the
-    attributes sat in the request (``attributes``, ``traits``, ...). ``True`` if a stored
-    value changed."""
-    clean = clean_attributes(raw, max_string=max_string, prefix=prefix)
+    attributes sat in the request (``attributes``, ``traits``, ...); ``objects`` allows values
+    that are objects (Customer.io). ``True`` if a stored value changed."""
+    clean = clean_attributes(raw, max_string=max_string, prefix=prefix, objects=objects)
     for p in clean.problems:
         ledger.warn(index, key, p.field, p.code, p.message)
     return write_clean(book, ledger, index, key, profile, clean.values, source_ms, prefix=prefix)
