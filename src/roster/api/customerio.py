@@ -222,6 +222,17 @@ async def put_customer(identifier: str, request: Request, response: Response) ->
 
 
 @router.post(
+    "/api/v1/events",
+    summary="Record an anonymous event (Track API v1): kept on the anonymous_id's profile",
+    responses=RESPONSES,
+)
+async def post_anonymous_event(request: Request, response: Response) -> dict[str, Any]:
+    limit = container(request).settings.max_body_bytes
+    call = cio.V1_ANONYMOUS_EVENT
+    return {"batch_id": await accept_call(request, response, call, limit)}
+
+
+@router.post(
     "/api/v1/merge_customers",
     summary="Merge a secondary person into a primary one (Track API v1)",
     responses=RESPONSES,

@@ -11,6 +11,7 @@ from roster.api.deps import caller, container
 from roster.api.params import MAX_UID, text_param
 from roster.api.query_check import OPEN_QUERY, refuse_unknown
 from roster.domain.errors import InvalidParameter
+from roster.domain.identity import ANONYMOUS_ID
 from roster.domain.timestamps import InvalidTimestamp, parse_timestamp
 from roster.domain.workspaces import Workspace
 from roster.services.reads import profiles
@@ -42,18 +43,19 @@ async def find_customer(
     customer_id: str | None = Query(None, description="for ids a path cannot carry, e.g. 'a/b'"),
 ) -> dict[str, Any]:
     db = container(request).db
-    refuse_unknown(list(request.query_params), {"uid", "customer_id", *workspace.identifiers})
+    names = {*workspace.identifiers, ANONYMOUS_ID}  # every workspace indexes anonymous ids
+    refuse_unknown(list(request.query_params), {"uid", "customer_id", *names})
     identifier = next(
         (
             (n, text_param(v, n, max_length=512))
             for n, v in request.query_params.items()
-            if n in workspace.identifiers
+            if n in names
         ),
         None,
     )
     if uid is None and identifier is None and customer_id is None:
-        names = ", ".join(["customer_id", "uid", *workspace.identifiers])
-        raise InvalidParameter(f"give one of: {names}", field="uid")
+        listed = ", ".join(["customer_id", "uid", *workspace.identifiers, ANONYMOUS_ID])
+        raise InvalidParameter(f"give one of: {listed}", field="uid")
     cid = None if customer_id is None else text_param(customer_id, "customer_id")
 
     def load() -> dict[str, Any]:

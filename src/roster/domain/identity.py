@@ -11,6 +11,10 @@ from typing import Any
 
 #: Longest identifier value indexed (the column holds 512 characters).
 MAX_IDENTIFIER_LENGTH = 512
+#: The anonymous id a Data Pipelines call (``anonymousId``) or a Track API anonymous event
+#: (``anonymous_id``) names: every workspace indexes it, so an anonymous profile is found
+#: again, and so is the person it was merged into.
+ANONYMOUS_ID = "anonymous_id"
 
 
 def normalise_identifier(name: str, value: str) -> str:

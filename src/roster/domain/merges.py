@@ -20,8 +20,11 @@ from typing import Any, Literal
 
 from roster.domain.campaigns import ACTIVITY_WINDOW_MS
 
-Rule = Literal["moengage", "customerio", "identity"]
-RULES: tuple[Rule, ...] = ("moengage", "customerio", "identity")
+#: ``anonymous``: an identify naming both ``userId`` and ``anonymousId`` (Data Pipelines) joins
+#: the anonymous profile and the person: as ``identity`` (last write wins, every event moves,
+#: the kept profile takes the customer id), without MoEngage's marker events.
+Rule = Literal["moengage", "customerio", "identity", "anonymous"]
+RULES: tuple[Rule, ...] = ("moengage", "customerio", "identity", "anonymous")
 
 #: A merge moves the merged profile's own events of the last 30 days (MoEngage and
 #: Customer.io); an identity-resolution merge moves them all (one person, one profile).

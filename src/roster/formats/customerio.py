@@ -33,6 +33,7 @@ BATCH_TYPES = PERSON_CALLS | EVENT_CALLS | UNSUPPORTED_CALLS
 #: Track API v1: a person (``PUT /api/v1/customers/{id}``) and an event of one.
 V1_PERSON = "person"
 V1_EVENT = "event"
+V1_ANONYMOUS_EVENT = "anonymous_event"
 #: Attributes of a Track API v1 body that are directives or identifiers, never stored as such.
 V1_RESERVED = frozenset({"_timestamp", "_update", "id", "cio_id", "anonymous_id"})
 #: merge_customers: a person is named by exactly one of these.
@@ -111,9 +112,11 @@ class _Batch(msgspec.Struct):
 
 
 class V1Event(msgspec.Struct):
-    """``POST /api/v1/customers/{identifier}/events``."""
+    """``POST /api/v1/customers/{identifier}/events`` (and ``POST /api/v1/events``, an
+    anonymous event, with ``anonymous_id``)."""
 
     name: Any = None
+    anonymous_id: Any = None
     id: Any = None
     type: Any = "event"
     timestamp: Any = None
@@ -145,6 +148,9 @@ class Person(msgspec.Struct, frozen=True, gc=False):
     body_id: str | None = None
     #: Sent through Track API v1 (field names differ from Data Pipelines').
     v1: bool = False
+    #: ``anonymousId`` as sent: an identify without ``userId`` sets the anonymous profile's
+    #: traits; with both, the anonymous profile is merged into the person.
+    anonymous_id: Any = None
 
 
 class Event(msgspec.Struct, frozen=True, gc=False):
@@ -163,6 +169,9 @@ class Event(msgspec.Struct, frozen=True, gc=False):
     #: string): deduplicated per workspace.
     source_id: Any
     v1: bool = False
+    #: ``anonymousId`` (``anonymous_id`` in v1) as sent: without a person, the event is the
+    #: anonymous profile's.
+    anonymous_id: Any = None
 
 
 class Unsupported(msgspec.Struct, frozen=True, gc=False):
@@ -187,6 +196,9 @@ def operations_of(payload: bytes) -> list[Operation]:
         return [_v1_person(stored.identifier, msgspec.json.decode(body))]
     if stored.call == V1_EVENT:
         return [_v1_event(stored.identifier, msgspec.json.decode(body, type=V1Event))]
+    if stored.call == V1_ANONYMOUS_EVENT:
+        event = msgspec.json.decode(body, type=V1Event)
+        return [msgspec.structs.replace(_v1_event(None, event), anonymous_id=event.anonymous_id)]
     return [_message(0, msgspec.json.decode(body, type=Message), stored.call)]
 
 
@@ -198,7 +210,8 @@ def _message(index: int, m: Message, call: Any) -> Operation:
             name = _page_name(m.properties) or call
         properties = bytes(m.properties).decode()
         sid = _sent_id(m.messageId)
-        return Event(index, user_id, False, call, name, properties, m.timestamp, sid)
+        anon = _sent_id(m.anonymousId)
+        return Event(index, user_id, False, call, name, properties, m.timestamp, sid, False, anon)
     if call in PERSON_CALLS:
         traits = m.traits if m.traits is not None else {}
         stamp, where = m.timestamp, "timestamp"
@@ -207,7 +220,8 @@ def _message(index: int, m: Message, call: Any) -> Operation:
             if traits.get("_timestamp") is not None:
                 stamp, where = traits["_timestamp"], "traits._timestamp"
             update_only = traits.get("_update") is True
-        return Person(index, user_id, False, traits, stamp, where, update_only)
+        anon = _sent_id(m.anonymousId)
+        return Person(index, user_id, False, traits, stamp, where, update_only, None, False, anon)
     return Unsupported(index, str(call), user_id)
 
 

@@ -31,12 +31,12 @@ from roster.domain.element_rules import (
     source_time,
     usable_id,
 )
-from roster.domain.identity import normalise_identifier
+from roster.domain.identity import ANONYMOUS_ID, normalise_identifier
 from roster.domain.outcomes import Ledger
 from roster.domain.profiles import Profile
 from roster.domain.workspaces import Workspace
 from roster.formats import customerio as cio
-from roster.services.book.attribute_writes import set_attributes
+from roster.services.book.attribute_writes import set_attributes, write_clean
 from roster.services.book.identity_merges import merge_shared
 from roster.services.book.profile_book import ProfileBook, identifier_pairs
 from roster.store import events as event_store
@@ -141,6 +141,9 @@ class _Group:
         for op in ops:
             if ir and isinstance(op, cio.Person) and isinstance(op.attributes, dict):
                 pairs.update(identifier_pairs(self.workspace, op.attributes))
+            anon = None if isinstance(op, cio.Unsupported) else _anonymous(op.anonymous_id)
+            if anon is not None:
+                pairs.add((ANONYMOUS_ID, anon))
             key = op.identifier  # ids sent as numbers come as text; anything else names no one
             if type(key) is not str or isinstance(op, cio.Unsupported):
                 continue
@@ -160,8 +163,11 @@ class _Group:
         for email, (uid, _) in holders.items():
             if (profile := self.book.by_uid.get(uid)) is not None:
                 self.by_email[email] = profile
-        self.unknown = len(emails - self.by_email.keys()) + len(
-            (changed | named) - self.book.by_id.keys()
+        anonymous = {v for name, v in pairs if name == ANONYMOUS_ID}
+        self.unknown = (
+            len(emails - self.by_email.keys())
+            + len((changed | named) - self.book.by_id.keys())
+            + sum(1 for v in anonymous if self._anonymous(v) is None)
         )
         found = event_store.holders_of_source_ids(conn, ws.id, source_ids)
         self.stored_ids = {sid: batch_id for sid, (_, batch_id) in found.items()}
@@ -176,7 +182,11 @@ class _Group:
         return True
 
     def person(self, batch: Claimed, ledger: Ledger, op: cio.Person) -> None:
-        key = self._identifier(ledger, op.index, op.identifier, _id_field(op.v1))
+        anon = _anonymous(op.anonymous_id)
+        if op.identifier is None and anon is not None:
+            key: str | None = anon  # an anonymous profile's traits
+        else:
+            key = self._identifier(ledger, op.index, op.identifier, _id_field(op.v1))
         if key is None or (self.suppressed and self.kept_out(ledger, op.index, key, op.by_email)):
             return
         source_ms = source_time(op.timestamp, batch.accepted_at, op.timestamp_field)
@@ -190,7 +200,9 @@ class _Group:
             msg = f"'{where}' must be an object of attributes, got {type(raw).__name__}"
             ledger.fail(op.index, key, where, oc.INVALID_FIELD, msg)
             return
-        found = self._find(key, op.by_email)
+        found = self._anonymous(key) if key is anon and op.identifier is None else None
+        if found is None and op.identifier is not None:
+            found = self._find(key, op.by_email)
         body_id = op.body_id
         if body_id is not None:
             fits, found = self._with_body_id(ledger, op, key, body_id, found)
@@ -201,7 +213,9 @@ class _Group:
             ledger.skip(op.index, key, "_update", oc.UNKNOWN_CUSTOMER, msg)
             return
         new = found is None
-        if found is None:
+        if found is None and op.identifier is None:
+            found = self._create_anonymous(batch, ledger, op.index, key, source_ms)
+        elif found is None:
             found = self._create(batch, ledger, op.index, key, op.by_email, body_id, source_ms)
         elif op.by_email and "email" not in raw and not _holds_email(found, key):
             raw = {**raw, "email": key}  # found by the body's id: it takes the path's email
@@ -218,6 +232,10 @@ class _Group:
             objects=True,  # Customer.io keeps nested traits and attributes
         )
         self._index_email(found)
+        if anon is not None and op.identifier is not None:
+            changed = (
+                self._link_anonymous(batch, ledger, op.index, found, anon, source_ms) or changed
+            )
         if new:
             ledger.created(op.index)
         elif changed:
@@ -231,7 +249,10 @@ class _Group:
         general ones, which say what is wrong."""
         index = op.index
         key = op.identifier
-        if type(key) is not str or not 0 < len(key) <= MAX_ID_LENGTH or not key.strip():
+        anon = _anonymous(op.anonymous_id) if key is None else None
+        if anon is not None:
+            key = anon  # an anonymous profile's event
+        elif type(key) is not str or not 0 < len(key) <= MAX_ID_LENGTH or not key.strip():
             key = self._identifier(ledger, index, key, _id_field(op.v1))
             if key is None:
                 return
@@ -278,9 +299,7 @@ class _Group:
                 ledger.skip(index, key, id_field, oc.DUPLICATE_IGNORED, msg)
                 return
             stored_ids[source_id] = batch.id
-        profile = self._find(key, True) if op.by_email else self.book.by_id.get(key)
-        if profile is None:
-            profile = self._create(batch, ledger, index, key, op.by_email, None, received)
+        profile = self._event_profile(batch, ledger, index, key, op.by_email, anon, received)
         self.emit(
             profile,
             EventDraft(  # by position: keywords cost 0.5 µs more a row (EventRow)
@@ -305,7 +324,7 @@ class _Group:
     def _identifier(self, ledger: Ledger, index: int, value: Any, where: str) -> str | None:
         """The person's id or email as text, or ``None`` after failing the element."""
         if value is None:
-            msg = f"'{where}' is required (Roster keeps no anonymous profiles)"
+            msg = f"'{where}' (or an anonymous id) is required"
             ledger.fail(index, None, where, oc.MISSING_FIELD, msg)
             return None
         if type(value) is not str or not usable_id(value):  # a number sent comes as text
@@ -313,6 +332,51 @@ class _Group:
             ledger.fail(index, ledger_key(value), where, oc.INVALID_CUSTOMER_ID, msg)
             return None
         return value
+
+    def _event_profile(
+        self,
+        batch: Claimed,
+        ledger: Ledger,
+        index: int,
+        key: str,
+        by_email: bool,
+        anon: str | None,
+        at: int,
+    ) -> Profile:
+        """The profile an event is stored on: the person, or the anonymous profile; created
+        if no one holds it (Customer.io creates the person an event names)."""
+        if anon is not None:
+            return self._anonymous(anon) or self._create_anonymous(batch, ledger, index, anon, at)
+        profile = self._find(key, True) if by_email else self.book.by_id.get(key)
+        return profile or self._create(batch, ledger, index, key, by_email, None, at)
+
+    def _anonymous(self, anon: str) -> Profile | None:
+        """The profile holding this anonymous id (an anonymous one, or the person it was
+        merged into)."""
+        return self.book.find({ANONYMOUS_ID: anon})
+
+    def _create_anonymous(
+        self, batch: Claimed, ledger: Ledger, index: int, anon: str, at: int
+    ) -> Profile:
+        """A profile with no customer id, found again by its anonymous id."""
+        profile = self.book.create(None, batch)
+        write_clean(self.book, ledger, index, anon, profile, {ANONYMOUS_ID: anon}, at, prefix="")
+        return profile
+
+    def _link_anonymous(
+        self, batch: Claimed, ledger: Ledger, index: int, person: Profile, anon: str, at: int
+    ) -> bool:
+        """An identify naming both ids: the person holds the anonymous id from now on, and the
+        anonymous profile (if another) is merged with it after the writes (the identity rule,
+        journaled: the older profile is kept, and takes the customer id if it has none)."""
+        holder = self._anonymous(anon)
+        changed = write_clean(
+            self.book, ledger, index, anon, person, {ANONYMOUS_ID: anon}, at, prefix=""
+        )
+        if holder is not None and holder is not person:
+            self.book.shared.append((holder, person, batch.id, "anonymous"))
+            return True
+        return changed
 
     def _find(self, key: str, by_email: bool) -> Profile | None:
         if by_email:
@@ -374,6 +438,11 @@ class _Group:
         email = profile.attributes.get("email")
         if isinstance(email, str) and email.strip():
             self.by_email.setdefault(normalise_identifier("email", email), profile)
+
+
+def _anonymous(value: Any) -> str | None:
+    """An ``anonymousId`` as a usable id (a number sent comes as text), else ``None``."""
+    return value if type(value) is str and usable_id(value) else None
 
 
 def _holds_email(profile: Profile, email: str) -> bool:

@@ -73,5 +73,5 @@ def write_clean(
                 "older one (identity resolution; the timeline of either shows what moved)"
             )
             ledger.warn(index, key, f"{prefix}{dot}{name}", oc.IDENTITY_MERGED, msg)
-            book.shared.append((profile, holder, book.batch_id))
+            book.shared.append((profile, holder, book.batch_id, "identity"))
     return True

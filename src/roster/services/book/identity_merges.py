@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection
 
+from roster.domain.merges import Rule
 from roster.domain.profiles import Profile
 from roster.services.book.merging import Move, fold, write_moves
 from roster.services.book.profile_book import ProfileBook, identifier_pairs
@@ -33,12 +34,15 @@ def merge_shared(conn: Connection, book: ProfileBook) -> None:
         return p
 
     batch_of: dict[int, str] = {}
-    for profile, holder, batch_id in book.shared:
+    identity_linked: set[int] = set()  # profiles linked by a shared identifier, not only an
+    for profile, holder, batch_id, rule in book.shared:  # anonymous id
         a, b = root(profile), root(holder)
         batch_of[id(profile)] = batch_of[id(holder)] = batch_id
+        if rule == "identity":
+            identity_linked.update((id(profile), id(holder)))
         if a is not b:
             parent[id(a)] = b
-    distinct = {id(p): p for profile, holder, _ in book.shared for p in (profile, holder)}
+    distinct = {id(p): p for profile, holder, *_ in book.shared for p in (profile, holder)}
     groups: dict[int, list[Profile]] = {}
     for p in distinct.values():
         groups.setdefault(id(root(p)), []).append(p)
@@ -47,8 +51,11 @@ def merge_shared(conn: Connection, book: ProfileBook) -> None:
     for members in groups.values():
         members.sort(key=lambda p: p.uid or 0)
         retained, *merged = members
+        kept_by: Rule = (
+            "identity" if any(id(p) in identity_linked for p in members) else "anonymous"
+        )
         for m in merged:
-            move = Move(m, retained, "identity", batch_of[id(m)], book.now)
+            move = Move(m, retained, kept_by, batch_of[id(m)], book.now)
             fold(move)
             moves.append(move)
         retained_all.append(retained)

@@ -54,7 +54,7 @@ def fold(move: Move) -> None:
         move.rule, retained.attributes, retained.times, merged.attributes, merged.times
     )
     merged.attributes, merged.times = {}, {}
-    if move.rule == "identity" and retained.customer_id is None and merged.customer_id:
+    if move.rule in ("identity", "anonymous") and not retained.customer_id and merged.customer_id:
         move.takes_customer_id = True
         retained.customer_id = merged.customer_id
     merged.customer_id = None
@@ -71,7 +71,7 @@ def write_moves(conn: Connection, workspace_id: str, moves: list[Move]) -> None:
         at = move.at
         reachable_before = merge_store.reachable(conn, retained_uid)
         device_ids = merge_store.move_devices(conn, merged_uid, retained_uid, at)
-        since = None if move.rule == "identity" else at - rules.EVENT_WINDOW_MS
+        since = None if move.rule in ("identity", "anonymous") else at - rules.EVENT_WINDOW_MS
         untrigger = move.rule == "customerio"
         event_ids = merge_store.move_events(
             conn, merged_uid, retained_uid, since=since, untrigger=untrigger
@@ -79,7 +79,7 @@ def write_moves(conn: Connection, workspace_id: str, moves: list[Move]) -> None:
         merge_store.tombstone(conn, merged_uid, retained_uid, at)
         if move.takes_customer_id and move.merged_customer_id is not None:
             merge_store.set_customer_id(conn, retained_uid, move.merged_customer_id)
-        markers = _markers(workspace_id, move) if move.rule != "customerio" else []
+        markers = _markers(workspace_id, move) if move.rule in ("moengage", "identity") else []
         event_store.insert_many(conn, markers)
         detail: dict[str, Any] = {
             "attributes": [a.as_json() for a in move.attributes],

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from roster.domain import identity
 from roster.domain.batches import Claimed
+from roster.domain.merges import Rule
 from roster.domain.profiles import Profile
 from roster.domain.workspaces import Workspace
 from roster.store import profiles
@@ -44,7 +45,7 @@ class ProfileBook:
         #: With identity resolution on, profiles found sharing an identifier:
         #: ``(profile, holder, batch id)``; merged after the batch's writes
         #: (``services.book.identity_merges``).
-        self.shared: list[tuple[Profile, Profile, str]] = []
+        self.shared: list[tuple[Profile, Profile, str, Rule]] = []
 
     def preload(
         self,
@@ -152,5 +153,10 @@ class ProfileBook:
 
 
 def identifier_pairs(workspace: Workspace, values: dict[str, Any]) -> list[tuple[str, str]]:
-    """``(name, value)`` of each of the workspace's identifier attributes in ``values``."""
-    return identity.identifier_pairs(workspace.identifiers, values)
+    """``(name, value)`` of each of the workspace's identifier attributes in ``values``, and
+    of its anonymous id (``identity.ANONYMOUS_ID``, indexed in every workspace)."""
+    pairs = identity.identifier_pairs(workspace.identifiers, values)
+    anonymous = values.get(identity.ANONYMOUS_ID)
+    if anonymous is not None and identity.ANONYMOUS_ID not in workspace.identifiers:
+        pairs += identity.identifier_pairs((identity.ANONYMOUS_ID,), values)
+    return pairs
