@@ -54,6 +54,9 @@ def test_pipelines_clients_identify_and_track_into_roster(
     sync.track("u1", "Purchased", {"amount": 12.5})
     sync.page("u1", "Docs", "Pricing", {"path": "/pricing"})
     sync.screen("u1", "App", "Home")
+    sync.track(anonymous_id="anon-9", event="Browsed")  # before sign-up: anonymous
+    sync.identify("u9", {"plan": "free"}, anonymous_id="anon-9")  # signs up
+    sync.identify("u1", {"address": {"city": "Lima"}})  # a nested trait
     queued = make(tenant.key, host=api.base_url, gzip=gzip)  # the background consumer
     for n in range(25):
         queued.track("u2", "Tapped", {"n": n})
@@ -61,6 +64,9 @@ def test_pipelines_clients_identify_and_track_into_roster(
     queued.join()
     profile = _read(store_cluster, api, tenant, "/v1/customers/u1")
     assert (profile["attributes"]["name"], profile["attributes"]["plan"]) == ("Ada", "pro")
+    assert profile["attributes"]["address"] == {"city": "Lima"}
+    browsed = _read(store_cluster, api, tenant, "/v1/customers/u9/events")["events"]
+    assert [e["name"] for e in browsed] == ["Browsed"]
     events = _read(store_cluster, api, tenant, "/v1/customers/u1/events")["events"]
     assert sorted(e["name"] for e in events) == ["Home", "Pricing", "Purchased"]
     tapped = _read(store_cluster, api, tenant, "/v1/customers/u2/events?limit=100")["events"]
