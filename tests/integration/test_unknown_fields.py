@@ -37,3 +37,26 @@ def test_a_misspelt_element_field_is_warned_of_by_name(roster: Harness) -> None:
     assert roster.customer(tenant, "c1")["attributes"] == {}  # type: ignore[index]
     events = roster.events(tenant, "c1")
     assert [(e["name"], e["platform"], e["attributes"]) for e in events] == [("Opened", "iOS", {})]
+
+
+def test_a_misspelt_data_pipelines_field_is_warned_of_by_name(roster: Harness) -> None:
+    """``trats`` for ``traits``: the identify applies without it and the ledger names it; the
+    Segment spec's other fields (``context``, ``integrations``, ``sentAt``) are taken quietly."""
+    tenant = roster.tenant()
+    calls = [
+        {"type": "identify", "userId": "u1", "trats": {"plan": "pro"}, "context": {"ip": "1"}},
+        {"type": "track", "userId": "u1", "event": "e", "integrations": {}, "sentAt": "x"},
+    ]
+    response = roster.request("POST", "/v1/batch", json={"batch": calls}, headers=tenant.auth)
+    assert response.status_code == 200, response.text
+    single = roster.request(
+        "POST", "/v1/identify", json={"userId": "u2", "trait": {"a": 1}}, headers=tenant.auth
+    )
+    roster.drain()
+    batch = roster.batch(tenant, response.json()["batch_id"])
+    assert batch["counts"]["applied"] == 2
+    assert [(w["index"], w["field"], w["code"]) for w in batch["warnings"]] == [
+        (0, "trats", "unknown_field")
+    ]
+    one = roster.batch(tenant, single.json()["batch_id"])
+    assert [(w["field"], w["code"]) for w in one["warnings"]] == [("trait", "unknown_field")]

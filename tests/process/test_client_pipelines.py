@@ -71,6 +71,9 @@ def test_pipelines_clients_identify_and_track_into_roster(
     assert sorted(e["name"] for e in events) == ["Home", "Pricing", "Purchased"]
     tapped = _read(store_cluster, api, tenant, "/v1/customers/u2/events?limit=100")["events"]
     assert sorted(e["attributes"]["n"] for e in tapped) == list(range(25))
+    for listed in _read(store_cluster, api, tenant, "/v1/batches")["batches"]:
+        batch = _read(store_cluster, api, tenant, f"/v1/batches/{listed['batch_id']}")
+        assert batch["warnings"] == batch["errors"] == [], batch  # every field they send known
 
 
 @pytest.mark.parametrize("name", CLIENTS)

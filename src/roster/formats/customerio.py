@@ -92,8 +92,13 @@ def stored_call(call: str, body: bytes, identifier: str | None = None) -> bytes:
 _NO_OBJECT = msgspec.Raw(b"{}")
 
 
-class Message(msgspec.Struct):
-    """A Data Pipelines (Segment spec) message; every field as sent, judged by the worker."""
+class Message(msgspec.Struct, forbid_unknown_fields=True):
+    """A Data Pipelines (Segment spec) message; every field as sent, judged by the worker.
+
+    It forbids fields the spec does not name, so a message with a typo (``trats``) is read
+    again without them and its operation names them (``unknown``), for the ledger's
+    ``unknown_field`` warnings; a body without any is still decoded in one call. The spec's
+    fields Roster does not use are declared below (docs/compatibility.md lists them)."""
 
     type: Any = None
     userId: Any = None
@@ -105,10 +110,32 @@ class Message(msgspec.Struct):
     properties: msgspec.Raw = _NO_OBJECT
     timestamp: Any = None
     messageId: Any = None
+    # The Segment spec's other fields: taken, not used.
+    context: Any = None
+    integrations: Any = None
+    sentAt: Any = None
+    receivedAt: Any = None
+    originalTimestamp: Any = None
+    version: Any = None
+    channel: Any = None
+    category: Any = None
+    groupId: Any = None
+    previousId: Any = None
+    writeKey: Any = None
+    _metadata: Any = None
+    projectId: Any = None
+    options: Any = None
+
+
+_MESSAGE_FIELDS = frozenset(Message.__struct_fields__)
 
 
 class _Batch(msgspec.Struct):
     batch: list[Message]
+
+
+class _RawBatch(msgspec.Struct):
+    batch: list[msgspec.Raw]
 
 
 class V1Event(msgspec.Struct):
@@ -151,6 +178,8 @@ class Person(msgspec.Struct, frozen=True, gc=False):
     #: ``anonymousId`` as sent: an identify without ``userId`` sets the anonymous profile's
     #: traits; with both, the anonymous profile is merged into the person.
     anonymous_id: Any = None
+    #: Fields of the message the spec does not name (ignored, warned of).
+    unknown: tuple[str, ...] = ()
 
 
 class Event(msgspec.Struct, frozen=True, gc=False):
@@ -172,6 +201,8 @@ class Event(msgspec.Struct, frozen=True, gc=False):
     #: ``anonymousId`` (``anonymous_id`` in v1) as sent: without a person, the event is the
     #: anonymous profile's.
     anonymous_id: Any = None
+    #: Fields of the message the spec does not name (ignored, warned of).
+    unknown: tuple[str, ...] = ()
 
 
 class Unsupported(msgspec.Struct, frozen=True, gc=False):
@@ -180,6 +211,7 @@ class Unsupported(msgspec.Struct, frozen=True, gc=False):
     index: int
     call: str
     identifier: Any
+    unknown: tuple[str, ...] = ()
 
 
 Operation = Person | Event | Unsupported
@@ -190,7 +222,11 @@ def operations_of(payload: bytes) -> list[Operation]:
     stored = msgspec.json.decode(payload, type=_Stored)
     body = stored.body
     if stored.call == "batch":
-        messages = msgspec.json.decode(body, type=_Batch).batch
+        try:
+            messages = msgspec.json.decode(body, type=_Batch).batch
+        except msgspec.ValidationError:  # a message holds a field the spec does not name
+            raws = msgspec.json.decode(body, type=_RawBatch).batch
+            return [_read_message(i, raw, None) for i, raw in enumerate(raws)]
         return [_message(i, m, m.type) for i, m in enumerate(messages)]
     if stored.call == V1_PERSON:
         return [_v1_person(stored.identifier, msgspec.json.decode(body))]
@@ -199,7 +235,21 @@ def operations_of(payload: bytes) -> list[Operation]:
     if stored.call == V1_ANONYMOUS_EVENT:
         event = msgspec.json.decode(body, type=V1Event)
         return [msgspec.structs.replace(_v1_event(None, event), anonymous_id=event.anonymous_id)]
-    return [_message(0, msgspec.json.decode(body, type=Message), stored.call)]
+    return [_read_message(0, body, stored.call)]
+
+
+def _read_message(index: int, raw: msgspec.Raw, call: str | None) -> Operation:
+    """One message, read again without the fields the spec does not name if it has some."""
+    try:
+        m = msgspec.json.decode(raw, type=Message)
+        return _message(index, m, m.type if call is None else call)
+    except msgspec.ValidationError:
+        found = msgspec.json.decode(raw)
+        known = {k: v for k, v in found.items() if k in _MESSAGE_FIELDS}
+        m = msgspec.json.decode(msgspec.json.encode(known), type=Message)
+        op = _message(index, m, m.type if call is None else call)
+        unknown = tuple(k for k in found if k not in _MESSAGE_FIELDS)
+        return msgspec.structs.replace(op, unknown=unknown)
 
 
 def _message(index: int, m: Message, call: Any) -> Operation:

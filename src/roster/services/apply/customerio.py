@@ -99,6 +99,8 @@ def plan_calls(
         for batch, ledger, ops in zip(batches, ledgers, operations, strict=True):
             book.batch_id = batch.id
             for op in ops:
+                if op.unknown:
+                    _warn_unknown(ledger, op)
                 if type(op) is cio.Event:
                     group.event(batch, ledger, op)
                 elif type(op) is cio.Person:
@@ -438,6 +440,15 @@ class _Group:
         email = profile.attributes.get("email")
         if isinstance(email, str) and email.strip():
             self.by_email.setdefault(normalise_identifier("email", email), profile)
+
+
+def _warn_unknown(ledger: Ledger, op: cio.Operation) -> None:
+    for name in op.unknown:
+        msg = (
+            f"'{name}' is not a field of a Data Pipelines call: ignored (a typo? "
+            "docs/compatibility.md lists the fields)"
+        )
+        ledger.warn(op.index, ledger_key(op.identifier), name, oc.UNKNOWN_FIELD, msg)
 
 
 def _anonymous(value: Any) -> str | None:
