@@ -57,3 +57,40 @@ def test_an_identified_person_keeps_later_anonymous_events(roster: Harness) -> N
     roster.drain()
     batch = roster.batch(tenant, missing.json()["batch_id"])
     assert batch["errors"][0]["code"] == "missing_field"
+
+
+def test_alias_merges_the_previous_profile_into_the_person(roster: Harness) -> None:
+    """``alias`` (previousId → userId): the previous id's profile, a person's or an anonymous
+    one, is merged into the person's (kept, whatever their ages), journaled as ``alias``."""
+    tenant = roster.tenant()
+    _send(roster, tenant, "/v1/identify", {"userId": "old-id", "traits": {"plan": "pro"}})
+    _send(roster, tenant, "/v1/track", {"userId": "old-id", "event": "Bought"})
+    _send(roster, tenant, "/v1/track", {"anonymousId": "a7", "event": "Browsed"})
+    roster.drain()
+    old_uid = roster.customer(tenant, "old-id")["uid"]  # type: ignore[index]
+    batch = roster.request(
+        "POST",
+        "/v1/batch",
+        json={
+            "batch": [
+                {"type": "alias", "previousId": "old-id", "userId": "new-id"},
+                {"type": "alias", "previousId": "a7", "userId": "new-id"},
+                {"type": "alias", "previousId": "nobody", "userId": "new-id"},
+                {"type": "track", "userId": "old-id", "event": "After"},
+            ]
+        },
+        headers=tenant.auth,
+    )
+    assert batch.status_code == 200, batch.text
+    roster.drain()
+    ledger = roster.batch(tenant, batch.json()["batch_id"])
+    assert ledger["counts"] == {"total": 4, "applied": 3, "skipped": 1, "failed": 0}
+    assert ledger["warnings"][0]["code"] == "unknown_customer"
+    person = roster.customer(tenant, "new-id")
+    assert person is not None
+    assert person["attributes"]["plan"] == "pro"
+    assert sorted(e["name"] for e in roster.events(tenant, "new-id")) == ["Bought", "Browsed"]
+    tomb = roster.get("/v1/customers", tenant, params={"uid": old_uid}).json()
+    assert tomb["merged_into"] == person["uid"]
+    # The freed old id names a new person: the later track in the same request made one.
+    assert [e["name"] for e in roster.events(tenant, "old-id")] == ["After"]

@@ -85,6 +85,8 @@ _pipelines_route("identify", "Identify a person and set traits (Data Pipelines)"
 _pipelines_route("track", "Record an event of a person (Data Pipelines)")
 _pipelines_route("page", "Record a page view (Data Pipelines)")
 _pipelines_route("screen", "Record a screen view (Data Pipelines)")
+_pipelines_route("alias", "Merge a previous id's profile into a person (Data Pipelines)")
+_pipelines_route("group", "Accepted, not applied yet: skipped as not_supported (Data Pipelines)")
 _pipelines_route("batch", "Identify, track, page and screen calls in one request (Data Pipelines)")
 
 

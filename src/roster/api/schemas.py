@@ -179,6 +179,21 @@ class Page(msgspec.Struct):
     messageId: str | None = None
 
 
+class Alias(msgspec.Struct):
+    userId: str | int
+    previousId: str | int
+    timestamp: Stamp | None = None
+    messageId: str | None = None
+
+
+class Group(msgspec.Struct):
+    userId: str | int
+    groupId: str | int
+    traits: dict[str, Any] | None = None
+    timestamp: Stamp | None = None
+    messageId: str | None = None
+
+
 class _BatchIdentify(Identify, tag_field="type", tag="identify"):
     pass
 
@@ -195,8 +210,18 @@ class _BatchScreen(Page, tag_field="type", tag="screen"):
     pass
 
 
+class _BatchAlias(Alias, tag_field="type", tag="alias"):
+    pass
+
+
+class _BatchGroup(Group, tag_field="type", tag="group"):
+    pass
+
+
 class Batch(msgspec.Struct):
-    batch: list[_BatchIdentify | _BatchTrack | _BatchPage | _BatchScreen]
+    batch: list[
+        _BatchIdentify | _BatchTrack | _BatchPage | _BatchScreen | _BatchAlias | _BatchGroup
+    ]
 
 
 class V1Event(msgspec.Struct):
@@ -231,6 +256,8 @@ PIPELINES_REQUESTS = {
     "track": _request_body(Track),
     "page": _request_body(Page),
     "screen": _request_body(Page),
+    "alias": _request_body(Alias),
+    "group": _request_body(Group),
     "batch": _request_body(Batch),
 }
 V1_EVENT_REQUEST = _request_body(V1Event)

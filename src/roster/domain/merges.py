@@ -23,8 +23,13 @@ from roster.domain.campaigns import ACTIVITY_WINDOW_MS
 #: ``anonymous``: an identify naming both ``userId`` and ``anonymousId`` (Data Pipelines) joins
 #: the anonymous profile and the person: as ``identity`` (last write wins, every event moves,
 #: the kept profile takes the customer id), without MoEngage's marker events.
-Rule = Literal["moengage", "customerio", "identity", "anonymous"]
-RULES: tuple[Rule, ...] = ("moengage", "customerio", "identity", "anonymous")
+#: ``alias``: a Data Pipelines ``alias`` merges the ``previousId``'s profile into the
+#: ``userId``'s, kept whatever their ages, otherwise as ``anonymous``.
+Rule = Literal["moengage", "customerio", "identity", "anonymous", "alias"]
+RULES: tuple[Rule, ...] = ("moengage", "customerio", "identity", "anonymous", "alias")
+#: The rules under which every event of the merged profile moves, and no marker is added
+#: (Data Pipelines' linking of identities).
+LINKING: frozenset[Rule] = frozenset({"anonymous", "alias"})
 
 #: A merge moves the merged profile's own events of the last 30 days (MoEngage and
 #: Customer.io); an identity-resolution merge moves them all (one person, one profile).

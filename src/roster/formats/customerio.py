@@ -28,8 +28,10 @@ from roster.formats.strict_json import loads_strict
 PERSON_CALLS = frozenset({"identify"})
 EVENT_CALLS = frozenset({"track", "page", "screen"})
 #: Calls Roster accepts but does not apply (objects, aliases): skipped, each with its reason.
-UNSUPPORTED_CALLS = frozenset({"group", "alias"})
-BATCH_TYPES = PERSON_CALLS | EVENT_CALLS | UNSUPPORTED_CALLS
+UNSUPPORTED_CALLS = frozenset({"group"})
+#: ``alias``: the ``previousId``'s profile is merged into the ``userId``'s.
+ALIAS_CALLS = frozenset({"alias"})
+BATCH_TYPES = PERSON_CALLS | EVENT_CALLS | UNSUPPORTED_CALLS | ALIAS_CALLS
 #: Track API v1: a person (``PUT /api/v1/customers/{id}``) and an event of one.
 V1_PERSON = "person"
 V1_EVENT = "event"
@@ -57,7 +59,7 @@ def read_call(call: str, body: bytes) -> CallSummary:
     if not isinstance(parsed, dict):
         raise InvalidEnvelope("the body must be a JSON object", field="$")
     if call != "batch":
-        users = 1 if call in PERSON_CALLS or call == V1_PERSON else 0
+        users = 1 if call in PERSON_CALLS or call in ALIAS_CALLS or call == V1_PERSON else 0
         return CallSummary(1, users, 1 - users)
     elements = parsed.get("batch")
     if not isinstance(elements, list):
@@ -75,7 +77,7 @@ def read_call(call: str, body: bytes) -> CallSummary:
             msg = f"{where}.type must be one of {known} (case-sensitive), got {kind!r}"
             raise InvalidEnvelope(msg, field=f"{where}.type", index=index)
         kinds[kind] += 1
-    users = sum(kinds[k] for k in PERSON_CALLS)
+    users = sum(kinds[k] for k in PERSON_CALLS | ALIAS_CALLS)
     events = sum(kinds[k] for k in EVENT_CALLS)
     return CallSummary(len(elements), users, events)
 
@@ -214,7 +216,17 @@ class Unsupported(msgspec.Struct, frozen=True, gc=False):
     unknown: tuple[str, ...] = ()
 
 
-Operation = Person | Event | Unsupported
+class Alias(msgspec.Struct, frozen=True, gc=False):
+    """Merge the profile ``previousId`` names (a person, or an anonymous profile) into the
+    person ``userId`` names."""
+
+    index: int
+    identifier: Any
+    previous_id: Any
+    unknown: tuple[str, ...] = ()
+
+
+Operation = Person | Event | Unsupported | Alias
 
 
 def operations_of(payload: bytes) -> list[Operation]:
@@ -272,6 +284,8 @@ def _message(index: int, m: Message, call: Any) -> Operation:
             update_only = traits.get("_update") is True
         anon = _sent_id(m.anonymousId)
         return Person(index, user_id, False, traits, stamp, where, update_only, None, False, anon)
+    if call in ALIAS_CALLS:
+        return Alias(index, user_id, _sent_id(m.previousId))
     return Unsupported(index, str(call), user_id)
 
 

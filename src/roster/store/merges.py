@@ -73,6 +73,14 @@ def tombstone(conn: Connection, uid: int, into_uid: int, at: int) -> None:
     conn.execute(sa.delete(customer_identifiers).where(customer_identifiers.c.uid == uid))
 
 
+def free_customer_ids(conn: Connection, uids: Collection[int]) -> None:
+    """Free the customer ids of customers about to be merged away, so a new customer may take
+    one in the same transaction (before their tombstones are written)."""
+    if uids:
+        query = sa.update(customers).where(among(customers.c.uid, uids, conn.dialect.name))
+        conn.execute(query.values(customer_id=None))
+
+
 def set_customer_id(conn: Connection, uid: int, customer_id: str) -> None:
     conn.execute(sa.update(customers).where(customers.c.uid == uid).values(customer_id=customer_id))
 

@@ -38,9 +38,12 @@ from roster.domain.workspaces import Workspace
 from roster.formats import customerio as cio
 from roster.services.book.attribute_writes import set_attributes, write_clean
 from roster.services.book.identity_merges import merge_shared
+from roster.services.book.merging import Move, fold, write_moves
 from roster.services.book.profile_book import ProfileBook, identifier_pairs
 from roster.store import events as event_store
+from roster.store import merges as merge_store
 from roster.store import profiles, raw_sql, suppressions
+from roster.store import wallets as wallet_store
 from roster.store.events import EventDraft
 
 EVENT_TYPES = frozenset({"track", "event", "page", "screen"})
@@ -67,6 +70,8 @@ class CallsPlan:
     events: list[tuple[Profile, EventDraft]] | None
     #: The most people the group may create: the identifiers it names that no one holds.
     new_people: int = 0
+    #: Merges the group's ``alias`` calls decided, written after its profiles and events.
+    moves: list[Move] = field(default_factory=list)
 
     def write(self, conn: Connection) -> list[Ledger]:
         ws = self.workspace_id
@@ -74,13 +79,21 @@ class CallsPlan:
             self.book.uid_source = profiles.uid_pool(conn, self.new_people)
             with event_store.streamed(conn) as send:
                 self.decide(lambda p, row: send((ws, p.uid, p.uid, *row)))
+            self._free_merged_ids(conn)
             self.book.flush(conn)
         else:
+            self._free_merged_ids(conn)
             self.book.flush(conn)
             rows = [(ws, p.uid, p.uid, *row) for p, row in self.events]
             event_store.insert_many(conn, rows)
+        write_moves(conn, ws, self.moves)
         merge_shared(conn, self.book)
         return self.ledgers
+
+    def _free_merged_ids(self, conn: Connection) -> None:
+        """An alias frees the previous id at once: a call later in the group may name it."""
+        stored = [m.merged.uid for m in self.moves if m.merged.uid is not None]
+        merge_store.free_customer_ids(conn, stored)
 
 
 def plan_calls(
@@ -105,16 +118,18 @@ def plan_calls(
                     group.event(batch, ledger, op)
                 elif type(op) is cio.Person:
                     group.person(batch, ledger, op)
+                elif type(op) is cio.Alias:
+                    group.alias(batch, ledger, op)
                 else:
                     assert isinstance(op, cio.Unsupported)
                     msg = f"'{op.call}' calls are accepted but not applied by Roster"
                     ledger.skip(op.index, ledger_key(op.identifier), "type", oc.NOT_SUPPORTED, msg)
 
     if raw_sql.streams_rows(conn):
-        return CallsPlan(workspace.id, ledgers, book, decide, None, group.unknown)
+        return CallsPlan(workspace.id, ledgers, book, decide, None, group.unknown, group.moves)
     events: list[tuple[Profile, EventDraft]] = []
     decide(lambda p, row: events.append((p, row)))
-    return CallsPlan(workspace.id, ledgers, book, decide, events)
+    return CallsPlan(workspace.id, ledgers, book, decide, events, moves=group.moves)
 
 
 @dataclass(slots=True)
@@ -132,6 +147,9 @@ class _Group:
     emit: EmitEvent = field(default=lambda p, row: None)
     #: The identifiers (ids, normalised emails) the group names that are suppressed.
     suppressed: set[str] = field(default_factory=set)
+    #: Merges decided for ``alias`` calls, in order; and the uids holding a wallet.
+    moves: list[Move] = field(default_factory=list)
+    wallets: set[int] = field(default_factory=set)
 
     def preload(self, conn: Connection, ops: list[cio.Operation]) -> None:
         changed: set[str] = set()
@@ -143,11 +161,18 @@ class _Group:
         for op in ops:
             if ir and isinstance(op, cio.Person) and isinstance(op.attributes, dict):
                 pairs.update(identifier_pairs(self.workspace, op.attributes))
-            anon = None if isinstance(op, cio.Unsupported) else _anonymous(op.anonymous_id)
+            if isinstance(op, cio.Alias):
+                previous = _anonymous(op.previous_id)  # a person's id, or an anonymous one
+                if previous is not None:
+                    changed.add(previous)  # loaded whole: its attributes move
+                    pairs.add((ANONYMOUS_ID, previous))
+            anon = _anonymous(op.anonymous_id) if isinstance(op, cio.Person | cio.Event) else None
             if anon is not None:
                 pairs.add((ANONYMOUS_ID, anon))
             key = op.identifier  # ids sent as numbers come as text; anything else names no one
-            if type(key) is not str or isinstance(op, cio.Unsupported):
+            if type(key) is not str or isinstance(op, cio.Unsupported | cio.Alias):
+                if isinstance(op, cio.Alias) and type(key) is str:
+                    changed.add(key)
                 continue
             if op.by_email:
                 emails.add(normalise_identifier("email", key))
@@ -174,6 +199,10 @@ class _Group:
         found = event_store.holders_of_source_ids(conn, ws.id, source_ids)
         self.stored_ids = {sid: batch_id for sid, (_, batch_id) in found.items()}
         self.suppressed = suppressions.among_suppressed(conn, ws.id, changed | named | emails)
+        if any(isinstance(op, cio.Alias) for op in ops):
+            held = {p.uid for p in self.book.by_uid.values() if p.uid is not None}
+            held |= {p.uid for p in self.book.by_id.values() if p.uid is not None}
+            self.wallets = set(wallet_store.of_uids(conn, held))
 
     def kept_out(self, ledger: Ledger, index: int, key: str, by_email: bool) -> bool:
         """Whether the person is suppressed (the call skipped, said in the ledger)."""
@@ -334,6 +363,49 @@ class _Group:
             ledger.fail(index, ledger_key(value), where, oc.INVALID_CUSTOMER_ID, msg)
             return None
         return value
+
+    def alias(self, batch: Claimed, ledger: Ledger, op: cio.Alias) -> None:
+        """``previousId``'s profile merged into ``userId``'s (created if no one holds it)."""
+        key = self._identifier(ledger, op.index, op.identifier, "userId")
+        if key is None or (self.suppressed and self.kept_out(ledger, op.index, key, False)):
+            return
+        previous_id = _anonymous(op.previous_id)
+        if previous_id is None:
+            msg = f"'previousId' must be a string or integer of 1-{MAX_ID_LENGTH} characters"
+            ledger.fail(op.index, key, "previousId", oc.MISSING_FIELD, msg)
+            return
+        previous = self.book.by_id.get(previous_id) or self._anonymous(previous_id)
+        if previous is None:
+            msg = f"no person or anonymous profile has id {previous_id!r}: nothing to merge"
+            ledger.skip(op.index, key, "previousId", oc.UNKNOWN_CUSTOMER, msg)
+            return
+        person = self.book.by_id.get(key)
+        if person is previous:
+            ledger.unchanged(op.index)
+            return
+        if previous.uid in self.wallets:
+            msg = f"{previous_id!r} holds a wallet: merging would lose its balance"
+            ledger.fail(op.index, key, "previousId", oc.HAS_WALLET, msg)
+            return
+        at = batch.accepted_at
+        person = person or self._create(batch, ledger, op.index, key, False, None, at)
+        self._merge(previous, person, Move(previous, person, "alias", batch.id, at))
+        ledger.updated(op.index)
+
+    def _merge(self, previous: Profile, person: Profile, move: Move) -> None:
+        """Fold ``previous`` into ``person`` in the book: later calls of the group naming the
+        previous id (or its anonymous id) find the person."""
+        book = self.book
+        fold(move)
+        book.mark_dirty(person)
+        for cid, holder in list(book.by_id.items()):
+            if holder is previous:
+                del book.by_id[cid]
+        for pair, holder in list(book.by_identifier.items()):
+            if holder is previous:
+                book.by_identifier[pair] = person
+        book.index_identifiers(person)
+        self.moves.append(move)
 
     def _event_profile(
         self,

@@ -54,7 +54,8 @@ def fold(move: Move) -> None:
         move.rule, retained.attributes, retained.times, merged.attributes, merged.times
     )
     merged.attributes, merged.times = {}, {}
-    if move.rule in ("identity", "anonymous") and not retained.customer_id and merged.customer_id:
+    takes = move.rule == "identity" or move.rule in rules.LINKING
+    if takes and not retained.customer_id and merged.customer_id:
         move.takes_customer_id = True
         retained.customer_id = merged.customer_id
     merged.customer_id = None
@@ -71,7 +72,8 @@ def write_moves(conn: Connection, workspace_id: str, moves: list[Move]) -> None:
         at = move.at
         reachable_before = merge_store.reachable(conn, retained_uid)
         device_ids = merge_store.move_devices(conn, merged_uid, retained_uid, at)
-        since = None if move.rule in ("identity", "anonymous") else at - rules.EVENT_WINDOW_MS
+        all_events = move.rule == "identity" or move.rule in rules.LINKING
+        since = None if all_events else at - rules.EVENT_WINDOW_MS
         untrigger = move.rule == "customerio"
         event_ids = merge_store.move_events(
             conn, merged_uid, retained_uid, since=since, untrigger=untrigger
