@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from roster_testkit import Harness
@@ -34,3 +36,19 @@ def test_openapi_describes_every_route_the_app_serves(roster: Harness) -> None:
     assert served - described == set()
     for path in PIPELINES_PATHS:
         assert "post" in paths.get(path, {}), f"POST {path} missing from /openapi.json"
+
+
+def test_the_api_pages_load_their_assets_from_roster_itself(roster: Harness) -> None:
+    """Swagger UI and ReDoc name no asset outside Roster (no CDN: they load offline), and every
+    asset they name is served."""
+    for page in ("/docs", "/redoc"):
+        response = roster.request("GET", page)
+        assert response.status_code == 200, response.text
+        html = response.text
+        sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert sources, html
+        assert not [s for s in sources if s.startswith(("http:", "https:", "//"))], sources
+        assert "cdn" not in html.lower()
+        for asset in sources:
+            if asset.startswith("/"):
+                assert roster.request("GET", asset).status_code == 200, asset

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from roster import __version__
 from roster.api import (
@@ -24,7 +25,9 @@ from roster.bootstrap import Container
 
 
 def create_app(container: Container) -> FastAPI:
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) with their assets served by Roster: no CDN, so the
+    # pages load on a machine without internet access.
+    app = FastAPIOffline(
         title="Roster",
         version=__version__,
         summary="Customer data platform core: vendor-compatible imports with a per-element ledger.",
