@@ -60,3 +60,27 @@ def test_a_misspelt_data_pipelines_field_is_warned_of_by_name(roster: Harness) -
     ]
     one = roster.batch(tenant, single.json()["batch_id"])
     assert [(w["field"], w["code"]) for w in one["warnings"]] == [("trait", "unknown_field")]
+
+
+def test_a_value_cut_short_is_said_and_errors_quote_excerpts(roster: Harness) -> None:
+    """An over-long ``app_version`` is stored cut to 255 characters with a warning; a huge
+    wrong value is quoted in a bounded excerpt, never whole."""
+    tenant = roster.tenant()
+    huge = "x" * 90_000
+    response = roster.transition(
+        tenant,
+        [
+            {
+                "type": "event",
+                "customer_id": "c1",
+                "actions": [{"action": "Opened", "app_version": "9" * 300, "platform": huge}],
+            }
+        ],
+    )
+    roster.drain()
+    batch = roster.batch(tenant, response.json()["batch_id"])
+    warned = {w["field"]: w for w in batch["warnings"]}
+    assert warned["actions[0].app_version"]["code"] == "value_too_long"
+    assert len(warned["actions[0].platform"]["message"]) < 200
+    (event,) = roster.events(tenant, "c1")
+    assert event["app_version"] == "9" * 255

@@ -62,6 +62,17 @@ def usable_id(text: str) -> bool:
     return len(text) <= MAX_ID_LENGTH and bool(text.strip())
 
 
+#: The most characters of a client's value an error or warning quotes.
+EXCERPT_LENGTH = 60
+
+
+def excerpt(value: object) -> str:
+    """A client's value as a message quotes it: its ``repr``, cut to ``EXCERPT_LENGTH``
+    characters (a 90,000-character value is never echoed whole)."""
+    text = repr(value)
+    return text if len(text) <= EXCERPT_LENGTH else text[: EXCERPT_LENGTH - 1] + "…"
+
+
 def ledger_key(value: object) -> str | None:
     """What a client sent as an id, as the ledger's ``key``: text, cut to ``MAX_ID_LENGTH``."""
     if value is None:

@@ -27,6 +27,7 @@ from roster.domain.element_rules import (
     MAX_EVENT_NAME,
     MAX_ID_LENGTH,
     Problem,
+    excerpt,
     ledger_key,
     source_time,
     usable_id,
@@ -290,7 +291,7 @@ class _Group:
         if self.suppressed and self.kept_out(ledger, index, key, op.by_email):
             return
         if op.call not in EVENT_TYPES:
-            msg = f"'type' must be event, page or screen, got {op.call!r}"
+            msg = f"'type' must be event, page or screen, got {excerpt(op.call)}"
             ledger.fail(index, key, "type", oc.INVALID_FIELD, msg)
             return
         name = op.name.strip() if type(op.name) is str else None

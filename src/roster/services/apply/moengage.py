@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from roster.domain import outcomes as oc
 from roster.domain.attributes import clean_attributes
 from roster.domain.batches import Claimed
-from roster.domain.element_rules import MAX_ID_LENGTH, Problem, source_time, usable_id
+from roster.domain.element_rules import MAX_ID_LENGTH, Problem, excerpt, source_time, usable_id
 from roster.domain.outcomes import Ledger
 from roster.domain.platforms import canonical_platform, is_opted_out
 from roster.domain.profiles import Device, Profile
@@ -264,7 +264,7 @@ def _device(
         return None
     platform = canonical_platform(attrs.get("platform"))
     if platform is None:
-        msg = f"{attrs.get('platform')!r} is not a platform (ANDROID, iOS, web, TV)"
+        msg = f"{excerpt(attrs.get('platform'))} is not a platform (ANDROID, iOS, web, TV)"
         ctx.ledger.fail(index, did, "attributes.platform", oc.INVALID_PLATFORM, msg)
         return None
     push_id = attrs.get("push_id")

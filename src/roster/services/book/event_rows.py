@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from roster.domain import outcomes as oc
 from roster.domain.batches import Claimed
 from roster.domain.campaigns import can_trigger
-from roster.domain.element_rules import MAX_EVENT_NAME
+from roster.domain.element_rules import MAX_EVENT_NAME, excerpt
 from roster.domain.outcomes import Ledger
 from roster.domain.platforms import CANONICAL, canonical_platform
 from roster.domain.profiles import Profile
@@ -84,11 +84,12 @@ def draft_actions(
         if platform is None and given is not None:
             platform = canonical_platform(given)
             if platform is None:
-                msg = f"{given!r} is not a platform (ANDROID, iOS, web, TV); stored without one"
+                shown = excerpt(given)
+                msg = f"{shown} is not a platform (ANDROID, iOS, web, TV); stored without one"
                 ledger.warn(index, key, f"actions[{n}].platform", oc.INVALID_PLATFORM, msg)
         version = action.app_version
         if version is not None and (type(version) is not str or len(version) > MAX_VERSION):
-            version = str(version)[:MAX_VERSION]
+            version = _version(ledger, index, key, n, version)
         drafts.append(
             EventDraft(  # by position: keywords cost 0.5 µs more a row (EventRow)
                 name,
@@ -108,6 +109,17 @@ def draft_actions(
             )
         )
     return drafts
+
+
+def _version(ledger: Ledger, index: int, key: str | None, n: int, sent: object) -> str:
+    """An app version as text; one over ``MAX_VERSION`` characters is cut, and said so."""
+    text = str(sent)
+    if len(text) > MAX_VERSION:
+        where = f"actions[{n}].app_version"
+        msg = f"{len(text)} characters: stored cut to its first {MAX_VERSION}"
+        ledger.warn(index, key, where, oc.VALUE_TOO_LONG, msg)
+        text = text[:MAX_VERSION]
+    return text
 
 
 def _general_times(
