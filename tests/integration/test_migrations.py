@@ -29,7 +29,7 @@ def test_upgrade_is_idempotent(container: Container) -> None:
     """Upgrading an up-to-date database changes nothing and stays at the newest revision."""
     before = migrations.current_revision(container.db)
     migrations.upgrade(container.db)
-    assert migrations.current_revision(container.db) == before == "0009"
+    assert migrations.current_revision(container.db) == before == "0010"
 
 
 @pytest.mark.parametrize(
@@ -263,5 +263,25 @@ def test_suppressions_upgrade_and_downgrade(blank_url: str) -> None:
             command.downgrade(cfg, "0008")
         with db.read() as conn:
             assert "suppressions" not in sa.inspect(conn).get_table_names()
+    finally:
+        db.dispose()
+
+
+def test_groups_upgrade_and_downgrade(blank_url: str) -> None:
+    """0010 adds groups and their members, empty; a downgrade drops both."""
+    db = Database(blank_url)
+    try:
+        migrations.upgrade(db)
+        with db.read() as conn:
+            for table in ("groups", "group_members"):
+                assert conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+        with db.writer.connect() as conn:
+            cfg = migrations.alembic_config(db)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0009")
+        with db.read() as conn:
+            names = sa.inspect(conn).get_table_names()
+            assert "groups" not in names
+            assert "group_members" not in names
     finally:
         db.dispose()

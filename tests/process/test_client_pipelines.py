@@ -57,17 +57,22 @@ def test_pipelines_clients_identify_and_track_into_roster(
     sync.track(anonymous_id="anon-9", event="Browsed")  # before sign-up: anonymous
     sync.identify("u9", {"plan": "free"}, anonymous_id="anon-9")  # signs up
     sync.identify("u1", {"address": {"city": "Lima"}})  # a nested trait
+    sync.group("u1", "acme", {"plan": "enterprise"})
+    sync.alias("u1", "u1-new")  # previous id, then user id: u1 becomes u1-new
     queued = make(tenant.key, host=api.base_url, gzip=gzip)  # the background consumer
     for n in range(25):
         queued.track("u2", "Tapped", {"n": n})
     queued.flush()
     queued.join()
-    profile = _read(store_cluster, api, tenant, "/v1/customers/u1")
+    profile = _read(store_cluster, api, tenant, "/v1/customers/u1-new")
     assert (profile["attributes"]["name"], profile["attributes"]["plan"]) == ("Ada", "pro")
     assert profile["attributes"]["address"] == {"city": "Lima"}
+    assert profile["groups"] == ["acme"]
+    acme = _read(store_cluster, api, tenant, "/v1/groups/acme")
+    assert (acme["traits"], acme["members"]) == ({"plan": "enterprise"}, 1)
     browsed = _read(store_cluster, api, tenant, "/v1/customers/u9/events")["events"]
     assert [e["name"] for e in browsed] == ["Browsed"]
-    events = _read(store_cluster, api, tenant, "/v1/customers/u1/events")["events"]
+    events = _read(store_cluster, api, tenant, "/v1/customers/u1-new/events")["events"]
     assert sorted(e["name"] for e in events) == ["Home", "Pricing", "Purchased"]
     tapped = _read(store_cluster, api, tenant, "/v1/customers/u2/events?limit=100")["events"]
     assert sorted(e["attributes"]["n"] for e in tapped) == list(range(25))

@@ -144,6 +144,13 @@ async def _timeline(
     return await run_in_threadpool(load)
 
 
+@router.get("/v1/groups/{group_id}", summary="A Data Pipelines group: its traits and members")
+async def get_group(group_id: str, request: Request, workspace: Caller) -> dict[str, Any]:
+    db = container(request).db
+    gid = text_param(group_id, "group_id")
+    return await run_in_threadpool(lambda: profiles.group(db, workspace, gid))
+
+
 @router.get("/v1/uids/{uid}/events", summary="All stored events of a customer by uid")
 async def uid_events(
     request: Request,

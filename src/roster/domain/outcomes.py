@@ -35,7 +35,8 @@ INVALID_CUSTOMER_ID = "invalid_customer_id"
 IDENTIFIER_CONFLICT = "identifier_conflict"
 #: A CSV row that cannot be read as a person (a wrong number of fields, a NUL character).
 INVALID_ROW = "invalid_row"
-#: A call Roster accepts but does not apply (Customer.io ``group``, ``alias``).
+#: A call Roster accepts but does not apply: none today (``group`` and ``alias`` are applied);
+#: kept for a batch stored by an earlier version with a call type this one no longer reads.
 NOT_SUPPORTED = "not_supported"
 # Merges (MoEngage Merge Users, Customer.io merge_customers): a pair naming one customer twice,
 # a customer merged away already, a merged customer holding a wallet, a MoEngage merge in an

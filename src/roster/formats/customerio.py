@@ -27,11 +27,13 @@ from roster.formats.strict_json import loads_strict
 #: Data Pipelines calls and the element types of ``/v1/batch``.
 PERSON_CALLS = frozenset({"identify"})
 EVENT_CALLS = frozenset({"track", "page", "screen"})
-#: Calls Roster accepts but does not apply (objects, aliases): skipped, each with its reason.
-UNSUPPORTED_CALLS = frozenset({"group"})
+#: Calls Roster accepts but does not apply: none today (each would be skipped, with its reason).
+UNSUPPORTED_CALLS: frozenset[str] = frozenset()
+#: ``group``: the person joins the group ``groupId``, whose traits it sets.
+GROUP_CALLS = frozenset({"group"})
 #: ``alias``: the ``previousId``'s profile is merged into the ``userId``'s.
 ALIAS_CALLS = frozenset({"alias"})
-BATCH_TYPES = PERSON_CALLS | EVENT_CALLS | UNSUPPORTED_CALLS | ALIAS_CALLS
+BATCH_TYPES = PERSON_CALLS | EVENT_CALLS | UNSUPPORTED_CALLS | ALIAS_CALLS | GROUP_CALLS
 #: Track API v1: a person (``PUT /api/v1/customers/{id}``) and an event of one.
 V1_PERSON = "person"
 V1_EVENT = "event"
@@ -226,7 +228,20 @@ class Alias(msgspec.Struct, frozen=True, gc=False):
     unknown: tuple[str, ...] = ()
 
 
-Operation = Person | Event | Unsupported | Alias
+class GroupCall(msgspec.Struct, frozen=True, gc=False):
+    """Make the person (``userId``, or ``anonymousId``) a member of the group ``groupId`` and
+    set the group's ``traits``."""
+
+    index: int
+    identifier: Any
+    group_id: Any
+    traits: Any
+    timestamp: Any
+    anonymous_id: Any = None
+    unknown: tuple[str, ...] = ()
+
+
+Operation = Person | Event | Unsupported | Alias | GroupCall
 
 
 def operations_of(payload: bytes) -> list[Operation]:
@@ -286,6 +301,9 @@ def _message(index: int, m: Message, call: Any) -> Operation:
         return Person(index, user_id, False, traits, stamp, where, update_only, None, False, anon)
     if call in ALIAS_CALLS:
         return Alias(index, user_id, _sent_id(m.previousId))
+    if call in GROUP_CALLS:
+        anon = _sent_id(m.anonymousId)
+        return GroupCall(index, user_id, _sent_id(m.groupId), m.traits, m.timestamp, anon)
     return Unsupported(index, str(call), user_id)
 
 

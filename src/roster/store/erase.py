@@ -13,16 +13,18 @@ from roster.store.schema import (
     customers,
     devices,
     events,
+    group_members,
     wallet_transactions,
     wallets,
 )
 
 #: Every table holding rows of a customer, children before the customer itself.
-OWNED = (events, wallet_transactions, wallets, devices, customer_identifiers)
+OWNED = (events, wallet_transactions, wallets, devices, customer_identifiers, group_members)
 
 
 def customers_and_all_they_own(conn: Connection, uids: Collection[int]) -> None:
-    """Delete these customers, their events, transactions, wallets, devices and identifiers."""
+    """Delete these customers, their events, transactions, wallets, devices, identifiers and
+    group memberships."""
     if not uids:
         return
     dialect = conn.dialect.name

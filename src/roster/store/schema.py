@@ -279,6 +279,29 @@ rate_windows = sa.Table(
 
 #: What happened to profiles beyond their own writes: merges and reverts, each with what moved
 #: (``detail``, JSON), so a profile's timeline explains it and a merge can be undone later.
+#: Data Pipelines groups (schema 0010): each group's traits, last write wins per trait by source
+#: time, and its members.
+groups = sa.Table(
+    "groups",
+    metadata,
+    sa.Column("workspace_id", sa.String(64), primary_key=True),
+    sa.Column("group_id", sa.String(255), primary_key=True),
+    sa.Column("traits", sa.Text, nullable=False),
+    sa.Column("trait_times", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("workspace_id", sa.String(64), primary_key=True),
+    sa.Column("group_id", sa.String(255), primary_key=True),
+    sa.Column("uid", sa.ForeignKey("customers.uid"), primary_key=True),
+    sa.Column("joined_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_group_members_uid", "uid"),
+)
+
 #: Identifiers Customer.io's suppress call deleted and keeps out (schema 0009): calls naming
 #: one are skipped until it is unsuppressed. An email is kept normalised.
 suppressions = sa.Table(

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
+from roster.domain.attributes import clean_attributes, merge_last_write_wins
 from roster.domain.batches import Claimed
 from roster.domain.campaigns import can_trigger
 from roster.domain.element_rules import (
@@ -35,6 +36,7 @@ from roster.domain.element_rules import (
 from roster.domain.identity import ANONYMOUS_ID, normalise_identifier
 from roster.domain.outcomes import Ledger
 from roster.domain.profiles import Profile
+from roster.domain.timestamps import format_ms
 from roster.domain.workspaces import Workspace
 from roster.formats import customerio as cio
 from roster.services.book.attribute_writes import set_attributes, write_clean
@@ -42,6 +44,7 @@ from roster.services.book.identity_merges import merge_shared
 from roster.services.book.merging import Move, fold, write_moves
 from roster.services.book.profile_book import ProfileBook, identifier_pairs
 from roster.store import events as event_store
+from roster.store import groups as groups_store
 from roster.store import merges as merge_store
 from roster.store import profiles, raw_sql, suppressions
 from roster.store import wallets as wallet_store
@@ -73,6 +76,8 @@ class CallsPlan:
     new_people: int = 0
     #: Merges the group's ``alias`` calls decided, written after its profiles and events.
     moves: list[Move] = field(default_factory=list)
+    #: What its ``group`` calls decided: the groups whose traits changed, the memberships.
+    groups: _Groups | None = None
 
     def write(self, conn: Connection) -> list[Ledger]:
         ws = self.workspace_id
@@ -87,6 +92,8 @@ class CallsPlan:
             self.book.flush(conn)
             rows = [(ws, p.uid, p.uid, *row) for p, row in self.events]
             event_store.insert_many(conn, rows)
+        if self.groups is not None:
+            self.groups.write(conn, ws, self.book.now)
         write_moves(conn, ws, self.moves)
         merge_shared(conn, self.book)
         return self.ledgers
@@ -121,16 +128,89 @@ def plan_calls(
                     group.person(batch, ledger, op)
                 elif type(op) is cio.Alias:
                     group.alias(batch, ledger, op)
+                elif type(op) is cio.GroupCall:
+                    group.join(batch, ledger, op)
                 else:
                     assert isinstance(op, cio.Unsupported)
                     msg = f"'{op.call}' calls are accepted but not applied by Roster"
                     ledger.skip(op.index, ledger_key(op.identifier), "type", oc.NOT_SUPPORTED, msg)
 
     if raw_sql.streams_rows(conn):
-        return CallsPlan(workspace.id, ledgers, book, decide, None, group.unknown, group.moves)
+        return CallsPlan(
+            workspace.id, ledgers, book, decide, None, group.unknown, group.moves, group.groups
+        )
     events: list[tuple[Profile, EventDraft]] = []
     decide(lambda p, row: events.append((p, row)))
-    return CallsPlan(workspace.id, ledgers, book, decide, events, moves=group.moves)
+    return CallsPlan(
+        workspace.id, ledgers, book, decide, events, moves=group.moves, groups=group.groups
+    )
+
+
+@dataclass(slots=True)
+class _Names:
+    """What a group of calls names, to load in a few queries: the ids of people it may change
+    (loaded whole) or only names, emails, identifiers (anonymous ids too), event ids, groups."""
+
+    changed: set[str] = field(default_factory=set)
+    named: set[str] = field(default_factory=set)
+    emails: set[str] = field(default_factory=set)
+    pairs: set[tuple[str, str]] = field(default_factory=set)
+    source_ids: set[str] = field(default_factory=set)
+    group_ids: set[str] = field(default_factory=set)
+
+    def add(self, workspace: Workspace, op: cio.Operation) -> None:
+        if isinstance(op, cio.Unsupported):
+            return
+        if isinstance(op, cio.Alias):
+            self._alias(op)
+            return
+        anon = _anonymous(op.anonymous_id)
+        if anon is not None:
+            self.pairs.add((ANONYMOUS_ID, anon))
+        key = op.identifier  # ids sent as numbers come as text; anything else names no one
+        if isinstance(op, cio.GroupCall):
+            if (gid := _anonymous(op.group_id)) is not None:
+                self.group_ids.add(gid)
+            if type(key) is str:
+                self.named.add(key)
+            return
+        if isinstance(op, cio.Person):
+            if workspace.identity_resolution and isinstance(op.attributes, dict):
+                self.pairs.update(identifier_pairs(workspace, op.attributes))
+            if op.body_id is not None:
+                self.changed.add(op.body_id)
+        elif type(op.source_id) is str:
+            self.source_ids.add(op.source_id)
+        if type(key) is not str:
+            return
+        if op.by_email:
+            self.emails.add(normalise_identifier("email", key))
+        elif isinstance(op, cio.Person):
+            self.changed.add(key)
+        else:
+            self.named.add(key)
+
+    def _alias(self, op: cio.Alias) -> None:
+        previous = _anonymous(op.previous_id)  # a person's id, or an anonymous one
+        if previous is not None:
+            self.changed.add(previous)  # loaded whole: its attributes move
+            self.pairs.add((ANONYMOUS_ID, previous))
+        if type(op.identifier) is str:
+            self.changed.add(op.identifier)
+
+
+@dataclass(slots=True)
+class _Groups:
+    """The groups a group of calls names, as loaded and as decided."""
+
+    found: dict[str, groups_store.Group]
+    changed: set[str] = field(default_factory=set)
+    members: list[tuple[str, Profile]] = field(default_factory=list)
+
+    def write(self, conn: Connection, workspace_id: str, now: int) -> None:
+        groups_store.save(conn, workspace_id, [self.found[g] for g in sorted(self.changed)], now)
+        joined = {(gid, p.uid) for gid, p in self.members if p.uid is not None}
+        groups_store.add_members(conn, workspace_id, sorted(joined), now)
 
 
 @dataclass(slots=True)
@@ -151,40 +231,15 @@ class _Group:
     #: Merges decided for ``alias`` calls, in order; and the uids holding a wallet.
     moves: list[Move] = field(default_factory=list)
     wallets: set[int] = field(default_factory=set)
+    #: The groups ``group`` calls name (``None``: the calls name none).
+    groups: _Groups | None = None
 
     def preload(self, conn: Connection, ops: list[cio.Operation]) -> None:
-        changed: set[str] = set()
-        named: set[str] = set()
-        emails: set[str] = set()
-        source_ids: set[str] = set()
-        pairs: set[tuple[str, str]] = set()  # identity resolution: identifiers people take
-        ir = self.workspace.identity_resolution
+        names = _Names()
         for op in ops:
-            if ir and isinstance(op, cio.Person) and isinstance(op.attributes, dict):
-                pairs.update(identifier_pairs(self.workspace, op.attributes))
-            if isinstance(op, cio.Alias):
-                previous = _anonymous(op.previous_id)  # a person's id, or an anonymous one
-                if previous is not None:
-                    changed.add(previous)  # loaded whole: its attributes move
-                    pairs.add((ANONYMOUS_ID, previous))
-            anon = _anonymous(op.anonymous_id) if isinstance(op, cio.Person | cio.Event) else None
-            if anon is not None:
-                pairs.add((ANONYMOUS_ID, anon))
-            key = op.identifier  # ids sent as numbers come as text; anything else names no one
-            if type(key) is not str or isinstance(op, cio.Unsupported | cio.Alias):
-                if isinstance(op, cio.Alias) and type(key) is str:
-                    changed.add(key)
-                continue
-            if op.by_email:
-                emails.add(normalise_identifier("email", key))
-            elif isinstance(op, cio.Person):
-                changed.add(key)
-            else:
-                named.add(key)
-            if isinstance(op, cio.Person) and op.body_id is not None:
-                changed.add(op.body_id)
-            if isinstance(op, cio.Event) and type(op.source_id) is str:
-                source_ids.add(op.source_id)
+            names.add(self.workspace, op)
+        changed, named, emails, pairs = names.changed, names.named, names.emails, names.pairs
+        source_ids, group_ids = names.source_ids, names.group_ids
         ws = self.workspace
         holders = profiles.email_holders(conn, ws.id, emails, indexed="email" in ws.identifiers)
         self.book.preload(conn, changed, named, pairs, uids=[uid for uid, _ in holders.values()])
@@ -200,6 +255,8 @@ class _Group:
         found = event_store.holders_of_source_ids(conn, ws.id, source_ids)
         self.stored_ids = {sid: batch_id for sid, (_, batch_id) in found.items()}
         self.suppressed = suppressions.among_suppressed(conn, ws.id, changed | named | emails)
+        if group_ids:
+            self.groups = _Groups(groups_store.load(conn, ws.id, group_ids))
         if any(isinstance(op, cio.Alias) for op in ops):
             held = {p.uid for p in self.book.by_uid.values() if p.uid is not None}
             held |= {p.uid for p in self.book.by_id.values() if p.uid is not None}
@@ -407,6 +464,49 @@ class _Group:
                 book.by_identifier[pair] = person
         book.index_identifiers(person)
         self.moves.append(move)
+
+    def join(self, batch: Claimed, ledger: Ledger, op: cio.GroupCall) -> None:
+        """A ``group`` call: the group's traits (last write wins per trait, by source time)
+        and the person's membership; the person is created if no one holds it."""
+        index = op.index
+        anon = _anonymous(op.anonymous_id) if op.identifier is None else None
+        key = anon or self._identifier(ledger, index, op.identifier, "userId")
+        if key is None or (self.suppressed and self.kept_out(ledger, index, key, False)):
+            return
+        gid = _anonymous(op.group_id)
+        if gid is None or self.groups is None:
+            msg = f"'groupId' must be a string or integer of 1-{MAX_ID_LENGTH} characters"
+            ledger.fail(index, key, "groupId", oc.MISSING_FIELD, msg)
+            return
+        traits = {} if op.traits is None else op.traits
+        if not isinstance(traits, dict):
+            msg = f"'traits' must be an object, got {type(traits).__name__}"
+            ledger.fail(index, key, "traits", oc.INVALID_FIELD, msg)
+            return
+        at = source_time(op.timestamp, batch.accepted_at, "timestamp")
+        if isinstance(at, Problem):
+            ledger.fail(index, key, at.field, at.code, at.message)
+            return
+        clean = clean_attributes(traits, max_string=self.max_string, prefix="traits", objects=True)
+        for p in clean.problems:
+            ledger.warn(index, key, p.field, p.code, p.message)
+        known = self.groups.found.get(gid)
+        group = known or groups_store.Group(gid, {}, {}, False)
+        result = merge_last_write_wins(group.traits, group.times, clean.values, at)
+        for name, stored in result.stale:
+            msg = f"an older value than the group's, written at {format_ms(stored)}: skipped"
+            ledger.warn(index, key, f"traits.{name}", oc.STALE_ATTRIBUTE_SKIPPED, msg)
+        self.groups.found[gid] = group
+        if known is None or result.changed:
+            self.groups.changed.add(gid)
+        profile = self._event_profile(batch, ledger, index, key, False, anon, batch.accepted_at)
+        self.groups.members.append((gid, profile))
+        if known is None:
+            ledger.created(index)
+        elif result.changed:
+            ledger.updated(index)
+        else:
+            ledger.unchanged(index)
 
     def _event_profile(
         self,

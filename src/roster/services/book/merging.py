@@ -21,6 +21,7 @@ from roster.domain.merges import AttributeMove, Rule
 from roster.domain.profiles import Profile
 from roster.domain.timestamps import format_ms
 from roster.store import events as event_store
+from roster.store import groups as groups_store
 from roster.store import merges as merge_store
 from roster.store.events import EventRow
 
@@ -72,6 +73,7 @@ def write_moves(conn: Connection, workspace_id: str, moves: list[Move]) -> None:
         at = move.at
         reachable_before = merge_store.reachable(conn, retained_uid)
         device_ids = merge_store.move_devices(conn, merged_uid, retained_uid, at)
+        groups_store.move_members(conn, merged_uid, retained_uid)
         all_events = move.rule == "identity" or move.rule in rules.LINKING
         since = None if all_events else at - rules.EVENT_WINDOW_MS
         untrigger = move.rule == "customerio"

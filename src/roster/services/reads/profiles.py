@@ -17,6 +17,7 @@ from roster.domain.workspaces import Workspace
 from roster.services.reads.loyalty import loyalty_view, transactions_view
 from roster.services.reads.timeline import timeline_of
 from roster.store import devices, events, profile_reads
+from roster.store import groups as groups_store
 from roster.store import merges as merge_store
 from roster.store.database import Database
 
@@ -51,6 +52,7 @@ def profile(
         device_views = [_device(d) for d in devices.of_customer(conn, row["uid"])]
         loyalty = loyalty_view(conn, workspace, row, int(time.time() * 1000))
         merged_in = merge_store.merged_in(conn, workspace.id, row["uid"])
+        group_ids = groups_store.of_customer(conn, workspace.id, row["uid"])
     attributes = msgspec.json.decode(row["attributes"])
     times = msgspec.json.decode(row["attribute_times"])
     return {
@@ -61,6 +63,7 @@ def profile(
         "identifiers": {n: attributes[n] for n in workspace.identifiers if n in attributes},
         "devices": device_views,
         "reachable": any(d["push_id"] and not d["push_opted_out"] for d in device_views),
+        "groups": group_ids,
         **loyalty,
         "migrated": bool(row["migrated"]),
         "migrated_batch": row["migrated_batch"],
@@ -71,6 +74,23 @@ def profile(
         "created_at": _iso(row["created_at"]),
         "updated_at": _iso(row["updated_at"]),
         "created_batch": row["created_batch"],
+    }
+
+
+def group(db: Database, workspace: Workspace, group_id: str) -> dict[str, Any]:
+    """A Data Pipelines group: its traits (with each one's source time) and member count."""
+    with db.read() as conn:
+        found = groups_store.view(conn, workspace.id, group_id)
+    if found is None:
+        raise NotFound(f"group {group_id!r} not found", field="group_id")
+    times = msgspec.json.decode(found["trait_times"])
+    return {
+        "group_id": found["group_id"],
+        "traits": msgspec.json.decode(found["traits"]),
+        "trait_times": {k: format_ms(v) for k, v in times.items()},
+        "members": found["members"],
+        "created_at": _iso(found["created_at"]),
+        "updated_at": _iso(found["updated_at"]),
     }
 
 
