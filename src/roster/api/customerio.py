@@ -4,7 +4,8 @@ Every call is checked at the door (``formats.customerio``), stored as a ``custom
 answered at once with its ``batch_id``: Data Pipelines calls with ``{"success": true,
 "batch_id"}``, Track API v1 calls with ``{"batch_id"}`` (Customer.io answers ``{}``). What each
 call says (a missing ``userId``, a stale attribute, a duplicate ``messageId``) is decided by the
-worker, into the batch's ledger.
+worker, into the batch's ledger. A person's deletion, devices and suppression are batches of
+their own kinds (``people.delete``, ``customerio.device``, ``customerio.suppress``).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ _pipelines_route("track", "Record an event of a person (Data Pipelines)")
 _pipelines_route("page", "Record a page view (Data Pipelines)")
 _pipelines_route("screen", "Record a screen view (Data Pipelines)")
 _pipelines_route("alias", "Merge a previous id's profile into a person (Data Pipelines)")
-_pipelines_route("group", "Accepted, not applied yet: skipped as not_supported (Data Pipelines)")
+_pipelines_route("group", "Make a person a member of a group and set its traits (Data Pipelines)")
 _pipelines_route("batch", "Identify, track, page and screen calls in one request (Data Pipelines)")
 
 
