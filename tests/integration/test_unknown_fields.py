@@ -84,3 +84,16 @@ def test_a_value_cut_short_is_said_and_errors_quote_excerpts(roster: Harness) ->
     assert len(warned["actions[0].platform"]["message"]) < 200
     (event,) = roster.events(tenant, "c1")
     assert event["app_version"] == "9" * 255
+
+
+def test_a_misspelt_masivo_customer_field_is_warned_of_by_name(roster: Harness) -> None:
+    """``emial`` for ``email``: the customer migrates without it and the ledger names it."""
+    tenant = roster.tenant()
+    entry = {"id": "m1", "name": "Ada", "emial": "ada@example.com"}
+    batch_id = roster.migrate(tenant, "/customers/migrate", {"customers": [entry]})
+    batch = roster.batch(tenant, batch_id)
+    assert batch["counts"]["applied"] == 1
+    assert [(w["field"], w["code"]) for w in batch["warnings"]] == [
+        ("customers[0].emial", "unknown_field")
+    ]
+    assert roster.customer(tenant, "m1")["attributes"] == {"name": "Ada"}  # type: ignore[index]

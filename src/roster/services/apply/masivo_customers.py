@@ -41,6 +41,8 @@ PROFILE_FIELDS = (
     "document_number",
     "country",
 )
+#: Every field of Masivo's customer schema; another is ignored and warned of (``unknown_field``).
+CUSTOMER_FIELDS = frozenset({"id", *PROFILE_FIELDS, "balance", "metrics"})
 
 
 @dataclass(slots=True)
@@ -155,6 +157,8 @@ def _plan_one(
     for index, entry in enumerate(entries):
         cid: str = entry["id"]
         where = f"customers[{index}]"
+        if not CUSTOMER_FIELDS.issuperset(entry):
+            _warn_unknown(ledger, index, cid, where, entry)
         profile = book.get(cid)
         state = states.get(cid)  # stored customers only: none for one created in this group
         if state is not None and (not state.migrated or state.live_since is not None):
@@ -226,6 +230,16 @@ def _profile_fields(
     for p in clean.problems:
         ledger.warn(index, cid, p.field, p.code, p.message)
     return clean.values
+
+
+def _warn_unknown(ledger: Ledger, index: int, cid: str, where: str, entry: dict[str, Any]) -> None:
+    for name in sorted(set(entry) - CUSTOMER_FIELDS):
+        msg = (
+            f"'{name}' is not a field of Masivo's customer: ignored (a typo? the fields are "
+            + ", ".join(sorted(CUSTOMER_FIELDS))
+            + ")"
+        )
+        ledger.warn(index, cid, f"{where}.{name}", oc.UNKNOWN_FIELD, msg)
 
 
 def _effect(ledger: Ledger, index: int, *, new: bool, changed: bool) -> None:
