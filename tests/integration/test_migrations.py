@@ -95,10 +95,7 @@ def test_upgrading_moves_stored_request_bodies_to_their_own_table(blank_url: str
             assert batches.payload_of(conn, "b1") == (body, None)  # stored before: no reading
             columns = {c["name"] for c in sa.inspect(conn).get_columns("batches")}
         assert "payload" not in columns
-        with db.writer.connect() as conn:
-            cfg = migrations.alembic_config(db)
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0003")
+        _downgrade(db, "0003")
         with db.read() as conn:
             moved = conn.execute(sa.text("SELECT payload FROM batches WHERE id = 'b1'"))
             assert bytes(moved.scalar_one()) == body
@@ -127,10 +124,7 @@ def test_chunked_batches_upgrade_and_downgrade(blank_url: str) -> None:
             done = conn.execute(sa.text("SELECT done_chunks FROM batches WHERE id = 'b1'"))
             assert done.scalar_one() == 0
             assert sa.inspect(conn).has_table("batch_chunks")
-        with db.writer.connect() as conn:
-            cfg = migrations.alembic_config(db)
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0004")
+        _downgrade(db, "0004")
         with db.read() as conn:
             assert not sa.inspect(conn).has_table("batch_chunks")
             columns = {c["name"] for c in sa.inspect(conn).get_columns("batches")}
@@ -159,10 +153,7 @@ def test_merges_upgrade_and_downgrade(blank_url: str) -> None:
             merges = conn.execute(sa.text("SELECT merges FROM rate_windows")).scalar_one()
             assert merges == 0
             assert sa.inspect(conn).has_table("journal")
-        with db.writer.connect() as conn:
-            cfg = migrations.alembic_config(db)
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0005")
+        _downgrade(db, "0005")
         with db.read() as conn:
             assert not sa.inspect(conn).has_table("journal")
             columns = {c["name"] for c in sa.inspect(conn).get_columns("rate_windows")}
@@ -200,10 +191,7 @@ def test_runs_upgrade_and_downgrade(blank_url: str) -> None:
             assert run.scalar_one() is None
             outcomes = conn.execute(sa.text("SELECT outcome FROM batch_issues ORDER BY ordinal"))
             assert outcomes.scalars().all() == ["failed", None]
-        with db.writer.connect() as conn:
-            cfg = migrations.alembic_config(db)
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0006")
+        _downgrade(db, "0006")
         with db.read() as conn:
             columns = {c["name"] for c in sa.inspect(conn).get_columns("batches")}
             assert "run" not in columns
@@ -237,10 +225,7 @@ def test_effects_upgrade_and_downgrade(blank_url: str) -> None:
             ).one()
             assert tuple(counts) == (2, 0, 0, 0)
             assert conn.execute(sa.text("SELECT count(*) FROM batch_effects")).scalar_one() == 0
-        with db.writer.connect() as conn:
-            cfg = migrations.alembic_config(db)
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0007")
+        _downgrade(db, "0007")
         with db.read() as conn:
             columns = {c["name"] for c in sa.inspect(conn).get_columns("batches")}
             assert not {"created", "updated", "unchanged"} & columns
@@ -257,10 +242,7 @@ def test_suppressions_upgrade_and_downgrade(blank_url: str) -> None:
         migrations.upgrade(db)
         with db.read() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM suppressions")).scalar_one() == 0
-        with db.writer.connect() as conn:
-            cfg = migrations.alembic_config(db)
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0008")
+        _downgrade(db, "0008")
         with db.read() as conn:
             assert "suppressions" not in sa.inspect(conn).get_table_names()
     finally:
@@ -275,13 +257,18 @@ def test_groups_upgrade_and_downgrade(blank_url: str) -> None:
         with db.read() as conn:
             for table in ("groups", "group_members"):
                 assert conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
-        with db.writer.connect() as conn:
-            cfg = migrations.alembic_config(db)
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0009")
+        _downgrade(db, "0009")
         with db.read() as conn:
             names = sa.inspect(conn).get_table_names()
             assert "groups" not in names
             assert "group_members" not in names
     finally:
         db.dispose()
+
+
+def _downgrade(db: Database, revision: str) -> None:
+    """Downgrade the schema to ``revision`` on the writer's connection."""
+    with db.writer.connect() as conn:
+        cfg = migrations.alembic_config(db)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)

@@ -17,14 +17,13 @@ from fastapi import APIRouter, Request, Response
 from roster.api import schemas
 from roster.api.deps import container, workspace_of
 from roster.api.params import raw_path_id
-from roster.api.submit import read_write, submit
+from roster.api.submit import read_write, submit, submit_person_op
 from roster.domain.workspaces import Workspace
 from roster.formats import customerio as cio
 from roster.formats import customerio_devices as devices_format
 from roster.formats import deletions
 from roster.formats.customerio_devices import DeviceOp
 from roster.services.apply import kinds
-from roster.services.intake.accept import check_idempotency_key
 
 router = APIRouter(tags=["Customer.io"])
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -108,19 +107,17 @@ async def post_event(identifier: str, request: Request, response: Response) -> d
 async def _device_op(
     request: Request, response: Response, workspace: Workspace, op: DeviceOp
 ) -> dict[str, Any]:
-    key = check_idempotency_key(request.headers.get("idempotency-key"))
-    batch_id = await submit(
-        request,
-        response,
-        workspace,
-        kind=kinds.CUSTOMERIO_DEVICE,
-        payload=devices_format.encode(op),
-        elements=1,
-        users=1,
-        events=0,
-        key=key,
-    )
-    return {"batch_id": batch_id}
+    payload = devices_format.encode(op)
+    kind = kinds.CUSTOMERIO_DEVICE
+    return {
+        "batch_id": await submit_person_op(request, response, workspace, kind=kind, payload=payload)
+    }
+
+
+def _target(identifier: str) -> deletions.Target:
+    """The person a Track API path names: by email if the identifier holds ``@``."""
+    by: deletions.By = "email" if cio.is_email(identifier) else "customer_id"
+    return deletions.Target(by, identifier, "identifier")
 
 
 @router.put(
@@ -156,20 +153,10 @@ def _suppression_route(op: str, summary: str) -> None:
     async def endpoint(identifier: str, request: Request, response: Response) -> dict[str, Any]:
         ident = raw_path_id(request, 3, "identifier")
         workspace = await workspace_of(request)
-        key = check_idempotency_key(request.headers.get("idempotency-key"))
-        by: deletions.By = "email" if cio.is_email(ident) else "customer_id"
-        target = deletions.Target(by, ident, "identifier")
-        batch_id = await submit(
-            request,
-            response,
-            workspace,
-            kind=kinds.CUSTOMERIO_SUPPRESS,
-            payload=deletions.encode_suppression(deletions.Suppression(op, target)),  # type: ignore[arg-type]
-            elements=1,
-            users=1,
-            events=0,
-            key=key,
-        )
+        found = deletions.Suppression(op, _target(ident))  # type: ignore[arg-type]
+        payload = deletions.encode_suppression(found)
+        kind = kinds.CUSTOMERIO_SUPPRESS
+        batch_id = await submit_person_op(request, response, workspace, kind=kind, payload=payload)
         return {"batch_id": batch_id}
 
     endpoint.__name__ = f"{op}_customer"
@@ -196,20 +183,11 @@ async def delete_customer(identifier: str, request: Request, response: Response)
     deleted (``unknown_customer``, ``has_wallet`` otherwise). The body, if any, is ignored."""
     ident = raw_path_id(request, 3, "identifier")
     workspace = await workspace_of(request)
-    key = check_idempotency_key(request.headers.get("idempotency-key"))
-    by: deletions.By = "email" if cio.is_email(ident) else "customer_id"
-    batch_id = await submit(
-        request,
-        response,
-        workspace,
-        kind=kinds.PEOPLE_DELETE,
-        payload=deletions.encode(deletions.Target(by, ident, "identifier")),
-        elements=1,
-        users=1,
-        events=0,
-        key=key,
-    )
-    return {"batch_id": batch_id}
+    payload = deletions.encode(_target(ident))
+    kind = kinds.PEOPLE_DELETE
+    return {
+        "batch_id": await submit_person_op(request, response, workspace, kind=kind, payload=payload)
+    }
 
 
 @router.put(

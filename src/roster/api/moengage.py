@@ -20,8 +20,9 @@ from fastapi import APIRouter, Query, Request, Response
 
 from roster.api.deps import container, workspace_of
 from roster.api.schemas import MERGE_REQUEST, TRANSITION_REQUEST
-from roster.api.submit import read_write, submit
+from roster.api.submit import read_write, submit, submit_person_op
 from roster.domain.errors import Conflict, InvalidParameter
+from roster.domain.workspaces import Workspace
 from roster.formats import deletions, moengage
 from roster.services.apply import kinds
 
@@ -43,6 +44,18 @@ async def transition(workspace_id: str, request: Request, response: Response) ->
     # Parse the raw body (its one BOM is skipped there): parsing ``payload`` would skip a second
     # BOM too, accepting a body the worker cannot decode.
     summary = moengage.read_transition(raw)
+    return await _accepted(request, response, workspace, payload, summary, key)
+
+
+async def _accepted(
+    request: Request,
+    response: Response,
+    workspace: Workspace,
+    payload: bytes,
+    summary: moengage.TransitionSummary,
+    key: str | None,
+) -> dict[str, Any]:
+    """Store a transition body as a batch; MoEngage's answer with the batch id."""
     batch_id = await submit(
         request,
         response,
@@ -109,19 +122,10 @@ async def delete_user(
     if not app_id:
         raise InvalidParameter("app_id is required in path/query params.", field="app_id")
     workspace = await workspace_of(request, app_id)
-    raw, key = await read_write(request, moengage.SINGLE_MAX_BODY_BYTES)
-    target = moengage.read_moengage_delete(raw)
-    batch_id = await submit(
-        request,
-        response,
-        workspace,
-        kind=kinds.PEOPLE_DELETE,
-        payload=deletions.encode(target),
-        elements=1,
-        users=1,
-        events=0,
-        key=key,
-    )
+    raw, _ = await read_write(request, moengage.SINGLE_MAX_BODY_BYTES)
+    payload = deletions.encode(moengage.read_moengage_delete(raw))
+    kind = kinds.PEOPLE_DELETE
+    batch_id = await submit_person_op(request, response, workspace, kind=kind, payload=payload)
     return {"status": "success", "message": ACCEPTED, "batch_id": batch_id}
 
 
@@ -133,18 +137,7 @@ def _single_route(element_type: str, path: str, summary: str) -> None:
         workspace = await workspace_of(request, app_id)
         raw, key = await read_write(request, moengage.SINGLE_MAX_BODY_BYTES)
         payload, found = moengage.single_as_transition(raw, element_type)
-        batch_id = await submit(
-            request,
-            response,
-            workspace,
-            kind=kinds.TRANSITION,
-            payload=payload,
-            elements=found.elements,
-            users=found.users,
-            events=found.events,
-            key=key,
-        )
-        return {"status": "success", "message": ACCEPTED, "batch_id": batch_id}
+        return await _accepted(request, response, workspace, payload, found, key)
 
     endpoint.__name__ = f"track_{element_type}"
     router.add_api_route(

@@ -69,6 +69,25 @@ async def submit(
     return result.batch_id
 
 
+async def submit_person_op(
+    request: Request, response: Response, workspace: Workspace, *, kind: Kind, payload: bytes
+) -> str:
+    """Store one operation on one person (a deletion, a device, a suppression): one element,
+    charged as one user, under the request's ``Idempotency-Key``."""
+    key = check_idempotency_key(request.headers.get("idempotency-key"))
+    return await submit(
+        request,
+        response,
+        workspace,
+        kind=kind,
+        payload=payload,
+        elements=1,
+        users=1,
+        events=0,
+        key=key,
+    )
+
+
 def _dry_run(value: str | None, run: str | None) -> bool:
     """``X-Roster-Dry-Run: true`` (or ``false``); a dry run must be named (``X-Roster-Run``)."""
     if value is None or value.strip().lower() == "false":

@@ -7,9 +7,10 @@ each mapped from its batch and ``index`` back to the record it came from. An ele
 issues is reported once, by its outcome: ``failed`` if any issue failed it, else ``skipped``;
 an element applied with warnings is not in the report.
 
-With ``every_record`` (a dry run's report, or ``--every-record``) each applied record is a row
-too, its outcome what it did (``GET /v1/runs/{run}/effects``): ``created`` if any of its
-elements made something new, else ``updated`` if any changed something, else ``unchanged``.
+For a report of every record (a dry run's, or ``--every-record``) each applied record is a row
+too (``Report.effects``), its outcome what it did (``GET /v1/runs/{run}/effects``):
+``created`` if any of its elements made something new, else ``updated`` if any changed
+something, else ``unchanged``.
 
 A run loaded in parts (a ``roster load`` per kind, under one run name) is reported whole: the
 rows of every part the state directory holds, their files in the order the parts started.
@@ -34,20 +35,13 @@ EFFECTS = (("c", "created"), ("u", "updated"), ("n", "unchanged"))
 
 @dataclass
 class Summary:
-    """What the run did, by outcome and by code."""
+    """What the run's records that were not applied came to, by outcome and code."""
 
-    applied: int = 0
-    skipped: int = 0
-    failed: int = 0
     codes: Counter[tuple[str, str]] = field(default_factory=Counter)
-    #: Records applied, by what they did (rows of a report of every record).
-    effects: Counter[str] = field(default_factory=Counter)
 
     def add_row(self, outcome: str, code: str) -> None:
-        if code:
+        if code:  # an applied record's row (every record reported) has no code
             self.codes[(outcome, code)] += 1
-        else:
-            self.effects[outcome] += 1
 
 
 @dataclass
@@ -73,11 +67,9 @@ class Report:
     rows, so a run's report is small unless most of it failed (or it lists every record: a
     dry run's, at most 50,000)."""
 
-    def __init__(self, path: Path, parts: list[Part], *, every_record: bool = False) -> None:
+    def __init__(self, path: Path, parts: list[Part]) -> None:
         self.path = path
         self.files: list[str] = []
-        self.parts = parts
-        self.every_record = every_record
         self.seq_of: dict[str, tuple[Part, int]] = {}
         for part in parts:
             part.offset = len(self.files)

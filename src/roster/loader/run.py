@@ -353,7 +353,7 @@ def _write_report(
 ) -> Summary:
     """The report of the whole run: every part of it this state directory holds."""
     parts = [_part(state) for state in RunState.parts(state_dir, run)]
-    with Report(path, parts, every_record=every_record) as report:
+    with Report(path, parts) as report:
         for part in parts:
             for file, line, message in part.state.rejected_records():
                 report.rejected(part, file, line, message)

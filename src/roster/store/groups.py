@@ -37,40 +37,71 @@ def load(conn: Connection, workspace_id: str, group_ids: Collection[str]) -> dic
 
 
 def save(conn: Connection, workspace_id: str, changed: Iterable[Group], now: int) -> None:
-    """Insert new groups and update the traits of existing ones."""
-    for group in changed:
-        values = {
-            "traits": _encode(group.traits).decode(),
-            "trait_times": _encode(group.times).decode(),
+    """Insert new groups and update the traits of existing ones: a statement for each."""
+    rows = [
+        {
+            "b_group_id": g.group_id,
+            "traits": _encode(g.traits).decode(),
+            "trait_times": _encode(g.times).decode(),
+            "exists": g.exists,
         }
-        if group.exists:
-            where = sa.and_(t.c.workspace_id == workspace_id, t.c.group_id == group.group_id)
-            conn.execute(sa.update(t).where(where).values(**values, updated_at=now))
-        else:
-            row = {"workspace_id": workspace_id, "group_id": group.group_id, **values}
-            conn.execute(sa.insert(t), [{**row, "created_at": now, "updated_at": now}])
+        for g in changed
+    ]
+    new = [
+        {"workspace_id": workspace_id, "group_id": r["b_group_id"], "traits": r["traits"],
+         "trait_times": r["trait_times"], "created_at": now, "updated_at": now}
+        for r in rows
+        if not r["exists"]
+    ]  # fmt: skip
+    if new:
+        conn.execute(sa.insert(t), new)
+    old = [{k: v for k, v in r.items() if k != "exists"} for r in rows if r["exists"]]
+    if old:
+        update = (
+            sa.update(t)
+            .where(t.c.workspace_id == workspace_id, t.c.group_id == sa.bindparam("b_group_id"))
+            .values(traits=sa.bindparam("traits"), trait_times=sa.bindparam("trait_times"))
+            .values(updated_at=now)
+        )
+        conn.execute(update, old)
 
 
 def add_members(
-    conn: Connection, workspace_id: str, members: Iterable[tuple[str, int]], now: int
+    conn: Connection, workspace_id: str, members: Collection[tuple[str, int]], joined_at: int
 ) -> None:
-    """Make each ``(group id, uid)`` a membership; one that exists stays as it was."""
-    for group_id, uid in members:
-        where = sa.and_(
-            mt.c.workspace_id == workspace_id, mt.c.group_id == group_id, mt.c.uid == uid
-        )
-        if conn.execute(sa.select(sa.func.count()).where(where)).scalar_one():
-            continue
-        row = {"workspace_id": workspace_id, "group_id": group_id, "uid": uid, "joined_at": now}
-        conn.execute(sa.insert(mt), [row])
+    """Make each ``(group id, uid)`` a membership; one that exists stays as it was. One read
+    of the memberships these uids hold, one insert of the missing."""
+    if not members:
+        return
+    uids = {uid for _, uid in members}
+    query = sa.select(mt.c.group_id, mt.c.uid).where(
+        mt.c.workspace_id == workspace_id, among(mt.c.uid, uids, conn.dialect.name)
+    )
+    held = {(gid, int(uid)) for gid, uid in conn.execute(query)}
+    rows = [
+        {"workspace_id": workspace_id, "group_id": gid, "uid": uid, "joined_at": joined_at}
+        for gid, uid in sorted(set(members) - held)
+    ]
+    if rows:
+        conn.execute(sa.insert(mt), rows)
 
 
 def move_members(conn: Connection, from_uid: int, to_uid: int) -> None:
-    """A merged customer's memberships become the retained one's (once each)."""
-    rows = conn.execute(sa.select(mt).where(mt.c.uid == from_uid)).mappings().all()
+    """A merged customer's memberships become the retained one's (once each, each keeping
+    when it was joined)."""
+    query = sa.select(mt.c.workspace_id, mt.c.group_id, mt.c.joined_at).where(mt.c.uid == from_uid)
+    rows = conn.execute(query).all()
+    if not rows:
+        return
     conn.execute(sa.delete(mt).where(mt.c.uid == from_uid))
-    for r in rows:
-        add_members(conn, r["workspace_id"], [(r["group_id"], to_uid)], r["joined_at"])
+    held = set(conn.execute(sa.select(mt.c.group_id).where(mt.c.uid == to_uid)).scalars())
+    moved = [
+        {"workspace_id": ws, "group_id": gid, "uid": to_uid, "joined_at": at}
+        for ws, gid, at in rows
+        if gid not in held
+    ]
+    if moved:
+        conn.execute(sa.insert(mt), moved)
 
 
 def of_customer(conn: Connection, workspace_id: str, uid: int) -> list[str]:

@@ -210,7 +210,7 @@ class _Groups:
     def write(self, conn: Connection, workspace_id: str, now: int) -> None:
         groups_store.save(conn, workspace_id, [self.found[g] for g in sorted(self.changed)], now)
         joined = {(gid, p.uid) for gid, p in self.members if p.uid is not None}
-        groups_store.add_members(conn, workspace_id, sorted(joined), now)
+        groups_store.add_members(conn, workspace_id, joined, now)
 
 
 @dataclass(slots=True)
@@ -454,13 +454,13 @@ class _Group:
         """Fold ``previous`` into ``person`` in the book: later calls of the group naming the
         previous id (or its anonymous id) find the person."""
         book = self.book
+        cid = previous.customer_id
         fold(move)
         book.mark_dirty(person)
-        for cid, holder in list(book.by_id.items()):
-            if holder is previous:
-                del book.by_id[cid]
-        for pair, holder in list(book.by_identifier.items()):
-            if holder is previous:
+        if cid is not None and book.by_id.get(cid) is previous:
+            del book.by_id[cid]
+        for pair in book.pairs_of.get(id(previous), []):
+            if book.by_identifier.get(pair) is previous:
                 book.by_identifier[pair] = person
         book.index_identifiers(person)
         self.moves.append(move)
