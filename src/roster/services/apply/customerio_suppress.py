@@ -69,9 +69,9 @@ def plan_suppression(conn: Connection, workspace: Workspace, batch: Claimed) -> 
     if deletion.ledger.failed:  # a wallet holder: neither deleted nor suppressed
         plan.ledger = deletion.ledger
         return plan
-    plan.deletion = deletion if deletion.deleted is not None else None
+    plan.deletion = deletion  # writes nothing when no one held the identifier
     plan.change = not already
-    if plan.deletion is not None or plan.change:
+    if deletion.deleted is not None or plan.change:
         plan.ledger.updated(0)
     else:
         plan.ledger.unchanged(0)
