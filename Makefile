@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test check bench bench-quick install dev lock clean
+.PHONY: run test check bench bench-quick install dev browser lock clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ $(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.lock
 	$(PIP) install --no-deps $(SEGMENT_CLIENT)
 	touch $@
 
+# The browser tests drive Debian's Chromium (never one downloaded at run time).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
 install: $(VENV)/.installed  ## runtime dependencies only
 
 dev: $(VENV)/.dev-installed  ## runtime and development dependencies
@@ -28,7 +36,9 @@ dev: $(VENV)/.dev-installed  ## runtime and development dependencies
 run: install  ## start Roster on the embedded SQLite store (./roster.db)
 	$(VENV)/bin/roster serve
 
-test: dev  ## the whole suite, on SQLite and PostgreSQL
+browser: $(CHROMIUM)  ## Debian's Chromium, for the browser tests
+
+test: dev browser  ## the whole suite, on SQLite and PostgreSQL
 	$(PY) -m pytest -n 2
 
 check: dev  ## format, lint, types, import layers

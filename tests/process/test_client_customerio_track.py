@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from customerio import CustomerIO, CustomerIOException
+from customerio import APIClient, CustomerIO, CustomerIOException, SendEmailRequest
 from process_kit import Cluster, Proc, client, drain, opened, self_signed, start_all
 
 from roster_testkit import Tenant
@@ -139,6 +139,39 @@ def test_track_client_suppresses_and_unsuppresses(
     assert _read(store_cluster, api, tenant, "/v1/customers/ada")["attributes"] == {"plan": "back"}
 
 
+def test_track_client_sends_a_v2_batch_of_every_action(
+    store_cluster: Cluster, https: tuple[Proc, Tenant, CustomerIO]
+) -> None:
+    """``batch`` (``POST /api/v2/batch``): operations applied in order; an id holding ``/``
+    travels in the body, unencoded."""
+    api, tenant, cio = https
+    ada = {"id": "team/ada"}
+    cio.batch(
+        [
+            {"type": "person", "identifiers": ada, "action": "identify", "attributes": {"n": 1}},
+            {"type": "person", "identifiers": ada, "action": "event", "name": "paid"},
+            {
+                "type": "person",
+                "identifiers": ada,
+                "action": "add_device",
+                "device": {"token": "tok", "platform": "android"},
+            },
+            {"type": "person", "identifiers": {"id": "bo"}, "action": "identify"},
+            {"type": "person", "identifiers": {"id": "bo"}, "action": "delete"},
+        ]
+    )
+    profile = _read(store_cluster, api, tenant, "/v1/customers", customer_id="team/ada")
+    assert profile["attributes"] == {"n": 1}
+    assert [d["device_id"] for d in profile["devices"]] == ["tok"]
+    with client(api) as http:
+        events = http.get(f"/v1/uids/{profile['uid']}/events", auth=(tenant.id, tenant.key)).json()[
+            "events"
+        ]
+        assert [e["name"] for e in events] == ["paid"]
+        bo = http.get("/v1/customers/bo", auth=(tenant.id, tenant.key))
+        assert bo.status_code == 404, bo.text
+
+
 def test_track_client_reads_a_refusal_as_its_exception(
     https: tuple[Proc, Tenant, CustomerIO],
 ) -> None:
@@ -147,3 +180,19 @@ def test_track_client_reads_a_refusal_as_its_exception(
     wrong = CustomerIO(tenant.id, "wrong", host="127.0.0.1", port=api.port, retries=0)
     with wrong, pytest.raises(CustomerIOException, match="401"):
         wrong.identify("ada", plan="pro")
+
+
+def test_app_api_client_sends_no_messages_and_is_told_so(
+    https: tuple[Proc, Tenant, CustomerIO],
+) -> None:
+    """The package's ``APIClient`` (the App API: transactional email, push, SMS, ...) asks
+    Roster to send messages, which it never does: a 404 naming the path, as Customer.io answers
+    a path it does not serve, raised by the client as its exception."""
+    api, tenant, _ = https
+    app = APIClient(tenant.key, url=api.base_url, retries=0)
+    request = SendEmailRequest(
+        transactional_message_id=1, to="ada@example.com", identifiers={"id": "ada"}
+    )
+    with app, pytest.raises(CustomerIOException, match="404") as refused:
+        app.send_email(request)
+    assert "/v1/send/email" in str(refused.value)

@@ -12,6 +12,7 @@ from roster.domain.element_rules import (
     MAX_ID_LENGTH,
     EntryProblem,
     Problem,
+    field_name,
     id_text,
     ledger_key,
     source_time,
@@ -186,3 +187,60 @@ def test_a_reading_stored_before_problems_were_maps_is_read_again() -> None:
     old = msgspec.msgpack.encode((1, [[[2, problem.field, problem.code, problem.message]]]))
     assert masivo_entries.events_of(body, old) == reads
     assert masivo_entries.events_of(body, masivo_entries.prepare_events(body)) == reads
+
+
+def test_a_name_a_client_chose_is_named_whole_up_to_255_characters() -> None:
+    """A valid name is named whole; a 90,000-character one by an excerpt."""
+    assert field_name("n" * 255) == "n" * 255
+    named = field_name("n" * 90_000)
+    assert len(named) == 60
+    assert named.endswith("…")
+
+
+def test_the_ledger_never_stores_a_huge_value_whole() -> None:
+    """Whoever wrote the message, an issue keeps at most 1000 characters of it, 400 of its
+    field and 255 of its key."""
+    ledger = oc.Ledger(total=1)
+    ledger.warn(0, "k" * 90_000, "f" * 90_000, oc.INVALID_FIELD, "m" * 90_000)
+    (issue,) = ledger.issues
+    assert len(issue.message) == oc.MAX_MESSAGE
+    assert len(issue.field or "") == oc.MAX_FIELD
+    assert len(issue.key or "") == MAX_ID_LENGTH
+
+
+def test_an_error_body_never_holds_a_huge_value_whole() -> None:
+    exc = InvalidParameter("m" * 90_000, field="f" * 90_000)
+    assert len(exc.message) <= 1000
+    assert len(exc.field or "") <= 400
+
+
+def test_a_note_takes_the_outcome_of_the_element_it_is_about() -> None:
+    """A warning added once an element is decided is reported with that element's outcome."""
+    ledger = oc.Ledger(total=3)
+    ledger.created(0)
+    ledger.fail(1, "c", "f", oc.MISSING_FIELD, "missing")
+    ledger.skip(2, "c", "f", oc.DUPLICATE_IGNORED, "again")
+    for index in range(3):
+        ledger.note(index, "c", "x", oc.UNKNOWN_FIELD, "unknown")
+    notes = [i.outcome for i in ledger.issues if i.code == oc.UNKNOWN_FIELD]
+    assert notes == ["applied", "failed", "skipped"]
+
+
+@pytest.mark.parametrize("name", ["events", "transactions"])
+def test_masivo_fields_no_one_knows_are_found_in_one_decode_or_by_a_walk(name: str) -> None:
+    """A body with only documented fields has none (the one decode in C); one with others, or
+    with an entry of another shape, is walked and each is named where it sat."""
+    item = "event" if name == "events" else "transaction"
+    fields = masivo.EVENT_FIELDS if name == "events" else masivo.TRANSACTION_FIELDS
+    entry = {f: None for f in fields}
+    if name == "events":
+        entry["order"] = {f: 1 for f in masivo.ORDER_FIELDS}
+    clean = msgspec.json.encode({"customers": [{"id": "a", name: [entry, 5]}], "extra": 1})
+    assert masivo.unknown_fields(clean, name) == []
+    odd = {"customers": [{"id": "a", "nme": 1, name: [{**entry, "atrs": 1}]}]}
+    found = masivo.unknown_fields(msgspec.json.encode(odd), name)
+    assert [(u.customer, u.entry, u.field) for u in found] == [
+        (0, None, "customers[0].nme"),
+        (0, 0, f"customers[0].{name}[0].atrs"),
+    ]
+    assert f"documents for a{'n' if item == 'event' else ''} {item}" in found[1].message

@@ -17,6 +17,7 @@ NOT_KINDS = {
     ("formats/moengage.py", "transition"): "the MoEngage body's own `type` member, checked",
     ("domain/merges.py", "customerio"): "the name of Customer.io's merge rule",
     ("services/book/merging.py", "customerio"): "the name of Customer.io's merge rule",
+    ("services/apply/customerio_v2.py", "customerio"): "the name of Customer.io's merge rule",
     ("loader/kinds.py", "transition"): "`roster load transition`: a KIND of the loader's own",
     ("loader/kinds.py", "customerio"): "`roster load customerio`: a KIND of the loader's own",
 }

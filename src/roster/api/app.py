@@ -10,11 +10,14 @@ from roster.api import (
     batches,
     customerio,
     customerio_people_csv,
+    customerio_v2,
     customers,
+    docs_pages,
     errors,
     health,
     masivo,
     moengage,
+    openapi,
     runs,
     wallets,
     workspace,
@@ -25,9 +28,10 @@ from roster.bootstrap import Container
 
 
 def create_app(container: Container) -> FastAPI:
-    # Swagger UI (/docs) and ReDoc (/redoc) with their assets served by Roster: no CDN, so the
-    # pages load on a machine without internet access.
+    # Swagger UI (/docs) and ReDoc (/redoc, ours: ``docs_pages``) with their assets served by
+    # Roster: no CDN, so the pages load on a machine without internet access.
     app = FastAPIOffline(
+        redoc_url=None,
         title="Roster",
         version=__version__,
         summary="Customer data platform core: vendor-compatible imports with a per-element ledger.",
@@ -39,6 +43,7 @@ def create_app(container: Container) -> FastAPI:
     for module in (
         moengage,
         customerio,
+        customerio_v2,
         customerio_people_csv,
         masivo,
         batches,
@@ -47,6 +52,8 @@ def create_app(container: Container) -> FastAPI:
         wallets,
         workspace,
         health,
+        docs_pages,
     ):
         app.include_router(module.router)
+    openapi.install(app)  # the document completed with what the app does around the routes
     return app

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from roster.api.deps import caller, container
-from roster.api.params import text_param
+from roster.api.params import RUN_SCHEMA, text_param
 from roster.domain.batches import MAX_RUN_LENGTH, Status, run_name
 from roster.domain.workspaces import Workspace
 from roster.services.reads import batches
@@ -19,7 +19,7 @@ Caller = Annotated[Workspace, Depends(caller)]
 
 @router.get("/v1/batches/{batch_id}", summary="A batch: status, counts, per-element errors")
 async def get_batch(
-    batch_id: str,
+    batch_id: Annotated[str, Path(json_schema_extra={"maxLength": 40})],
     request: Request,
     workspace: Caller,
     issues_offset: int = Query(0, ge=0, le=2**31 - 1),
@@ -40,7 +40,9 @@ async def list_batches(
     workspace: Caller,
     status: Status | None = None,
     kind: str | None = Query(None, max_length=40),
-    run: str | None = Query(None, max_length=MAX_RUN_LENGTH, description="only this run's"),
+    run: str | None = Query(
+        None, max_length=MAX_RUN_LENGTH, description="only this run's", json_schema_extra=RUN_SCHEMA
+    ),
     limit: int = Query(50, ge=1, le=1000),
 ) -> dict[str, Any]:
     db = container(request).db

@@ -124,6 +124,7 @@ def _target(identifier: str) -> deletions.Target:
     "/api/v1/customers/{identifier}/devices",
     summary="Add or update a device of a person (Track API v1)",
     responses=RESPONSES,
+    openapi_extra={"requestBody": schemas.V1_DEVICE_REQUEST},
 )
 async def put_device(identifier: str, request: Request, response: Response) -> dict[str, Any]:
     """``{"device": {"id", "platform", "last_used", "attributes"}}``: the id is the push token,
@@ -206,6 +207,7 @@ async def put_customer(identifier: str, request: Request, response: Response) ->
     "/api/v1/events",
     summary="Record an anonymous event (Track API v1): kept on the anonymous_id's profile",
     responses=RESPONSES,
+    openapi_extra={"requestBody": schemas.V1_ANONYMOUS_EVENT_REQUEST},
 )
 async def post_anonymous_event(request: Request, response: Response) -> dict[str, Any]:
     limit = container(request).settings.max_body_bytes

@@ -27,6 +27,8 @@ from roster.services.intake.accept import check_idempotency_key
 from roster.store.batch_chunks import StoredChunk
 
 router = APIRouter(tags=["Customer.io"])
+#: A flag as ``formats.customerio_people_csv`` reads it: true, false, 1 or 0, in any case.
+FLAG = {"pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$"}
 
 
 @router.post(
@@ -39,10 +41,22 @@ router = APIRouter(tags=["Customer.io"])
 async def import_people(
     request: Request,
     response: Response,
-    create: str | None = Query(None, description="create people not found: true (default), false"),
-    match_by: str | None = Query(None, description="the column people are matched by: id, email"),
-    empty: str | None = Query(None, description="an empty cell: ignore (default) or nullify"),
-    infer_types: str | None = Query(None, description="numbers and booleans as such: false"),
+    create: str | None = Query(
+        None, description="create people not found: true (default), false", json_schema_extra=FLAG
+    ),
+    match_by: str | None = Query(
+        None,
+        description="the column people are matched by: id, email",
+        json_schema_extra={"enum": ["id", "email"]},
+    ),
+    empty: str | None = Query(
+        None,
+        description="an empty cell: ignore (default) or nullify",
+        json_schema_extra={"enum": ["ignore", "nullify"]},
+    ),
+    infer_types: str | None = Query(
+        None, description="numbers and booleans as such: false", json_schema_extra=FLAG
+    ),
 ) -> dict[str, Any]:
     settings = container(request).settings
     workspace = await workspace_of(request)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from roster.api.deps import caller, container
-from roster.api.params import MAX_UID, text_param
+from roster.api.params import MAX_UID, TIME_SCHEMA, text_param
 from roster.api.query_check import OPEN_QUERY, refuse_unknown
 from roster.domain.errors import InvalidParameter
 from roster.domain.identity import ANONYMOUS_ID
@@ -34,6 +34,7 @@ async def get_customer(customer_id: str, request: Request, workspace: Caller) ->
 @router.get(
     "/v1/customers",
     summary="Find a customer by customer_id, uid or an identifier (?email=)",
+    responses={404: {"description": "No such customer"}},
     openapi_extra={OPEN_QUERY: "the workspace's identifier attributes, e.g. ?email="},
 )
 async def find_customer(
@@ -78,8 +79,8 @@ async def customer_events(
     customer_id: str,
     request: Request,
     workspace: Caller,
-    since: str | None = None,
-    until: str | None = None,
+    since: str | None = Query(None, json_schema_extra=TIME_SCHEMA),
+    until: str | None = Query(None, json_schema_extra=TIME_SCHEMA),
     limit: int = Query(100, ge=1, le=10_000),
 ) -> dict[str, Any]:
     db = container(request).db

@@ -18,9 +18,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from roster.api.customerio import PIPELINES_PATHS
 from roster.domain import errors as e
+from roster.domain.element_rules import excerpt
 
 log = structlog.get_logger("roster.api")
 
@@ -77,6 +79,16 @@ def response_for(exc: e.RosterError, path: str = "") -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the routes of the request's path answer (several routes may share a path)."""
+    found: set[str] = set()
+    for route in request.app.router.routes:
+        methods = getattr(route, "methods", None)
+        if methods and route.matches(request.scope)[0] != Match.NONE:
+            found |= methods
+    return sorted(found)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(e.RosterError)
     async def _roster(request: Request, exc: e.RosterError) -> JSONResponse:
@@ -92,9 +104,16 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body, status_code=400)
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        body = fail_body("http_error", "HTTPError", str(exc.detail), None, None)
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":  # no route has the path
+            path = excerpt(request.url.path)
+            message = f"no route serves {request.method} {path} (docs/api.md lists the routes)"
+        body = fail_body("http_error", "HTTPError", message, None, None)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every route of the path, not only the first that matched
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(sqlalchemy.exc.DataError)
     async def _data(_: Request, exc: sqlalchemy.exc.DataError) -> JSONResponse:

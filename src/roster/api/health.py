@@ -14,7 +14,17 @@ from roster.api.deps import container
 router = APIRouter(tags=["Operations"])
 
 
-@router.get("/healthz", summary="Liveness and database check")
+_UNAVAILABLE = {
+    "description": "The database does not answer (Retry-After)",
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "properties": {"status": {"const": "unavailable"}}}
+        }
+    },
+}
+
+
+@router.get("/healthz", summary="Liveness and database check", responses={503: _UNAVAILABLE})
 async def healthz(request: Request) -> Any:
     db = container(request).db
 

@@ -19,7 +19,13 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 
 from roster.api.deps import container, workspace_of
-from roster.api.schemas import MERGE_REQUEST, TRANSITION_REQUEST
+from roster.api.openapi import REQUIRED
+from roster.api.schemas import (
+    DELETE_USER_REQUEST,
+    MERGE_REQUEST,
+    SINGLE_REQUESTS,
+    TRANSITION_REQUEST,
+)
 from roster.api.submit import read_write, submit, submit_person_op
 from roster.domain.errors import Conflict, InvalidParameter
 from roster.domain.workspaces import Workspace
@@ -79,7 +85,7 @@ async def _accepted(
 async def merge_users(
     request: Request,
     response: Response,
-    app_id: str | None = Query(None, description="the workspace id (required)"),
+    app_id: str | None = Query(None, description="the workspace id", json_schema_extra=REQUIRED),
 ) -> dict[str, Any]:
     if not app_id:
         raise InvalidParameter("app_id is required in path/query params.", field="app_id")
@@ -110,12 +116,13 @@ async def merge_users(
 @router.post(
     "/v1/customer/delete",
     summary="Delete a user with its devices and events (MoEngage Delete User)",
-    responses={400: {}, 401: {}, 403: {}, 413: {}, 415: {}, 429: {}},
+    openapi_extra={"requestBody": DELETE_USER_REQUEST},
+    responses={400: {}, 401: {}, 403: {}, 413: {}, 415: {}, 422: {}, 429: {}},
 )
 async def delete_user(
     request: Request,
     response: Response,
-    app_id: str | None = Query(None, description="the workspace id (required)"),
+    app_id: str | None = Query(None, description="the workspace id", json_schema_extra=REQUIRED),
 ) -> dict[str, Any]:
     """One user a request, by ``customer_id`` or ``moengage_id`` (Roster's uid); the ledger
     says whether it was deleted (``unknown_customer``, ``has_wallet`` otherwise)."""
@@ -146,6 +153,7 @@ def _single_route(element_type: str, path: str, summary: str) -> None:
         methods=["POST"],
         summary=summary,
         responses={400: {}, 401: {}, 403: {}, 413: {}, 415: {}, 422: {}, 429: {}},
+        openapi_extra={"requestBody": SINGLE_REQUESTS[element_type]},
     )
 
 

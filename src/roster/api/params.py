@@ -11,6 +11,13 @@ from roster.domain.element_rules import MAX_ID_LENGTH
 from roster.domain.errors import InvalidParameter
 
 MAX_UID = 2**63 - 1
+#: Documentation-only constraints (``json_schema_extra``) of values the routes check themselves.
+RUN_SCHEMA = {"pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]*$", "maxLength": 100}
+#: A time as ``since``/``until`` take it: epoch seconds or milliseconds, or ISO-8601 in UTC.
+TIME_SCHEMA = {
+    "pattern": "^([0-9]{1,12}|(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,3})?Z)$"
+}
 
 
 def text_param(value: str, name: str, *, max_length: int = MAX_ID_LENGTH) -> str:

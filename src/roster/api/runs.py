@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from roster.api.deps import caller, container
+from roster.api.params import RUN_SCHEMA
 from roster.api.submit import submit
 from roster.domain.batches import run_name
 from roster.domain.workspaces import Workspace
@@ -25,6 +26,7 @@ from roster.services.reads import runs
 
 router = APIRouter(tags=["Runs"])
 Caller = Annotated[Workspace, Depends(caller)]
+Run = Annotated[str, Path(json_schema_extra=RUN_SCHEMA)]
 
 
 @router.get("/v1/runs", summary="The workspace's runs, the one with the newest batch first")
@@ -36,7 +38,7 @@ async def list_runs(
 
 
 @router.get("/v1/runs/{run}", summary="A run: its batches, outcomes, issue codes and progress")
-async def get_run(run: str, request: Request, workspace: Caller) -> dict[str, Any]:
+async def get_run(run: Run, request: Request, workspace: Caller) -> dict[str, Any]:
     db = container(request).db
     name = run_name(run, "run")
     return await run_in_threadpool(lambda: runs.run_view(db, workspace, name))
@@ -46,10 +48,10 @@ async def get_run(run: str, request: Request, workspace: Caller) -> dict[str, An
     "/v1/runs/{run}/dry-run",
     summary="Decide a dry run: all its batches, in order, applied and rolled back",
     status_code=202,
-    responses={404: {}, 409: {}},
+    responses={404: {}, 409: {}, 429: {}},
 )
 async def decide_dry_run(
-    run: str, request: Request, response: Response, workspace: Caller
+    run: Run, request: Request, response: Response, workspace: Caller
 ) -> dict[str, Any]:
     """The dry run's batches are decided as a whole, in the workspace's order, once this
     request's batch reaches the head of its queue; then they hold a real run's ledgers."""
@@ -76,10 +78,15 @@ async def decide_dry_run(
     summary="What each element of a run's batches did: created, updated or unchanged",
 )
 async def get_run_effects(
-    run: str,
+    run: Run,
     request: Request,
     workspace: Caller,
-    after: str | None = Query(None, max_length=20, description="the previous page's 'next'"),
+    after: str | None = Query(
+        None,
+        max_length=20,
+        description="the previous page's 'next'",
+        json_schema_extra={"pattern": "^[0-9]{1,18}$"},
+    ),
     limit: int = Query(100, ge=1, le=1000, description="batches a page"),
 ) -> dict[str, Any]:
     """One letter per element of each batch, by its ``index``: ``c`` created, ``u`` updated,
@@ -98,10 +105,15 @@ async def get_run_effects(
     response_model=None,
 )
 async def get_run_issues(
-    run: str,
+    run: Run,
     request: Request,
     workspace: Caller,
-    after: str | None = Query(None, max_length=40, description="the previous page's 'next'"),
+    after: str | None = Query(
+        None,
+        max_length=40,
+        description="the previous page's 'next'",
+        json_schema_extra={"pattern": "^[0-9]{1,18}[.][0-9]{1,18}$"},
+    ),
     limit: int = Query(1000, ge=1, le=10_000),
     format: Literal["json", "csv"] = "json",
 ) -> dict[str, Any] | StreamingResponse:

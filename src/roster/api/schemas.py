@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -42,20 +42,13 @@ class _Event(msgspec.Struct, tag_field="type", tag="event"):
     actions: list[_Action] | None = None
 
 
-class Transition(msgspec.Struct):
-    type: Literal["transition"]
-    elements: list[_Customer | _Device | _Event]
-
-
-def _request_body(struct: type[msgspec.Struct]) -> dict[str, Any]:
+def _expected(struct: Any) -> dict[str, Any]:
+    """The shape ``struct`` describes, as a JSON schema standing alone (no ``$ref``)."""
     (schema,), components = msgspec.json.schema_components(
         [struct], ref_template="#/components/schemas/{name}"
     )
-    schema = {**schema, "$defs": components} if components else schema
-    return {
-        "required": True,
-        "content": {"application/json": {"schema": _inline(schema, components)}},
-    }
+    inlined: dict[str, Any] = _inline(schema, components)
+    return inlined
 
 
 def _inline(schema: Any, components: dict[str, Any]) -> Any:
@@ -70,7 +63,97 @@ def _inline(schema: Any, components: dict[str, Any]) -> Any:
     return schema
 
 
-TRANSITION_REQUEST = _request_body(Transition)
+def body(schema: dict[str, Any]) -> dict[str, Any]:
+    """A required JSON request body of ``schema``."""
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+# --- what the door checks, and the ledger marks ---------------------------------------------
+
+#: Marks a shape the door does not check field by field: a problem in it (a missing or mistyped
+#: field) is reported for its element in the batch's ledger, never refused. Its schema takes
+#: any strict JSON; the shape the worker expects is documented under ``x-roster-expected``.
+LEDGER = "x-roster-ledger"
+EXPECTED = "x-roster-expected"
+LEDGER_NOTE = (
+    "Checked per element by the worker: a missing or mistyped field is reported in the batch's "
+    "ledger, not refused (x-roster-ledger); the fields expected are under x-roster-expected."
+)
+#: Python's ``str.isspace`` characters: an id must hold another one (``element_rules.usable_id``).
+_SPACE = (
+    "\\t\\n\\u000b\\u000c\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000"
+)
+USABLE_ID: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "pattern": f"^[^\\u0000]*[^\\u0000{_SPACE}][^\\u0000]*$",
+    "description": "not blank, at most 255 characters",
+}
+
+
+def ledger(
+    expected: Any, *, properties: dict[str, Any] | None = None, required: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """An element the door takes as any object (but for ``properties``, which it checks)."""
+    schema: dict[str, Any] = {"type": "object", "description": LEDGER_NOTE, LEDGER: True}
+    if properties:
+        schema["properties"] = properties
+    if required:
+        schema["required"] = list(required)
+    schema[EXPECTED] = expected if isinstance(expected, dict) else _expected(expected)
+    return schema
+
+
+def ledger_entry(expected: Any) -> dict[str, Any]:
+    """An entry the door takes as any JSON value (a problem in it is the ledger's)."""
+    return {"description": LEDGER_NOTE, LEDGER: True, EXPECTED: _expected(expected)}
+
+
+def _list(items: dict[str, Any], *, least: int = 1, most: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "array", "items": items, "minItems": least}
+    if most is not None:
+        schema["maxItems"] = most
+    return schema
+
+
+def _object(properties: dict[str, Any], *required: str) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": list(required)}
+
+
+_ELEMENT_TYPES = ["customer", "device", "event"]
+TRANSITION_REQUEST = body(
+    _object(
+        {
+            "type": {"enum": ["transition"]},
+            "elements": _list(
+                ledger(
+                    _Customer | _Device | _Event,
+                    properties={"type": {"enum": _ELEMENT_TYPES}},
+                    required=("type",),
+                )
+            ),
+        },
+        "type",
+        "elements",
+    )
+)
+#: MoEngage's Track User, Track Event, Track Device: one element (``type`` may be left out).
+SINGLE_REQUESTS = {
+    kind: body(ledger(struct, properties={"type": {"enum": [kind]}}))
+    for kind, struct in (("customer", _Customer), ("event", _Event), ("device", _Device))
+}
+DELETE_USER_REQUEST = body(
+    _object(
+        {
+            "identity_type": {"enum": ["customer_id", "moengage_id"]},
+            "identity_value": {"anyOf": [USABLE_ID, {"type": "integer"}]},
+        },
+        "identity_type",
+        "identity_value",
+    )
+)
 
 
 # --- Masivo loyalty migration (what the docs show; unknown fields are accepted) ---------------
@@ -128,27 +211,49 @@ class _CustomerTransactions(msgspec.Struct):
     transactions: list[_Transaction]
 
 
-class MigrateCustomers(msgspec.Struct):
-    customers: list[_MigratedCustomer]
-
-
-class MigrateEvents(msgspec.Struct):
-    customers: list[_CustomerEvents]
-
-
-class MigrateTransactions(msgspec.Struct):
-    customers: list[_CustomerTransactions]
-
-
-class RevertCustomers(msgspec.Struct):
-    customers: list[str]
-
-
-MIGRATE_CUSTOMERS_REQUEST = _request_body(MigrateCustomers)
-MIGRATE_EVENTS_REQUEST = _request_body(MigrateEvents)
-MIGRATE_TRANSACTIONS_REQUEST = _request_body(MigrateTransactions)
-REVERT_REQUEST = _request_body(RevertCustomers)
-LIVE_TRANSACTION_REQUEST = _request_body(_Transaction)
+#: The door checks the envelope (``formats.masivo``): 1 to 1000 customers, each with a usable id
+#: (and its list of events, at least one, or of transactions; at most 1000 in all).
+_MASIVO_ID = {"id": USABLE_ID}
+MIGRATE_CUSTOMERS_REQUEST = body(
+    _object(
+        {
+            "customers": _list(
+                ledger(_MigratedCustomer, properties=_MASIVO_ID, required=("id",)), most=1000
+            )
+        },
+        "customers",
+    )
+)
+MIGRATE_EVENTS_REQUEST = body(
+    _object(
+        {
+            "customers": _list(
+                _object(
+                    {**_MASIVO_ID, "events": _list(ledger_entry(_MigratedEvent))}, "id", "events"
+                ),
+                most=1000,
+            )
+        },
+        "customers",
+    )
+)
+MIGRATE_TRANSACTIONS_REQUEST = body(
+    _object(
+        {
+            "customers": _list(
+                _object(
+                    {**_MASIVO_ID, "transactions": _list(ledger_entry(_Transaction), least=0)},
+                    "id",
+                    "transactions",
+                ),
+                most=1000,
+            )
+        },
+        "customers",
+    )
+)
+REVERT_REQUEST = body(_object({"customers": _list(USABLE_ID, most=1000)}, "customers"))
+LIVE_TRANSACTION_REQUEST = body(ledger(_Transaction))
 
 
 # --- Customer.io (what the docs show; unknown fields such as context are accepted) -----------
@@ -218,12 +323,6 @@ class _BatchGroup(Group, tag_field="type", tag="group"):
     pass
 
 
-class Batch(msgspec.Struct):
-    batch: list[
-        _BatchIdentify | _BatchTrack | _BatchPage | _BatchScreen | _BatchAlias | _BatchGroup
-    ]
-
-
 class V1Event(msgspec.Struct):
     name: str
     id: str | None = None
@@ -232,35 +331,68 @@ class V1Event(msgspec.Struct):
     data: dict[str, Any] | None = None
 
 
-V1_PERSON_REQUEST = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "description": "Attributes, plus the directives _timestamp (when the update "
-                "happened) and _update (true: never create), and email, created_at.",
-                "additionalProperties": True,
-                "properties": {
-                    "email": {"type": "string"},
-                    "created_at": {"type": "integer"},
-                    "_timestamp": {"type": ["integer", "string"]},
-                    "_update": {"type": "boolean"},
-                },
-            }
-        }
+_V1_PERSON_EXPECTED = {
+    "type": "object",
+    "description": "Attributes, plus the directives _timestamp (when the update happened) and "
+    "_update (true: never create), and email, created_at.",
+    "properties": {
+        "email": {"type": "string"},
+        "created_at": {"type": "integer"},
+        "_timestamp": {"type": ["integer", "string"]},
+        "_update": {"type": "boolean"},
     },
 }
+#: Customer.io's calls: the door checks a JSON object (``formats.customerio.read_call``); for
+#: ``/v1/batch`` a non-empty ``batch`` of objects with a known ``type``. All else is the ledger's.
+V1_PERSON_REQUEST = body(ledger(_V1_PERSON_EXPECTED))
+_BATCH_TYPES = ["identify", "track", "page", "screen", "alias", "group"]
 PIPELINES_REQUESTS = {
-    "identify": _request_body(Identify),
-    "track": _request_body(Track),
-    "page": _request_body(Page),
-    "screen": _request_body(Page),
-    "alias": _request_body(Alias),
-    "group": _request_body(Group),
-    "batch": _request_body(Batch),
+    "identify": body(ledger(Identify)),
+    "track": body(ledger(Track)),
+    "page": body(ledger(Page)),
+    "screen": body(ledger(Page)),
+    "alias": body(ledger(Alias)),
+    "group": body(ledger(Group)),
+    "batch": body(
+        _object(
+            {
+                "batch": _list(
+                    ledger(
+                        _BatchIdentify
+                        | _BatchTrack
+                        | _BatchPage
+                        | _BatchScreen
+                        | _BatchAlias
+                        | _BatchGroup,
+                        properties={"type": {"enum": _BATCH_TYPES}},
+                        required=("type",),
+                    )
+                )
+            },
+            "batch",
+        )
+    ),
 }
-V1_EVENT_REQUEST = _request_body(V1Event)
+V1_EVENT_REQUEST = body(ledger(V1Event))
+V1_ANONYMOUS_EVENT_REQUEST = body(ledger(V1Event))
+#: Track API v1 devices (``formats.customerio_devices``): checked whole at the door.
+V1_DEVICE_REQUEST = body(
+    _object(
+        {
+            "device": _object(
+                {
+                    "id": {**USABLE_ID, "description": "the push token"},
+                    "platform": {"enum": ["ios", "android"]},
+                    "last_used": {"description": "kept among the device's attributes"},
+                    "attributes": {"type": "object"},
+                },
+                "id",
+                "platform",
+            )
+        },
+        "device",
+    )
+)
 CSV_REQUEST = {
     "required": True,
     "content": {
@@ -276,24 +408,34 @@ CSV_REQUEST = {
 }
 
 
-class MergePair(msgspec.Struct):
-    merged_user: str
-    retained_user: str
-
-
-class MergeUsers(msgspec.Struct):
-    merge_data: Annotated[list[MergePair], msgspec.Meta(min_length=1, max_length=50)]
-
-
-class CioPerson(msgspec.Struct):
-    id: str | None = None
-    email: str | None = None
-
-
-class MergeCustomers(msgspec.Struct):
-    primary: CioPerson
-    secondary: CioPerson
-
-
-MERGE_REQUEST = _request_body(MergeUsers)
-V1_MERGE_REQUEST = _request_body(MergeCustomers)
+#: Merge Users (``formats.moengage.read_moengage_merge``): 1 to 50 pairs of strings; whether each
+#: names someone is the ledger's.
+MERGE_REQUEST = body(
+    _object(
+        {
+            "merge_data": _list(
+                _object(
+                    {"merged_user": {"type": "string"}, "retained_user": {"type": "string"}},
+                    "merged_user",
+                    "retained_user",
+                ),
+                most=50,
+            )
+        },
+        "merge_data",
+    )
+)
+#: merge_customers (``formats.customerio.read_customerio_merge``): each side names a person by
+#: exactly one of ``id`` or ``email`` (a string or an integer), never by ``cio_id``.
+_CIO_PERSON = {
+    "type": "object",
+    "properties": {
+        "id": {"type": ["string", "integer"]},
+        "email": {"type": ["string", "integer"]},
+        "cio_id": False,
+    },
+    "oneOf": [{"required": ["id"]}, {"required": ["email"]}],
+}
+V1_MERGE_REQUEST = body(
+    _object({"primary": _CIO_PERSON, "secondary": dict(_CIO_PERSON)}, "primary", "secondary")
+)

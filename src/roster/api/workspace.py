@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from roster.api.deps import caller, container
+from roster.domain.attributes import SYSTEM_NAMES
 from roster.domain.workspaces import Workspace
 from roster.formats.masivo import MAX_CUSTOMERS
 from roster.formats.moengage import MAX_MERGE_PAIRS, MERGE_MAX_BODY_BYTES
@@ -23,13 +24,23 @@ router = APIRouter(tags=["Workspace"])
 Caller = Annotated[Workspace, Depends(caller)]
 
 
+#: An identifier attribute's name, as ``Workspace.with_identifiers`` checks it (documented here;
+#: refused with 422 there).
+_NAME: dict[str, Any] = {
+    "json_schema_extra": {
+        "pattern": "^[A-Za-z][A-Za-z0-9_.-]*$",
+        "not": {"enum": sorted(SYSTEM_NAMES)},
+    }
+}
+
+
 class WorkspaceSettings(BaseModel):
     """The settings a workspace's own key may change; fields left out stay as they are."""
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
     identity_resolution: bool | None = None
-    identifiers: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+    identifiers: list[Annotated[str, Field(min_length=1, max_length=200, **_NAME)]] | None = Field(
         None, max_length=20
     )
 
@@ -38,7 +49,7 @@ class TierRule(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    threshold: int | float = Field(ge=0)
+    threshold: Annotated[int, Field(ge=0)] | Annotated[float, Field(ge=0)]
 
 
 class TierRules(BaseModel):
@@ -68,7 +79,11 @@ def _request_limits(request: Request) -> dict[str, dict[str, int]]:
     }
 
 
-@router.patch("/v1/workspace", summary="Change identity resolution and identifier attributes")
+@router.patch(
+    "/v1/workspace",
+    summary="Change identity resolution and identifier attributes",
+    responses={422: {"description": "A setting the workspace cannot take"}},
+)
 async def patch_workspace(
     body: WorkspaceSettings, request: Request, workspace: Caller
 ) -> dict[str, Any]:
@@ -84,7 +99,11 @@ async def patch_workspace(
     return workspace_admin.describe(changed)
 
 
-@router.put("/v1/workspace/tiers", summary="Set the loyalty tiers (thresholds on lifetime spend)")
+@router.put(
+    "/v1/workspace/tiers",
+    summary="Set the loyalty tiers (thresholds on lifetime spend)",
+    responses={422: {"description": "Tiers the workspace cannot take"}},
+)
 async def put_tiers(body: TierRules, request: Request, workspace: Caller) -> dict[str, Any]:
     db = container(request).db
     pairs = [(t.name, str(t.threshold)) for t in body.tiers]

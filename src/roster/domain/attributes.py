@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from roster.domain import outcomes
-from roster.domain.element_rules import Problem
+from roster.domain.element_rules import Problem, excerpt, field_name
 from roster.domain.platforms import canonical_platform, parse_active
 
 MAX_NAME_LENGTH = 200
@@ -50,7 +50,7 @@ def clean_attributes(
     values that are objects (or arrays holding them) are allowed (Customer.io)."""
     out = CleanAttributes()
     for name, value in raw.items():
-        where = f"{prefix}.{name}"
+        where = f"{prefix}.{field_name(name)}"
         problem = _name_problem(name, where)
         if problem is None and name == "platforms":
             value, problem = _clean_platforms(value, where)
@@ -128,7 +128,7 @@ def _clean_platforms(value: Any, where: str) -> tuple[Any, Problem | None]:
             return None, Problem(f"{where}[{i}]", outcomes.INVALID_ATTRIBUTE_VALUE, shape)
         platform = canonical_platform(entry.get("platform"))
         if platform is None:
-            msg = f"{entry.get('platform')!r} is not a platform (ANDROID, iOS, web, TV)"
+            msg = f"{excerpt(entry.get('platform'))} is not a platform (ANDROID, iOS, web, TV)"
             return None, Problem(f"{where}[{i}].platform", outcomes.INVALID_PLATFORM, msg)
         active = parse_active(entry.get("active", True))
         if active is None:

@@ -6,6 +6,9 @@
 * A client's time for a value (``source_time``): the timestamp it sent, else the batch's accept
   time; one more than 10 minutes after the batch was received, or before 1971, is refused.
 * An event's name is at most ``MAX_EVENT_NAME`` characters.
+* A message quotes a client's value in an excerpt (``excerpt``) and a name the client chose
+  (an attribute's, an unknown field's) at most ``MAX_ID_LENGTH`` long (``field_name``): never a
+  90,000-character value whole.
 * What refuses an element (or an entry, or an attribute of one) is a ``Problem``: the field, a
   stable code (``domain.outcomes``) and a message, which the ledger reports as they are.
 """
@@ -71,6 +74,13 @@ def excerpt(value: object) -> str:
     characters (a 90,000-character value is never echoed whole)."""
     text = repr(value)
     return text if len(text) <= EXCERPT_LENGTH else text[: EXCERPT_LENGTH - 1] + "…"
+
+
+def field_name(name: str) -> str:
+    """A name a client chose (an attribute's, an unknown field's, a key), as a ledger's
+    ``field`` or a message names it: whole up to ``MAX_ID_LENGTH`` characters (every valid
+    name), else its first ``EXCERPT_LENGTH`` characters and ``…``."""
+    return name if len(name) <= MAX_ID_LENGTH else name[: EXCERPT_LENGTH - 1] + "…"
 
 
 def ledger_key(value: object) -> str | None:

@@ -8,6 +8,11 @@ classes to HTTP statuses and bodies lives in exactly one place, ``roster.api.err
 
 from __future__ import annotations
 
+#: The most characters an error body's ``message`` and ``field`` hold: messages quote a client's
+#: values in excerpts (``element_rules.excerpt``); this is the net under them, so an error body
+#: never echoes a 90,000-character value whole.
+MAX_MESSAGE, MAX_FIELD = 1000, 400
+
 
 class RosterError(Exception):
     """Base of every error Roster raises on purpose."""
@@ -15,6 +20,10 @@ class RosterError(Exception):
     code = "error"
 
     def __init__(self, message: str, *, field: str | None = None, index: int | None = None) -> None:
+        if len(message) > MAX_MESSAGE:  # the net under messages that quote excerpts
+            message = message[: MAX_MESSAGE - 1] + "…"
+        if field is not None and len(field) > MAX_FIELD:
+            field = field[: MAX_FIELD - 1] + "…"
         super().__init__(message)
         self.message = message
         self.field = field

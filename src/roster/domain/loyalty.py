@@ -18,7 +18,7 @@ from decimal import Context, Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 from roster.domain import outcomes
-from roster.domain.element_rules import MAX_ID_LENGTH, EntryProblem, id_text, usable_id
+from roster.domain.element_rules import MAX_ID_LENGTH, EntryProblem, excerpt, id_text, usable_id
 from roster.domain.errors import InvalidSetting
 from roster.domain.timestamps import InvalidTimestamp, parse_timestamp
 
@@ -55,7 +55,7 @@ def amount_of(value: Any) -> Decimal:
     try:
         amount = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
     except InvalidOperation:
-        raise InvalidAmount(f"must be a number, got {value!r}") from None
+        raise InvalidAmount(f"must be a number, got {excerpt(value)}") from None
     if not amount.is_finite() or amount.copy_abs() >= MAX_AMOUNT:
         raise InvalidAmount(f"must be a finite number below {MAX_AMOUNT:,.0f} in size")
     places = _decimal_places(amount)

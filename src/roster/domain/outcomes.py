@@ -7,7 +7,7 @@ element (a refused attribute, a stale update). Codes are stable strings, listed 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 # Stable element-level codes.
@@ -139,16 +139,65 @@ class Ledger:
         self.issues += part.issues
         self.effects += part.effects
 
+    def shifted(self, first: int) -> Ledger:
+        """This ledger, of elements counted from 0, as the part of a larger batch whose
+        elements it holds from ``first`` on (to be ``absorb``-ed in order)."""
+        issues = [
+            replace(i, index=None if i.index is None else i.index + first) for i in self.issues
+        ]
+        counts = (self.total, self.applied, self.skipped, self.failed)
+        return Ledger(*counts, issues=issues, first=first, effects=bytearray(self.effects))
+
     def fail(self, index: int, key: str | None, fld: str | None, code: str, msg: str) -> None:
         """The element was not applied at all, because of ``code``."""
         self.failed += 1
-        self.issues.append(Issue("error", index, key, fld, code, msg, "failed"))
+        self.issues.append(_issue("error", index, key, fld, code, msg, "failed"))
 
     def skip(self, index: int, key: str | None, fld: str | None, code: str, msg: str) -> None:
         """The element was deliberately not applied (a duplicate, an unknown customer, ...)."""
         self.skipped += 1
-        self.issues.append(Issue("warning", index, key, fld, code, msg, "skipped"))
+        self.issues.append(_issue("warning", index, key, fld, code, msg, "skipped"))
 
     def warn(self, index: int, key: str | None, fld: str | None, code: str, msg: str) -> None:
         """The element was applied, but part of it was refused or ignored."""
-        self.issues.append(Issue("warning", index, key, fld, code, msg, "applied"))
+        self.issues.append(_issue("warning", index, key, fld, code, msg, "applied"))
+
+    def note(self, index: int, key: str | None, fld: str | None, code: str, msg: str) -> None:
+        """A warning about an element decided already, reported with the element's own outcome
+        (a field no one knows, beside an element that failed for another reason, is not said
+        to have been applied)."""
+        outcome: ElementOutcome = "applied"
+        at = index - self.first
+        if 0 <= at < len(self.effects) and self.effects[at] == NOT_APPLIED[0]:
+            failed = any(i.index == index and i.severity == "error" for i in self.issues)
+            outcome = "failed" if failed else "skipped"
+        self.issues.append(_issue("warning", index, key, fld, code, msg, outcome))
+
+
+#: The most characters an issue's ``message``, ``field`` and ``key`` keep. Messages quote a
+#: client's values in excerpts (``element_rules.excerpt``) and fields name what a client chose
+#: at most 255 characters long (``element_rules.field_name``); these bounds are the net under
+#: them, so the ledger never stores a 90,000-character value whole, whoever wrote the message.
+MAX_MESSAGE, MAX_FIELD, MAX_KEY = 1000, 400, 255
+
+
+def _cut(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def _issue(
+    severity: Severity,
+    index: int,
+    key: str | None,
+    fld: str | None,
+    code: str,
+    msg: str,
+    outcome: ElementOutcome,
+) -> Issue:
+    if len(msg) > MAX_MESSAGE:
+        msg = _cut(msg, MAX_MESSAGE)
+    if fld is not None and len(fld) > MAX_FIELD:
+        fld = _cut(fld, MAX_FIELD)
+    if key is not None and len(key) > MAX_KEY:
+        key = key[:MAX_KEY]  # as ``element_rules.ledger_key`` cuts an id
+    return Issue(severity, index, key, fld, code, msg, outcome)

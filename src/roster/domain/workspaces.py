@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from roster.domain.attributes import FORBIDDEN_NAMES, SYSTEM_NAMES
+from roster.domain.element_rules import excerpt
 from roster.domain.errors import InvalidSetting
 from roster.domain.loyalty import Tier
 
@@ -40,7 +41,9 @@ def limits_preset(name: str) -> Limits:
         return VENDOR_LIMITS
     if name == "none":
         return NO_LIMITS
-    raise InvalidSetting(f"limits preset must be 'vendor' or 'none', got {name!r}", field="limits")
+    raise InvalidSetting(
+        f"limits preset must be 'vendor' or 'none', got {excerpt(name)}", field="limits"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,7 @@ class Workspace:
         for name in names:
             if not IDENTIFIER_NAME.match(name) or name in SYSTEM_NAMES | FORBIDDEN_NAMES:
                 msg = (
-                    f"identifier attribute {name!r} must be a client attribute name "
+                    f"identifier attribute {excerpt(name)} must be a client attribute name "
                     "(letters first, not one Roster owns)"
                 )
                 raise InvalidSetting(msg, field="identifiers")

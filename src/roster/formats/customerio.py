@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from roster.domain.element_rules import id_text
+from roster.domain.element_rules import excerpt, id_text
 from roster.domain.errors import InvalidEnvelope
 from roster.domain.merges import Pair, Ref
 from roster.formats.strict_json import loads_strict
@@ -44,6 +44,26 @@ V1_RESERVED = frozenset({"_timestamp", "_update", "id", "cio_id", "anonymous_id"
 MERGE_KEYS = ("id", "email")
 
 _encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True, slots=True)
+class Fields:
+    """Where a call's parts sit in what the client sent, as the ledger names them: the same
+    person or event is written differently by Data Pipelines, Track API v1 and v2."""
+
+    identifier: str
+    #: The object of attributes as a whole (``$``: the whole body).
+    attributes: str
+    #: Each attribute is named ``prefix.name``.
+    prefix: str
+    #: A ``track`` event's name (a page or screen is named by ``name``).
+    track_name: str
+    data: str
+    event_id: str
+
+
+PIPELINES = Fields("userId", "traits", "traits", "event", "properties", "messageId")
+TRACK_V1 = Fields("identifier", "$", "attributes", "name", "data", "id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +96,7 @@ def read_call(call: str, body: bytes) -> CallSummary:
         kind = element.get("type")
         if not isinstance(kind, str) or kind not in BATCH_TYPES:
             known = ", ".join(sorted(BATCH_TYPES))
-            msg = f"{where}.type must be one of {known} (case-sensitive), got {kind!r}"
+            msg = f"{where}.type must be one of {known} (case-sensitive), got {excerpt(kind)}"
             raise InvalidEnvelope(msg, field=f"{where}.type", index=index)
         kinds[kind] += 1
     users = sum(kinds[k] for k in PERSON_CALLS | ALIAS_CALLS)
@@ -177,8 +197,8 @@ class Person(msgspec.Struct, frozen=True, gc=False):
     update_only: bool
     #: A Track API v1 body's ``id`` as text (``None`` if absent, or neither text nor a number).
     body_id: str | None = None
-    #: Sent through Track API v1 (field names differ from Data Pipelines').
-    v1: bool = False
+    #: Where its parts sat in the request (Data Pipelines, Track API v1 or v2).
+    fields: Fields = PIPELINES
     #: ``anonymousId`` as sent: an identify without ``userId`` sets the anonymous profile's
     #: traits; with both, the anonymous profile is merged into the person.
     anonymous_id: Any = None
@@ -201,7 +221,7 @@ class Event(msgspec.Struct, frozen=True, gc=False):
     #: ``messageId`` (Data Pipelines) or ``id`` (Track API v1), as sent (a number is made a
     #: string): deduplicated per workspace.
     source_id: Any
-    v1: bool = False
+    fields: Fields = PIPELINES
     #: ``anonymousId`` (``anonymous_id`` in v1) as sent: without a person, the event is the
     #: anonymous profile's.
     anonymous_id: Any = None
@@ -288,7 +308,9 @@ def _message(index: int, m: Message, call: Any) -> Operation:
         properties = bytes(m.properties).decode()
         sid = _sent_id(m.messageId)
         anon = _sent_id(m.anonymousId)
-        return Event(index, user_id, False, call, name, properties, m.timestamp, sid, False, anon)
+        return Event(
+            index, user_id, False, call, name, properties, m.timestamp, sid, PIPELINES, anon
+        )
     if call in PERSON_CALLS:
         traits = m.traits if m.traits is not None else {}
         stamp, where = m.timestamp, "timestamp"
@@ -298,7 +320,9 @@ def _message(index: int, m: Message, call: Any) -> Operation:
                 stamp, where = traits["_timestamp"], "traits._timestamp"
             update_only = traits.get("_update") is True
         anon = _sent_id(m.anonymousId)
-        return Person(index, user_id, False, traits, stamp, where, update_only, None, False, anon)
+        return Person(
+            index, user_id, False, traits, stamp, where, update_only, None, PIPELINES, anon
+        )
     if call in ALIAS_CALLS:
         return Alias(index, user_id, _sent_id(m.previousId))
     if call in GROUP_CALLS:
@@ -335,7 +359,7 @@ def _v1_person(identifier: str | None, body: dict[str, Any]) -> Person:
         "_timestamp",
         body.get("_update") is True,
         id_text(body.get("id")),
-        v1=True,
+        fields=TRACK_V1,
     )
 
 
@@ -350,7 +374,7 @@ def _v1_event(identifier: str | None, body: V1Event) -> Event:
         data,
         body.timestamp,
         _sent_id(body.id),
-        v1=True,
+        fields=TRACK_V1,
     )
 
 
@@ -379,9 +403,17 @@ def read_customerio_merge(body: bytes) -> None:
         if len(given) != 1:
             msg = f"'{side}' must name the person by exactly one of id or email"
             raise InvalidEnvelope(msg, field=side)
-        if id_text(person[given[0]]) is None:  # a string, or an integer (made text)
+        if _merge_id(person[given[0]]) is None:  # a string, or an integer (made text)
             msg = f"'{side}.{given[0]}' must be a string"
             raise InvalidEnvelope(msg, field=f"{side}.{given[0]}")
+
+
+def _merge_id(value: Any) -> str | None:
+    """A merge side's id as text: a string, or an integer, also written as a whole number with a
+    fraction (``5.0``: JSON has one number type)."""
+    if type(value) is float and value.is_integer() and abs(value) <= 2**53:
+        value = int(value)
+    return id_text(value)
 
 
 def merge_pair(payload: bytes) -> list[Pair]:
@@ -390,5 +422,5 @@ def merge_pair(payload: bytes) -> list[Pair]:
     refs = []
     for side in ("secondary", "primary"):
         by = next(k for k in MERGE_KEYS if k in body[side])
-        refs.append(Ref(by, id_text(body[side][by]), f"{side}.{by}"))
+        refs.append(Ref(by, _merge_id(body[side][by]), f"{side}.{by}"))
     return [Pair(0, refs[0], refs[1])]

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from roster.domain.element_rules import MAX_ID_LENGTH, usable_id
+from roster.domain.element_rules import MAX_ID_LENGTH, excerpt, usable_id
 from roster.domain.errors import InvalidEnvelope
 from roster.domain.platforms import canonical_platform
 from roster.formats.strict_json import loads_strict
@@ -36,23 +36,30 @@ class DeviceOp(msgspec.Struct, frozen=True):
 
 def read_add(body: bytes, identifier: str, *, by_email: bool) -> DeviceOp:
     parsed = loads_strict(body)
-    device = parsed.get("device") if isinstance(parsed, dict) else None
+    return read_device(
+        parsed.get("device") if isinstance(parsed, dict) else None, identifier, by_email=by_email
+    )
+
+
+def read_device(device: Any, identifier: str, *, by_email: bool, id_key: str = "id") -> DeviceOp:
+    """The addition of the ``device`` object sent; its push token is named ``id_key`` (``id``
+    in Track API v1, ``token`` in v2). Raises ``InvalidEnvelope`` naming the field."""
     if not isinstance(device, dict):
         raise InvalidEnvelope("'device' is required and must be an object", field="device")
-    device_id = device.get("id")
+    device_id = device.get(id_key)
     if not isinstance(device_id, str) or not usable_id(device_id):
-        msg = f"'device.id' must be a string of 1-{MAX_ID_LENGTH} characters, not blank"
-        raise InvalidEnvelope(msg, field="device.id")
+        msg = f"'device.{id_key}' must be a string of 1-{MAX_ID_LENGTH} characters, not blank"
+        raise InvalidEnvelope(msg, field=f"device.{id_key}")
     sent = device.get("platform")
     platform = canonical_platform(sent) if isinstance(sent, str) else None
     if not isinstance(sent, str) or sent.strip().lower() not in PLATFORMS or platform is None:
-        msg = f"'device.platform' must be ios or android, got {str(sent)[:40]!r}"
+        msg = f"'device.platform' must be ios or android, got {excerpt(sent)}"
         raise InvalidEnvelope(msg, field="device.platform")
     extra = device.get("attributes", {})
     if not isinstance(extra, dict):
         msg = "'device.attributes' must be an object"
         raise InvalidEnvelope(msg, field="device.attributes")
-    attributes = {k: v for k, v in device.items() if k not in ("id", "platform", "attributes")}
+    attributes = {k: v for k, v in device.items() if k not in (id_key, "platform", "attributes")}
     return DeviceOp("add", identifier, by_email, device_id, platform, {**attributes, **extra})
 
 

@@ -24,6 +24,7 @@ from typing import IO, Any
 import msgspec
 
 from roster.domain.attributes import DIRECTIVES, FORBIDDEN_NAMES, MAX_NAME_LENGTH, SYSTEM_NAMES
+from roster.domain.element_rules import excerpt
 from roster.domain.errors import InvalidEnvelope, InvalidParameter
 
 MAX_COLUMNS = 100
@@ -201,14 +202,14 @@ def check_header(header: list[str], options: Options) -> None:
     for n, name in enumerate(header, start=1):
         if name in seen:
             msg = (
-                f"column {n} is named {name!r} like column {seen[name]}: column names must be "
-                "unique (they are case-sensitive: 'id' and 'Id' are two names)"
+                f"column {n} is named {excerpt(name)} like column {seen[name]}: column names "
+                "must be unique (they are case-sensitive: 'id' and 'Id' are two names)"
             )
             raise InvalidEnvelope(msg, field=f"header[{n}]")
         seen[name] = n
         problem = _name_problem(name)
         if problem:
-            raise InvalidEnvelope(f"column {n} ({name!r}): {problem}", field=f"header[{n}]")
+            raise InvalidEnvelope(f"column {n} ({excerpt(name)}): {problem}", field=f"header[{n}]")
     if options.match_by not in seen:
         other = EMAIL if options.match_by == ID else ID
         hint = f" (or match_by={other})" if other in seen else ""

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from types import GenericAlias
 from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from roster.domain.element_rules import MAX_ID_LENGTH, usable_id
+from roster.domain.element_rules import MAX_ID_LENGTH, field_name, usable_id
 from roster.domain.errors import InvalidEnvelope, TooManyElements
 from roster.formats.strict_json import loads_strict
 
@@ -157,6 +158,127 @@ def common_transaction(raw: msgspec.Raw) -> CommonTransaction | None:
         return _common_transaction(raw)
     except msgspec.ValidationError:
         return None
+
+
+# --- fields no one knows ----------------------------------------------------------------------
+#
+# Every field Masivo documents for a customer of an events or transactions body, an event, an
+# event's order and a transaction (docs.masivo.ai, ``/customers/migrate/events`` and
+# ``/customers/migrate/transactions``), whether Roster reads it or not. Another field is not
+# read (an event or transaction is still stored as sent) but warned of by name
+# (``unknown_field``), so a typo such as ``purchaseid`` shows in the ledger; the ones Roster
+# does not use are listed in docs/loyalty-migration.md.
+
+EVENTS_CUSTOMER_FIELDS = frozenset({"id", "events"})
+EVENT_FIELDS = frozenset(
+    {"type", "order", "fulfilled", "issued_at", "resolved_at", "brand_id", "channel_id"}
+    | {"store_id"}
+)
+ORDER_FIELDS = frozenset(
+    {"purchase_id", "value", "discounted_value", "products", "shipping", "payment_method"}
+    | {"channel_id", "store_id", "redeem", "metadata"}
+)
+TRANSACTIONS_CUSTOMER_FIELDS = frozenset({"id", "transactions"})
+TRANSACTION_FIELDS = frozenset(
+    {"brand_id", "reward_id", "details", "type", "issued_at", "resolved_at", "amount", "cost"}
+    | {"store_id", "channel_id", "event", "funded_by"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownField:
+    """A field of a customer of an events or transactions body, or of one of its entries,
+    that Masivo does not document (and Roster does not know)."""
+
+    #: The customer's position in the body.
+    customer: int
+    #: The entry's position among the customer's (``None``: a field of the customer itself).
+    entry: int | None
+    #: Where it sat: ``customers[0].events[1].attrs``.
+    field: str
+    message: str
+
+
+def _keys_of(fields: frozenset[str], **nested: Any) -> Any:
+    """A Struct that takes exactly ``fields``, each skipped over undecoded (or ``nested``)."""
+    skipped = msgspec.Raw(b"null")
+    spec = [(f, nested.get(f, msgspec.Raw), skipped) for f in sorted(fields)]
+    return msgspec.defstruct("KnownFields", spec, forbid_unknown_fields=True)
+
+
+def _only_known(own: frozenset[str], name: str, entry: Any) -> Any:
+    """A decoder of a body that holds only documented fields (the body's own are not read)."""
+    customer = _keys_of(own, **{name: GenericAlias(list, (entry,))})
+    body = msgspec.defstruct("KnownBody", [("customers", GenericAlias(list, (customer,)))])
+    return msgspec.json.Decoder(body).decode
+
+
+_ORDER_KEYS = _keys_of(ORDER_FIELDS)
+_ONLY_KNOWN = {
+    "events": _only_known(
+        EVENTS_CUSTOMER_FIELDS, "events", _keys_of(EVENT_FIELDS, order=_ORDER_KEYS | None)
+    ),
+    "transactions": _only_known(
+        TRANSACTIONS_CUSTOMER_FIELDS, "transactions", _keys_of(TRANSACTION_FIELDS)
+    ),
+}
+
+
+def unknown_fields(payload: bytes, name: str) -> list[UnknownField]:
+    """Every field of a stored (door-checked) events or transactions body (``name``) that
+    Masivo does not document, in body order: none for nearly every body, found in one decode
+    in C; a body with some (or with an entry of another shape) is walked whole."""
+    try:
+        _ONLY_KNOWN[name](payload)
+    except msgspec.ValidationError:
+        return _walk(_decode(payload)["customers"], name)
+    return []
+
+
+def _walk(customers: list[dict[str, Any]], name: str) -> list[UnknownField]:
+    events = name == "events"
+    own = EVENTS_CUSTOMER_FIELDS if events else TRANSACTIONS_CUSTOMER_FIELDS
+    fields = EVENT_FIELDS if events else TRANSACTION_FIELDS
+    level = "an event" if events else "a transaction"
+    found: list[UnknownField] = []
+    for n, customer in enumerate(customers):
+        where = f"customers[{n}]"
+        body = "an events body" if events else "a transactions body"
+        found += _unknown(customer, own, n, None, where, f"a customer of {body}")
+        for j, entry in enumerate(customer[name]):
+            if not isinstance(entry, dict):
+                continue  # refused as it is, by the rules that read it
+            at = f"{where}.{name}[{j}]"
+            found += _unknown(entry, fields, n, j, at, level)
+            order = entry.get("order") if events else None
+            if isinstance(order, dict):
+                found += _unknown(order, ORDER_FIELDS, n, j, f"{at}.order", "an order")
+    return found
+
+
+def _unknown(
+    value: dict[str, Any], known: frozenset[str], n: int, j: int | None, where: str, level: str
+) -> list[UnknownField]:
+    found = []
+    for key in value:
+        if key not in known:
+            name = field_name(key)
+            msg = (
+                f"'{name}' is not a field Masivo documents for {level}: "
+                + ("ignored" if j is None else "not read, kept in the stored entry as sent")
+                + " (a typo? the fields are "
+                + ", ".join(sorted(known))
+                + ")"
+            )
+            found.append(UnknownField(n, j, f"{where}.{name}", msg))
+    return found
+
+
+def unknown_in_transaction(value: Any, where: str) -> list[UnknownField]:
+    """The fields of one transaction (a live one's body) that Masivo does not document."""
+    if not isinstance(value, dict):
+        return []
+    return _unknown(value, TRANSACTION_FIELDS, 0, 0, where, "a transaction")
 
 
 def decode_entry(raw: msgspec.Raw) -> Any:

@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from roster.domain import outcomes as oc
-from roster.domain.element_rules import MAX_ID_LENGTH, Problem, id_text, usable_id
+from roster.domain.element_rules import (
+    MAX_ID_LENGTH,
+    Problem,
+    excerpt,
+    field_name,
+    id_text,
+    usable_id,
+)
 from roster.domain.errors import InvalidEnvelope, MalformedBody
 from roster.domain.merges import Pair, Ref
 from roster.formats import deletions
@@ -71,10 +78,12 @@ def read_moengage_delete(body: bytes) -> deletions.Target:
     if not isinstance(parsed, dict):
         raise InvalidEnvelope("the body must be a JSON object", field="$")
     kind = parsed.get("identity_type")
-    if kind not in DELETE_IDENTITY_TYPES:
+    if not isinstance(kind, str) or kind not in DELETE_IDENTITY_TYPES:  # {} is unhashable
         msg = f"'identity_type' must be customer_id or moengage_id, got {str(kind)[:40]!r}"
         raise InvalidEnvelope(msg, field="identity_type")
     value = parsed.get("identity_value")
+    if type(value) is float and value.is_integer() and abs(value) <= 2**53:
+        value = int(value)  # 5.0 is the integer 5 (JSON has one number type)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not usable_id(value):
@@ -97,7 +106,7 @@ def single_as_transition(body: bytes, element_type: str) -> tuple[bytes, Transit
         raise InvalidEnvelope("the body must be a JSON object: one " + element_type, field="$")
     found = parsed.get("type", element_type)
     if found != element_type:
-        msg = f"'type' must be {element_type!r} on this path (case-sensitive), got {found!r}"
+        msg = f"'type' must be {element_type!r} on this path (case-sensitive), got {excerpt(found)}"
         raise InvalidEnvelope(msg, field="type")
     if "type" in parsed:  # the element as sent, byte for byte
         element = body.removeprefix(b"\xef\xbb\xbf")
@@ -114,7 +123,7 @@ def check_transition(body: Any) -> TransitionSummary:
     if "type" not in body:
         raise InvalidEnvelope("'type' is required and must be \"transition\"", field="type")
     if body["type"] != "transition":
-        msg = f"'type' must be \"transition\" (case-sensitive), got {body['type']!r}"
+        msg = f"'type' must be \"transition\" (case-sensitive), got {excerpt(body['type'])}"
         raise InvalidEnvelope(msg, field="type")
     elements = body.get("elements")
     if not isinstance(elements, list):
@@ -147,7 +156,10 @@ def _element_type(element: Any, index: int) -> str:
         raise InvalidEnvelope(f"{where} must be an object", field=where, index=index)
     kind = element.get("type")
     if kind not in ELEMENT_TYPES:
-        msg = f"{where}.type must be one of customer, device, event (case-sensitive), got {kind!r}"
+        msg = (
+            f"{where}.type must be one of customer, device, event (case-sensitive), "
+            f"got {excerpt(kind)}"
+        )
         raise InvalidEnvelope(msg, field=f"{where}.type", index=index)
     return str(kind)
 
@@ -286,13 +298,15 @@ def _without_unknown(
 ) -> tuple[dict[str, Any], list[str]]:
     """The element without the fields its Struct does not know, and their paths."""
     allowed = {*struct.__struct_fields__, "type"}
-    unknown = [name for name in element if name not in allowed]
+    unknown = [field_name(name) for name in element if name not in allowed]
     known = {k: v for k, v in element.items() if k in allowed}
     actions = known.get("actions")
     if struct is EventElement and isinstance(actions, list):
         for n, action in enumerate(actions):
             if isinstance(action, dict):
-                unknown += [f"actions[{n}].{k}" for k in action if k not in _ACTION_FIELDS]
+                unknown += [
+                    f"actions[{n}].{field_name(k)}" for k in action if k not in _ACTION_FIELDS
+                ]
                 actions[n] = {k: v for k, v in action.items() if k in _ACTION_FIELDS}
     return known, unknown
 

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from roster.domain.element_rules import excerpt, field_name
 from roster.domain.errors import MalformedBody
 
 _BOM = b"\xef\xbb\xbf"
@@ -81,7 +82,7 @@ def _object_pairs(pairs: list[tuple[str, Any]]) -> Any:
     if len(obj) == len(pairs):
         return obj
     key = next(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
-    return _Refused(f"duplicate key {key!r} (I-JSON forbids duplicate keys)", key)
+    return _Refused(f"duplicate key {excerpt(key)} (I-JSON forbids duplicate keys)", key)
 
 
 def _constant(name: str) -> Any:
@@ -266,6 +267,7 @@ def _path(frame: _Frame, key: str | int, *more: str | None) -> str | None:
 def _step(key: str | int, *, first: bool) -> str:
     if isinstance(key, int):
         return f"[{key}]"
+    key = field_name(key)  # a 90,000-character key is named by an excerpt
     if key.isidentifier():
         return key if first else f".{key}"
     return f"[{json.dumps(key)}]"

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from roster.domain.credentials import hash_key, new_api_key, new_workspace_id
+from roster.domain.element_rules import excerpt
 from roster.domain.errors import InvalidSetting, NotFound
 from roster.domain.identity import identifier_pairs
 from roster.domain.loyalty import amount_json, tiers_of
@@ -31,7 +32,7 @@ def rotate_key(db: Database, workspace_id: str) -> str:
     key = new_api_key(workspace_id)
     with db.write() as conn:
         if not workspaces.set_key(conn, workspace_id, hash_key(key), int(time.time() * 1000)):
-            raise NotFound(f"workspace {workspace_id!r} not found", field="workspace_id")
+            raise NotFound(f"workspace {excerpt(workspace_id)} not found", field="workspace_id")
     return key
 
 
@@ -39,7 +40,7 @@ def show(db: Database, workspace_id: str) -> Workspace:
     with db.read() as conn:
         ws = workspaces.get(conn, workspace_id)
     if ws is None:
-        raise NotFound(f"workspace {workspace_id!r} not found", field="workspace_id")
+        raise NotFound(f"workspace {excerpt(workspace_id)} not found", field="workspace_id")
     return ws
 
 
@@ -80,7 +81,7 @@ def configure(
         workspaces.lock_for_settings(conn, workspace_id)
         ws = workspaces.get(conn, workspace_id)
         if ws is None:
-            raise NotFound(f"workspace {workspace_id!r} not found", field="workspace_id")
+            raise NotFound(f"workspace {excerpt(workspace_id)} not found", field="workspace_id")
         if identity_resolution is not None:
             ws = replace(ws, identity_resolution=identity_resolution)
         if identifiers is not None and tuple(identifiers) != ws.identifiers:
@@ -107,7 +108,7 @@ def set_tiers(db: Database, workspace_id: str, tiers: list[tuple[Any, Any]]) -> 
         workspaces.lock_for_settings(conn, workspace_id)
         ws = workspaces.get(conn, workspace_id)
         if ws is None:
-            raise NotFound(f"workspace {workspace_id!r} not found", field="workspace_id")
+            raise NotFound(f"workspace {excerpt(workspace_id)} not found", field="workspace_id")
         ws = replace(ws, tiers=rules)
         workspaces.save_settings(conn, ws)
     return ws

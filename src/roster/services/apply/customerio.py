@@ -29,6 +29,7 @@ from roster.domain.element_rules import (
     MAX_ID_LENGTH,
     Problem,
     excerpt,
+    field_name,
     ledger_key,
     source_time,
     usable_id,
@@ -111,6 +112,20 @@ def plan_calls(
     touch in a few queries; the result is the same as applying them one after the other."""
     operations = [cio.operations_of(b.payload) for b in batches]
     ledgers = [Ledger(total=len(ops)) for ops in operations]
+    return plan_operations(conn, workspace, batches, operations, ledgers, max_string=max_string)
+
+
+def plan_operations(
+    conn: Connection,
+    workspace: Workspace,
+    batches: list[Claimed],
+    operations: list[list[cio.Operation]],
+    ledgers: list[Ledger],
+    *,
+    max_string: int,
+) -> CallsPlan:
+    """Decide each batch's operations (already read) into its ledger: a Track API v2 batch
+    gives its people and events here a run at a time (``services.apply.customerio_v2``)."""
     book = ProfileBook(workspace, max(b.accepted_at for b in batches))
     group = _Group(workspace, book, max_string)
     group.preload(conn, [op for ops in operations for op in ops])
@@ -275,7 +290,7 @@ class _Group:
         if op.identifier is None and anon is not None:
             key: str | None = anon  # an anonymous profile's traits
         else:
-            key = self._identifier(ledger, op.index, op.identifier, _id_field(op.v1))
+            key = self._identifier(ledger, op.index, op.identifier, op.fields.identifier)
         if key is None or (self.suppressed and self.kept_out(ledger, op.index, key, op.by_email)):
             return
         source_ms = source_time(op.timestamp, batch.accepted_at, op.timestamp_field)
@@ -283,9 +298,9 @@ class _Group:
             ledger.fail(op.index, key, source_ms.field, source_ms.code, source_ms.message)
             return
         raw = op.attributes
-        prefix = "attributes" if op.v1 else "traits"
+        prefix = op.fields.prefix
         if not isinstance(raw, dict):
-            where = "$" if op.v1 else "traits"
+            where = op.fields.attributes
             msg = f"'{where}' must be an object of attributes, got {type(raw).__name__}"
             ledger.fail(op.index, key, where, oc.INVALID_FIELD, msg)
             return
@@ -342,7 +357,7 @@ class _Group:
         if anon is not None:
             key = anon  # an anonymous profile's event
         elif type(key) is not str or not 0 < len(key) <= MAX_ID_LENGTH or not key.strip():
-            key = self._identifier(ledger, index, key, _id_field(op.v1))
+            key = self._identifier(ledger, index, key, op.fields.identifier)
             if key is None:
                 return
         if self.suppressed and self.kept_out(ledger, index, key, op.by_email):
@@ -353,7 +368,7 @@ class _Group:
             return
         name = op.name.strip() if type(op.name) is str else None
         if not name or len(name) > MAX_EVENT_NAME:
-            name_field = "event" if op.call == "track" and not op.v1 else "name"
+            name_field = op.fields.track_name if op.call == "track" else "name"
             msg = (
                 f"'{name_field}' must be a non-empty string of at most {MAX_EVENT_NAME} characters"
             )
@@ -362,7 +377,7 @@ class _Group:
         properties = op.properties
         if properties[0] != "{":
             if properties != "null":
-                where = "data" if op.v1 else "properties"
+                where = op.fields.data
                 msg = f"'{where}' must be an object (or null), got {properties[:40]}"
                 ledger.fail(index, key, where, oc.INVALID_FIELD, msg)
                 return
@@ -375,7 +390,7 @@ class _Group:
         source_id = op.source_id  # a number sent comes as text
         if type(source_id) is not str or not 0 < len(source_id) <= MAX_ID_LENGTH:
             if source_id not in (None, ""):  # an empty id is no id
-                id_field = "id" if op.v1 else "messageId"
+                id_field = op.fields.event_id
                 msg = f"'{id_field}' must be a string of 1-{MAX_ID_LENGTH} characters"
                 ledger.fail(index, key, id_field, oc.INVALID_FIELD, msg)
                 return
@@ -383,8 +398,8 @@ class _Group:
         stored_ids = self.stored_ids
         if source_id is not None:
             if (first := stored_ids.get(source_id)) is not None:
-                id_field = "id" if op.v1 else "messageId"
-                msg = f"an event with {id_field} {source_id!r} was stored by batch {first}"
+                id_field = op.fields.event_id
+                msg = f"an event with {id_field} {excerpt(source_id)} was stored by batch {first}"
                 ledger.skip(index, key, id_field, oc.DUPLICATE_IGNORED, msg)
                 return
             stored_ids[source_id] = batch.id
@@ -616,7 +631,8 @@ class _Group:
 
 
 def _warn_unknown(ledger: Ledger, op: cio.Operation) -> None:
-    for name in op.unknown:
+    for sent in op.unknown:
+        name = field_name(sent)
         msg = (
             f"'{name}' is not a field of a Data Pipelines call: ignored (a typo? "
             "docs/compatibility.md lists the fields)"
@@ -633,8 +649,3 @@ def _holds_email(profile: Profile, email: str) -> bool:
     held = profile.attributes.get("email")
     wanted = normalise_identifier("email", email)
     return isinstance(held, str) and normalise_identifier("email", held) == wanted
-
-
-def _id_field(v1: bool) -> str:
-    """Where the person's identifier sat: the v1 path, or the message's ``userId``."""
-    return "identifier" if v1 else "userId"

@@ -51,7 +51,13 @@ class DevicePlan:
 
 
 def plan_device(conn: Connection, workspace: Workspace, batch: Claimed) -> DevicePlan:
-    op = devices_format.decode(batch.payload)
+    return decide_device(conn, workspace, batch, devices_format.decode(batch.payload))
+
+
+def decide_device(
+    conn: Connection, workspace: Workspace, batch: Claimed, op: DeviceOp
+) -> DevicePlan:
+    """The device operation ``op``, decided (its ledger's one element)."""
     book = ProfileBook(workspace, batch.accepted_at)
     book.batch_id = batch.id
     plan = DevicePlan(Ledger(total=1), workspace.id, book)

@@ -52,7 +52,13 @@ def suppression_key(target: deletions.Target) -> str:
 
 
 def plan_suppression(conn: Connection, workspace: Workspace, batch: Claimed) -> SuppressPlan:
-    found = deletions.decode_suppression(batch.payload)
+    return decide_suppression(conn, workspace, batch, deletions.decode_suppression(batch.payload))
+
+
+def decide_suppression(
+    conn: Connection, workspace: Workspace, batch: Claimed, found: deletions.Suppression
+) -> SuppressPlan:
+    """The suppression (or unsuppression) ``found``, decided (its ledger's one element)."""
     target = found.target
     key = suppression_key(target)
     already = bool(suppressions.among_suppressed(conn, workspace.id, [key]))

@@ -24,6 +24,7 @@ from roster.services.apply.customerio import plan_calls
 from roster.services.apply.customerio_devices import plan_device
 from roster.services.apply.customerio_people_csv import plan_people_chunk
 from roster.services.apply.customerio_suppress import plan_suppression
+from roster.services.apply.customerio_v2 import plan_v2
 from roster.services.apply.dry_run import plan_dry_run
 from roster.services.apply.masivo_customers import plan_customers
 from roster.services.apply.masivo_events import plan_events
@@ -94,6 +95,13 @@ def _customerio(conn: Connection, ws: Workspace, group: list[Claimed], settings:
     return plan_calls(conn, ws, group, max_string=settings.max_string_length)
 
 
+def _customerio_v2(
+    conn: Connection, ws: Workspace, group: list[Claimed], settings: Settings
+) -> Plan:
+    (batch,) = group  # applied alone: its runs are decided as they are written
+    return plan_v2(conn, ws, batch, max_string=settings.max_string_length)
+
+
 def _people_chunk(
     conn: Connection, ws: Workspace, batch: Claimed, chunk: StoredChunk, settings: Settings
 ) -> Plan:
@@ -133,6 +141,8 @@ CUSTOMERIO_PEOPLE_CSV = Kind("customerio.people_csv", plan_chunk=_people_chunk)
 CUSTOMERIO_MERGE = Kind("customerio.merge", _alone(_customerio_merge))
 CUSTOMERIO_DEVICE = Kind("customerio.device", _alone(plan_device))
 CUSTOMERIO_SUPPRESS = Kind("customerio.suppress", _alone(plan_suppression))
+#: Track API v2 (``/api/v2/batch``, ``/api/v2/entity``): actions of every kind above, in order.
+CUSTOMERIO_V2 = Kind("customerio.v2", _customerio_v2)
 # Masivo
 MASIVO_CUSTOMERS = Kind("masivo.customers", _masivo_customers, grouped=True)
 MASIVO_EVENTS = Kind(
@@ -169,6 +179,7 @@ KINDS: dict[str, Kind] = {
         CUSTOMERIO_MERGE,
         CUSTOMERIO_DEVICE,
         CUSTOMERIO_SUPPRESS,
+        CUSTOMERIO_V2,
         MASIVO_CUSTOMERS,
         MASIVO_EVENTS,
         MASIVO_TRANSACTIONS,

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from roster.domain import outcomes as oc
 from roster.domain.attributes import clean_attributes, merge_last_write_wins
 from roster.domain.batches import Claimed
-from roster.domain.element_rules import EntryProblem
+from roster.domain.element_rules import EntryProblem, excerpt, field_name
 from roster.domain.identity import normalise_identifier
 from roster.domain.loyalty import amount_text, read_balance
 from roster.domain.outcomes import Ledger
@@ -181,7 +181,10 @@ def _plan_one(
             if taken_by is None and holder is not None:
                 taken_by = holder[1] if holder[1] is not None else f"uid {holder[0]}"
             if taken_by is not None and taken_by != cid:
-                msg = f"email {entry['email']!r} already belongs to customer {taken_by!r}"
+                msg = (
+                    f"email {excerpt(entry['email'])} already belongs to customer "
+                    f"{excerpt(taken_by)}"
+                )
                 ledger.fail(index, cid, f"{where}.email", oc.EMAIL_TAKEN, msg)
                 continue
             in_batch[email] = cid
@@ -233,7 +236,7 @@ def _profile_fields(
 
 
 def _warn_unknown(ledger: Ledger, index: int, cid: str, where: str, entry: dict[str, Any]) -> None:
-    for name in sorted(set(entry) - CUSTOMER_FIELDS):
+    for name in map(field_name, sorted(set(entry) - CUSTOMER_FIELDS)):
         msg = (
             f"'{name}' is not a field of Masivo's customer: ignored (a typo? the fields are "
             + ", ".join(sorted(CUSTOMER_FIELDS))

@@ -13,7 +13,9 @@ what needs the store or the accept time is decided. It is stored as sent, with
 ``"fulfilled": true``.
 
 Each event is an element of the ledger: ``index`` counts the events of the request in order
-(across customers), and ``field`` names ``customers[i].events[j]``.
+(across customers), and ``field`` names ``customers[i].events[j]``. A field Masivo does not
+document (``formats.masivo.unknown_fields``) is warned of by name at its event, with the
+event's own outcome (``unknown_field``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from roster.domain.element_rules import Problem
 from roster.domain.outcomes import Ledger
 from roster.domain.timestamps import InvalidTimestamp, check_event_window, event_window
 from roster.domain.workspaces import Workspace
-from roster.formats import masivo_entries
+from roster.formats import masivo, masivo_entries
 from roster.formats.masivo_entries import ReadEvent
 from roster.services.book.decided_rows import DecidedRows, Emit
 from roster.store import events as event_store
@@ -54,6 +56,7 @@ def plan_events(conn: Connection, workspace: Workspace, batches: list[Claimed]) 
     """Decide consecutive events batches of one workspace, in order, with a few reads for all
     of them; each keeps its own ledger."""
     bodies = [_body(b) for b in batches]
+    unknown = [_unknown(b) for b in batches]
     plan = EventsPlan(max(b.accepted_at for b in batches))
     named = {cid for customers in bodies for cid, _, _ in customers}
     states = profiles.migration_states(conn, workspace.id, named)
@@ -70,10 +73,11 @@ def plan_events(conn: Connection, workspace: Workspace, batches: list[Claimed]) 
 
     def decide(emit: Emit) -> None:
         seen: dict[str, tuple[str, int]] = {}  # purchase_id -> (batch, index) of its first
-        for batch, customers in zip(batches, bodies, strict=True):
+        for batch, customers, fields in zip(batches, bodies, unknown, strict=True):
             ledger = _plan_one(
                 plan, emit, workspace, batch, customers, uids, migrated, stored, seen
             )
+            _warn_unknown(ledger, customers, fields)
             plan.ledgers.append(ledger)
 
     plan.rows = DecidedRows.plan(conn, decide)
@@ -83,6 +87,31 @@ def plan_events(conn: Connection, workspace: Workspace, batches: list[Claimed]) 
 def _body(batch: Claimed) -> list[masivo_entries.Entries[ReadEvent | Problem]]:
     reads = masivo_entries.events_of(batch.payload, batch.prepared)
     return masivo_entries.with_entries(batch.payload, "events", reads)
+
+
+def _unknown(batch: Claimed) -> dict[int, list[masivo.UnknownField]]:
+    """The fields of the body Masivo does not document, by customer (none, nearly always)."""
+    found: dict[int, list[masivo.UnknownField]] = {}
+    for u in masivo.unknown_fields(batch.payload, "events"):
+        found.setdefault(u.customer, []).append(u)
+    return found
+
+
+def _warn_unknown(
+    ledger: Ledger,
+    customers: list[masivo_entries.Entries[ReadEvent | Problem]],
+    unknown: dict[int, list[masivo.UnknownField]],
+) -> None:
+    """Warn of each field no one knows at its event (a customer's own field at its first
+    event: each customer brings at least one), with the outcome the event had."""
+    if not unknown:
+        return
+    first = 0
+    for n, (cid, _, events) in enumerate(customers):
+        for u in unknown.get(n, ()):
+            index = first + (u.entry or 0)
+            ledger.note(index, cid, u.field, oc.UNKNOWN_FIELD, u.message)
+        first += len(events)
 
 
 def _plan_one(

@@ -11,7 +11,9 @@ or here) into its reward, type, amount and times, or the problem that refuses it
 what needs the store is decided. It is stored as sent.
 
 Each transaction is an element of the ledger: ``index`` counts the transactions of the
-request in order (across customers), and ``field`` names ``customers[i].transactions[j]``.
+request in order (across customers), and ``field`` names ``customers[i].transactions[j]``. A
+field Masivo does not document (``formats.masivo.unknown_fields``) is warned of by name at its
+transaction, with the transaction's own outcome (``unknown_field``).
 """
 
 from __future__ import annotations
@@ -76,7 +78,9 @@ def plan_transactions(
 
     def decide(emit: Emit) -> None:
         for batch, entries in zip(batches, bodies, strict=True):
-            plan.ledgers.append(_plan_one(emit, workspace, batch, entries, known))
+            ledger = _plan_one(emit, workspace, batch, entries, known)
+            _warn_unknown(ledger, entries, masivo.unknown_fields(batch.payload, "transactions"))
+            plan.ledgers.append(ledger)
 
     plan.rows = DecidedRows.plan(conn, decide)
     return plan
@@ -85,6 +89,29 @@ def plan_transactions(
 def _body(batch: Claimed) -> list[masivo_entries.Entries[ReadTransaction | Problem]]:
     reads = masivo_entries.transactions_of(batch.payload, batch.prepared)
     return masivo_entries.with_entries(batch.payload, "transactions", reads)
+
+
+def _warn_unknown(
+    ledger: Ledger,
+    entries: list[masivo_entries.Entries[ReadTransaction | Problem]],
+    unknown: list[masivo.UnknownField],
+) -> None:
+    """Warn of each field no one knows at its transaction, with the outcome the transaction
+    had; a customer's own field at its first transaction (at the customer's position in the
+    body when it sends none, as a balance mismatch of an empty set is said)."""
+    if not unknown:
+        return
+    starts = [0]
+    for _, sent, _ in entries:
+        starts.append(starts[-1] + len(sent))
+    for u in unknown:
+        cid, sent, _ = entries[u.customer]
+        if not sent:
+            ledger.warn(u.customer, cid, u.field, oc.UNKNOWN_FIELD, u.message)
+        else:
+            ledger.note(
+                starts[u.customer] + (u.entry or 0), cid, u.field, oc.UNKNOWN_FIELD, u.message
+            )
 
 
 def _plan_one(

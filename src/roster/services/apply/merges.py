@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
 from roster.domain.batches import Claimed
-from roster.domain.element_rules import MAX_ID_LENGTH, usable_id
+from roster.domain.element_rules import MAX_ID_LENGTH, excerpt, usable_id
 from roster.domain.identity import normalise_identifier
 from roster.domain.merges import Pair, Ref, Rule
 from roster.domain.outcomes import Ledger
@@ -151,6 +151,6 @@ def _resolve(
     if ref.by == "id":
         msg = f"customer {ref.value!r} does not exist"
     else:
-        msg = f"no customer holds the email {ref.value!r}"
+        msg = f"no customer holds the email {excerpt(ref.value)}"
     ledger.skip(pair.index, key, ref.field, oc.UNKNOWN_CUSTOMER, msg)
     return None

@@ -206,6 +206,11 @@ def _check_id(ctx: Context, index: int, value: str | None, name: str) -> str | N
 def _apply_customer(ctx: Context, index: int, el: CustomerElement) -> None:
     raw = dict(el.attributes or {})
     if el.platforms is not None:
+        if "platforms" in raw:  # one of the two is lost: said, not silent
+            msg = "'platforms' is sent at the top level too: that one is kept, this one ignored"
+            ctx.ledger.warn(
+                index, el.customer_id, "attributes.platforms", oc.INVALID_ATTRIBUTE_VALUE, msg
+            )
         raw["platforms"] = el.platforms
     cid = el.customer_id
     ir = ctx.workspace.identity_resolution

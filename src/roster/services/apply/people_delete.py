@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from roster.domain import outcomes as oc
 from roster.domain.batches import Claimed
+from roster.domain.element_rules import excerpt
 from roster.domain.identity import normalise_identifier
 from roster.domain.outcomes import Ledger
 from roster.domain.workspaces import Workspace
@@ -67,7 +68,7 @@ def decide_delete(
     plan = DeletePlan(Ledger(total=1), workspace.id, batch)
     found = _holder(conn, workspace, target)
     if found is None:
-        msg = f"no person has {target.by} {target.value!r}: nothing deleted"
+        msg = f"no person has {target.by} {excerpt(target.value)}: nothing deleted"
         plan.ledger.skip(0, target.value, target.field, oc.UNKNOWN_CUSTOMER, msg)
         return plan
     uid, cid = found

@@ -19,7 +19,7 @@ from roster.domain.element_rules import EntryProblem
 from roster.domain.loyalty import EXACT, amount_text, read_transaction
 from roster.domain.outcomes import Ledger
 from roster.domain.workspaces import Workspace
-from roster.formats.masivo import decode_body, encode_entry
+from roster.formats.masivo import decode_body, encode_entry, unknown_in_transaction
 from roster.services.apply.masivo_transactions import transaction_row
 from roster.store import profiles
 from roster.store import wallets as wallet_store
@@ -46,6 +46,13 @@ def plan_live_transaction(conn: Connection, workspace: Workspace, batch: Claimed
     body = decode_body(batch.payload)
     cid: str = body["customer_id"]
     raw = body["transaction"]
+    plan = _decide(conn, workspace, batch, cid, raw)
+    for u in unknown_in_transaction(raw, "transaction"):  # a field no one knows, by name
+        plan.ledger.note(0, cid, u.field, oc.UNKNOWN_FIELD, u.message)
+    return plan
+
+
+def _decide(conn: Connection, workspace: Workspace, batch: Claimed, cid: str, raw: Any) -> LivePlan:
     now = batch.accepted_at
     plan = LivePlan(Ledger(total=1), now)
     ledger = plan.ledger

@@ -11,6 +11,7 @@ from typing import Any
 
 from roster.domain import outcomes as oc
 from roster.domain.attributes import clean_attributes, merge_last_write_wins
+from roster.domain.element_rules import excerpt
 from roster.domain.outcomes import Ledger
 from roster.domain.profiles import Profile
 from roster.domain.timestamps import format_ms
@@ -68,9 +69,9 @@ def write_clean(
     if book.workspace.identity_resolution:
         for (name, value), holder in shared:
             msg = (
-                f"{name} {value!r} is also held by customer "
-                f"{holder.customer_id or holder.uid!r}: the two profiles are merged into the "
-                "older one (identity resolution; the timeline of either shows what moved)"
+                f"{name} {excerpt(value)} is also held by customer "
+                f"{excerpt(holder.customer_id or holder.uid)}: the two profiles are merged into "
+                "the older one (identity resolution; the timeline of either shows what moved)"
             )
             ledger.warn(index, key, f"{prefix}{dot}{name}", oc.IDENTITY_MERGED, msg)
             book.shared.append((profile, holder, book.batch_id, "identity"))

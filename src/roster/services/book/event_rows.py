@@ -111,11 +111,16 @@ def draft_actions(
     return drafts
 
 
-def _version(ledger: Ledger, index: int, key: str | None, n: int, sent: object) -> str:
-    """An app version as text; one over ``MAX_VERSION`` characters is cut, and said so."""
+def _version(ledger: Ledger, index: int, key: str | None, n: int, sent: object) -> str | None:
+    """An app version as text (a number as its text); one over ``MAX_VERSION`` characters is
+    cut, and one of another type (a boolean, a list, an object) left out, each said so."""
+    where = f"actions[{n}].app_version"
+    if type(sent) is not str and type(sent) is not int and type(sent) is not float:
+        msg = f"must be a string, got {type(sent).__name__}: the event is stored without one"
+        ledger.warn(index, key, where, oc.INVALID_FIELD, msg)
+        return None
     text = str(sent)
     if len(text) > MAX_VERSION:
-        where = f"actions[{n}].app_version"
         msg = f"{len(text)} characters: stored cut to its first {MAX_VERSION}"
         ledger.warn(index, key, where, oc.VALUE_TOO_LONG, msg)
         text = text[:MAX_VERSION]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from roster.domain.batches import Status
+from roster.domain.element_rules import excerpt
 from roster.domain.errors import NotFound
 from roster.domain.outcomes import Issue
 from roster.domain.timestamps import format_optional_ms as _iso
@@ -26,7 +27,7 @@ def batch_view(
     with db.read() as conn:
         row = batch_reads.get(conn, workspace.id, batch_id)
         if row is None:
-            raise NotFound(f"batch {batch_id!r} not found", field="batch_id")
+            raise NotFound(f"batch {excerpt(batch_id)} not found", field="batch_id")
         issues = batch_reads.issues_of(conn, batch_id, offset=issues_offset, limit=issues_limit)
         held = batch_reads.issue_counts(conn, batch_id)
         ahead = (

@@ -9,6 +9,7 @@ import msgspec
 from sqlalchemy.engine import Connection
 
 from roster.domain.campaigns import ACTIVITY_WINDOW_MS
+from roster.domain.element_rules import excerpt
 from roster.domain.errors import NotFound
 from roster.domain.identity import normalise_identifier
 from roster.domain.timestamps import format_ms
@@ -82,7 +83,7 @@ def group(db: Database, workspace: Workspace, group_id: str) -> dict[str, Any]:
     with db.read() as conn:
         found = groups_store.view(conn, workspace.id, group_id)
     if found is None:
-        raise NotFound(f"group {group_id!r} not found", field="group_id")
+        raise NotFound(f"group {excerpt(group_id)} not found", field="group_id")
     times = msgspec.json.decode(found["trait_times"])
     return {
         "group_id": found["group_id"],

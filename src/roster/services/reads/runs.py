@@ -89,7 +89,7 @@ def run_effects(
 ) -> dict[str, Any]:
     """A page of what each element of the run's batches did (``created``, ``updated``,
     ``unchanged``; ``-`` for one not applied), one letter an element, and the next cursor."""
-    if after is not None and not after.isdigit():
+    if after is not None and not _counter(after):
         msg = f"'after' must be a cursor from an earlier page's 'next', got {after[:40]!r}"
         raise InvalidParameter(msg, field="after")
     with db.read() as conn:
@@ -127,11 +127,17 @@ def run_issues_csv(db: Database, workspace: Workspace, name: str) -> Iterator[st
         after = (rows[-1]["seq"], rows[-1]["ordinal"])
 
 
+def _counter(text: str) -> bool:
+    """A cursor's number: ASCII digits, within a 64-bit integer (a longer one names no row and
+    is refused as the database would refuse it)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def _cursor(after: str | None) -> tuple[int, int] | None:
     if after is None:
         return None
     seq, dot, ordinal = after.partition(".")
-    if not (dot and seq.isdigit() and ordinal.isdigit()):
+    if not (dot and _counter(seq) and _counter(ordinal)):
         msg = f"'after' must be a cursor from an earlier page's 'next', got {after[:40]!r}"
         raise InvalidParameter(msg, field="after")
     return int(seq), int(ordinal)
