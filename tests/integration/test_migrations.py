@@ -29,7 +29,7 @@ def test_upgrade_is_idempotent(container: Container) -> None:
     """Upgrading an up-to-date database changes nothing and stays at the newest revision."""
     before = migrations.current_revision(container.db)
     migrations.upgrade(container.db)
-    assert migrations.current_revision(container.db) == before == "0010"
+    assert migrations.current_revision(container.db) == before == "0011"
 
 
 @pytest.mark.parametrize(
@@ -262,6 +262,27 @@ def test_groups_upgrade_and_downgrade(blank_url: str) -> None:
             names = sa.inspect(conn).get_table_names()
             assert "groups" not in names
             assert "group_members" not in names
+    finally:
+        db.dispose()
+
+
+def test_customer_browsing_indexes_upgrade_and_downgrade(blank_url: str) -> None:
+    """0011 adds the indexes customers are listed by; a downgrade drops them."""
+    names = {
+        "ix_customers_workspace_id_uid",
+        "ix_customers_workspace_id_updated_at",
+        "ix_customers_workspace_id_created_at",
+    }
+    db = Database(blank_url)
+    try:
+        migrations.upgrade(db)
+        with db.read() as conn:
+            found = {i["name"] for i in sa.inspect(conn).get_indexes("customers")}
+            assert names <= found
+        _downgrade(db, "0010")
+        with db.read() as conn:
+            found = {i["name"] for i in sa.inspect(conn).get_indexes("customers")}
+            assert not names & found
     finally:
         db.dispose()
 

@@ -168,6 +168,11 @@ customers = sa.Table(
         sqlite_where=sa.text("merged_into IS NOT NULL"),
         postgresql_where=sa.text("merged_into IS NOT NULL"),
     ),
+    # Browsing (``GET /v1/customers``, the export): a workspace's customers by uid, and by the
+    # time they were created or last changed (migration 0011).
+    sa.Index("ix_customers_workspace_id_uid", "workspace_id", "uid"),
+    sa.Index("ix_customers_workspace_id_updated_at", "workspace_id", "updated_at"),
+    sa.Index("ix_customers_workspace_id_created_at", "workspace_id", "created_at"),
     sqlite_autoincrement=True,  # a uid is never reused, even after deletes
 )
 
