@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -98,6 +98,19 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("info", description="Lowest level of log event written.")
     log_json: bool = Field(True, description="Write logs as JSON lines (false: console style).")
+    metrics_token: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="A bearer token `GET /metrics` requires; unset, the endpoint is open.",
+    )
+    ui_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs the dashboard's session cookies; unset: one made once and "
+        "kept in the database.",
+    )
+    ui_session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="How long a dashboard sign-in lasts."
+    )
     fault_point: str | None = Field(
         None,
         description="Testing only: a named crash point where the process kills itself.",

@@ -75,7 +75,7 @@ def test_reads_with_another_workspaces_credentials_are_404(roster: Harness, form
             assert secret not in response.text, url
     listed = roster.request("GET", "/v1/batches", headers=auth)
     assert listed.status_code == 200
-    assert listed.json() == {"batches": []}
+    assert listed.json() == {"batches": [], "next": None}
 
 
 def test_same_customer_id_in_two_workspaces_reads_each_ones_own(roster: Harness) -> None:
@@ -120,7 +120,7 @@ def test_write_to_another_workspace_is_403_and_changes_nothing(roster: Harness, 
         assert response.json()["error"]["code"] == "workspace_mismatch"
     roster.drain()
     assert snapshot(roster, a) == before_a
-    assert roster.get("/v1/batches", b).json() == before_b == {"batches": []}
+    assert roster.get("/v1/batches", b).json() == before_b == {"batches": [], "next": None}
     assert roster.customer(a, "mallory") is None
     assert roster.customer(b, "mallory") is None
     assert roster.customer(b, "alice") is None
@@ -166,7 +166,7 @@ def test_reads_by_odd_ids_never_crash_nor_leak(roster: Harness, url: str) -> Non
         response = roster.get(url.format(batch=batch_id), tenant)
         assert response.status_code in (200, 400, 404), response.text
         if response.status_code == 200:
-            assert response.json() == {"batches": []}
+            assert response.json() == {"batches": [], "next": None}
         else:
             assert response.json()["status"] == "fail"
         if tenant is b:

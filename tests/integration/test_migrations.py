@@ -29,7 +29,7 @@ def test_upgrade_is_idempotent(container: Container) -> None:
     """Upgrading an up-to-date database changes nothing and stays at the newest revision."""
     before = migrations.current_revision(container.db)
     migrations.upgrade(container.db)
-    assert migrations.current_revision(container.db) == before == "0011"
+    assert migrations.current_revision(container.db) == before == "0012"
 
 
 @pytest.mark.parametrize(
@@ -283,6 +283,27 @@ def test_customer_browsing_indexes_upgrade_and_downgrade(blank_url: str) -> None
         with db.read() as conn:
             found = {i["name"] for i in sa.inspect(conn).get_indexes("customers")}
             assert not names & found
+    finally:
+        db.dispose()
+
+
+def test_operators_upgrade_and_downgrade(blank_url: str) -> None:
+    """0012 adds the dashboard's operators, its sign-in throttle and the instance's secrets,
+    empty; a downgrade drops them and keeps the workspaces."""
+    tables = {"operators", "sign_in_throttle", "instance_secrets"}
+    db = Database(blank_url)
+    try:
+        migrations.upgrade(db, "0011")
+        with db.write() as conn:
+            conn.execute(sa.insert(schema.workspaces), WORKSPACE)
+        migrations.upgrade(db)
+        with db.read() as conn:
+            assert tables <= set(sa.inspect(conn).get_table_names())
+            assert conn.execute(sa.text("SELECT count(*) FROM operators")).scalar_one() == 0
+        _downgrade(db, "0011")
+        with db.read() as conn:
+            assert not tables & set(sa.inspect(conn).get_table_names())
+            assert conn.execute(sa.text("SELECT count(*) FROM workspaces")).scalar_one() == 1
     finally:
         db.dispose()
 

@@ -40,7 +40,7 @@ def nested(depth: int) -> bytes:
 def assert_nothing_stored(roster: Harness, tenant: Tenant) -> None:
     listed = roster.get("/v1/batches", tenant)
     assert listed.status_code == 200, listed.text
-    assert listed.json() == {"batches": []}
+    assert listed.json() == {"batches": [], "next": None}
     assert roster.stored_batches() == 0
 
 

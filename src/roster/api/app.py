@@ -16,14 +16,17 @@ from roster.api import (
     errors,
     health,
     masivo,
+    metrics,
     moengage,
     openapi,
     runs,
     wallets,
     workspace,
 )
+from roster.api.access_log import AccessLog
 from roster.api.params import EncodedSlashes
 from roster.api.query_check import check_query
+from roster.api.ui import install as install_dashboard
 from roster.bootstrap import Container
 
 
@@ -38,6 +41,7 @@ def create_app(container: Container) -> FastAPI:
         dependencies=[Depends(check_query)],  # an unknown query parameter is a 400 naming it
     )
     app.state.container = container
+    app.add_middleware(AccessLog)  # inside EncodedSlashes: it sees the route that answered
     app.add_middleware(EncodedSlashes, prefix=b"/api/v1/customers/")  # Track API ids
     errors.install(app)
     for module in (
@@ -52,8 +56,10 @@ def create_app(container: Container) -> FastAPI:
         wallets,
         workspace,
         health,
+        metrics,
         docs_pages,
     ):
         app.include_router(module.router)
+    install_dashboard(app)  # /ui/: the operators' dashboard, outside the OpenAPI document
     openapi.install(app)  # the document completed with what the app does around the routes
     return app

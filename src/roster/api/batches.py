@@ -34,7 +34,7 @@ async def get_batch(
     )
 
 
-@router.get("/v1/batches", summary="Recent batches of the workspace, newest first")
+@router.get("/v1/batches", summary="The workspace's batches, newest first, paged and filtered")
 async def list_batches(
     request: Request,
     workspace: Caller,
@@ -43,12 +43,26 @@ async def list_batches(
     run: str | None = Query(
         None, max_length=MAX_RUN_LENGTH, description="only this run's", json_schema_extra=RUN_SCHEMA
     ),
+    has_errors: bool | None = Query(
+        None, description="only batches that failed or have failed elements (or, false, none)"
+    ),
+    after: str | None = Query(None, max_length=20, description="the previous page's `next`"),
     limit: int = Query(50, ge=1, le=1000),
 ) -> dict[str, Any]:
+    """`{"batches", "next"}`: pass `next` as `after` for the page after (`null` after the
+    last)."""
     db = container(request).db
     kind = None if kind is None else text_param(kind, "kind", max_length=40)
     run = None if run is None else run_name(run, "run")
-    rows = await run_in_threadpool(
-        lambda: batches.batch_list(db, workspace, status=status, kind=kind, run=run, limit=limit)
+    return await run_in_threadpool(
+        lambda: batches.batch_page(
+            db,
+            workspace,
+            status=status,
+            kind=kind,
+            run=run,
+            has_errors=has_errors,
+            after=after,
+            limit=limit,
+        )
     )
-    return {"batches": rows}

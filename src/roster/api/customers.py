@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from roster.api.deps import caller, container
@@ -14,7 +15,7 @@ from roster.domain.errors import InvalidParameter
 from roster.domain.identity import ANONYMOUS_ID
 from roster.domain.timestamps import InvalidTimestamp, parse_timestamp
 from roster.domain.workspaces import Workspace
-from roster.services.reads import profiles
+from roster.services.reads import customer_list, profiles
 
 router = APIRouter(tags=["Customers"])
 Caller = Annotated[Workspace, Depends(caller)]
@@ -33,19 +34,36 @@ async def get_customer(customer_id: str, request: Request, workspace: Caller) ->
 
 @router.get(
     "/v1/customers",
-    summary="Find a customer by customer_id, uid or an identifier (?email=)",
-    responses={404: {"description": "No such customer"}},
+    summary="List the workspace's customers (paged, filtered, counted), or find one by "
+    "customer_id, uid or an identifier (?email=)",
+    responses={404: {"description": "No such customer (a lookup)"}},
     openapi_extra={OPEN_QUERY: "the workspace's identifier attributes, e.g. ?email="},
 )
-async def find_customer(
+async def customers(
     request: Request,
     workspace: Caller,
-    uid: int | None = Query(None, ge=1, le=MAX_UID),
-    customer_id: str | None = Query(None, description="for ids a path cannot carry, e.g. 'a/b'"),
+    uid: int | None = Query(None, ge=1, le=MAX_UID, description="lookup: this uid's profile"),
+    customer_id: str | None = Query(
+        None, description="lookup: for ids a path cannot carry, e.g. 'a/b'"
+    ),
+    attribute: str | None = Query(None, max_length=200, description="list: with `value`"),
+    value: str | None = Query(
+        None, max_length=1000, description="list: customers whose `attribute` holds it (as text)"
+    ),
+    migrated: bool | None = Query(None, description="list: migrated by a Masivo migration"),
+    migrated_only: bool | None = Query(None, description="list: migrated, changed by nothing else"),
+    created_since: str | None = Query(None, json_schema_extra=TIME_SCHEMA),
+    updated_since: str | None = Query(None, json_schema_extra=TIME_SCHEMA),
+    after: str | None = Query(None, max_length=20, description="list: the previous page's `next`"),
+    limit: int = Query(100, ge=1, le=customer_list.MAX_PAGE),
+    count: bool = Query(False, description="list: also count every customer the filters take"),
 ) -> dict[str, Any]:
+    """Without a lookup parameter, a page of customers in uid order: `{"customers", "next",
+    "count"}`; pass `next` as `after` for the page after. With one (`customer_id`, `uid` or an
+    identifier such as `email`), that customer's profile, as `GET /v1/customers/{id}`."""
     db = container(request).db
     names = {*workspace.identifiers, ANONYMOUS_ID}  # every workspace indexes anonymous ids
-    refuse_unknown(list(request.query_params), {"uid", "customer_id", *names})
+    refuse_unknown(list(request.query_params), {*LOOKUP, *LISTING, *names})
     identifier = next(
         (
             (n, text_param(v, n, max_length=512))
@@ -55,14 +73,80 @@ async def find_customer(
         None,
     )
     if uid is None and identifier is None and customer_id is None:
-        listed = ", ".join(["customer_id", "uid", *workspace.identifiers, ANONYMOUS_ID])
-        raise InvalidParameter(f"give one of: {listed}", field="uid")
+        found = customer_list.customer_filter(
+            workspace,
+            attribute=attribute,
+            value=value,
+            migrated=migrated,
+            migrated_only=migrated_only,
+            created_since=_time(created_since, "created_since"),
+            updated_since=_time(updated_since, "updated_since"),
+        )
+        return await run_in_threadpool(
+            customer_list.listing, db, workspace, found, after=after, limit=limit, with_count=count
+        )
+    if mixed := [n for n in request.query_params if n in LISTING]:
+        msg = f"'{mixed[0]}' lists customers: a lookup takes one of customer_id, uid, an identifier"
+        raise InvalidParameter(msg, field=mixed[0])
     cid = None if customer_id is None else text_param(customer_id, "customer_id")
 
     def load() -> dict[str, Any]:
         return profiles.profile(db, workspace, customer_id=cid, uid=uid, identifier=identifier)
 
     return await run_in_threadpool(load)
+
+
+LOOKUP = frozenset({"uid", "customer_id"})
+LISTING = frozenset(
+    {
+        "attribute",
+        "value",
+        "migrated",
+        "migrated_only",
+        "created_since",
+        "updated_since",
+        "after",
+        "limit",
+        "count",
+    }
+)
+
+
+@router.get(
+    "/v1/export/customers",
+    summary="Every customer (filtered as a listing), as JSON lines, streamed",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
+async def export_customers(
+    request: Request,
+    workspace: Caller,
+    attribute: str | None = Query(None, max_length=200),
+    value: str | None = Query(None, max_length=1000),
+    migrated: bool | None = None,
+    migrated_only: bool | None = None,
+    created_since: str | None = Query(None, json_schema_extra=TIME_SCHEMA),
+    updated_since: str | None = Query(None, json_schema_extra=TIME_SCHEMA),
+) -> StreamingResponse:
+    """One line per customer, in uid order, each as a listing shows it. It is read a thousand
+    customers per transaction, so memory stays flat; `X-Roster-Count` says how many there are
+    as the export starts (customers written meanwhile may be added)."""
+    db = container(request).db
+    found = customer_list.customer_filter(
+        workspace,
+        attribute=attribute,
+        value=value,
+        migrated=migrated,
+        migrated_only=migrated_only,
+        created_since=_time(created_since, "created_since"),
+        updated_since=_time(updated_since, "updated_since"),
+    )
+    total = await run_in_threadpool(customer_list.count, db, workspace, found)
+    return StreamingResponse(
+        customer_list.export_lines(db, workspace, found),
+        media_type="application/x-ndjson",
+        headers={"X-Roster-Count": str(total)},
+    )
 
 
 def _time(value: str | None, name: str) -> int | None:

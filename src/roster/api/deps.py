@@ -19,7 +19,9 @@ async def workspace_of(request: Request, path_workspace: str | None = None) -> W
     """Authenticate the request (401/403) and return the caller's workspace."""
     db = container(request).db
     header = request.headers.get("authorization")
-    return await run_in_threadpool(authenticate, db, header, path_workspace)
+    workspace = await run_in_threadpool(authenticate, db, header, path_workspace)
+    request.state.workspace_id = workspace.id  # for the access log
+    return workspace
 
 
 async def caller(request: Request) -> Workspace:

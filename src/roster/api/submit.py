@@ -60,6 +60,7 @@ async def submit(
         dry_run=dry_run,
     )
     result = await run_in_threadpool(accept, container(request).db, workspace, sub)
+    request.state.batch_id = result.batch_id  # for the access log
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     if result.budget is not None:  # what is left, so a client paces itself before a 429

@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from roster.cli import export as export_cli
 from roster.cli import load as load_cli
 from roster.cli import runs as runs_cli
+from roster.cli import users as users_cli
 from roster.cli.common import or_exit, out
+from roster.cli.startup import close_stores, open_store, show_version
 from roster.domain.merges import DAY_MS, TOMBSTONE_KEPT_MS
 
 if TYPE_CHECKING:
@@ -30,7 +33,22 @@ ws_app = typer.Typer(help="Workspaces (tenants) and their API keys.", no_args_is
 app.add_typer(db_app, name="db")
 app.add_typer(ws_app, name="workspace")
 app.add_typer(runs_cli.app, name="runs")
+app.add_typer(users_cli.app, name="user")
+app.add_typer(export_cli.app, name="export")
 app.command("load")(load_cli.command)
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    ctx.call_on_close(close_stores)  # whatever the command opened
 
 
 @app.command()
@@ -70,17 +88,16 @@ def serve(
     stops."""
     import uvicorn
 
+    from roster import metrics
     from roster.api.app import create_app
-    from roster.bootstrap import bootstrap
+    from roster.cli import startup
     from roster.cli.runtime import WorkerPool, WorkerProcesses, stop_on_signals
-    from roster.settings import Settings
 
-    settings = Settings()
+    settings = startup.settings_or_exit()
     cert, key = tls_cert or settings.tls_cert, tls_key or settings.tls_key
-    if (cert is None) != (key is None):
-        typer.echo("error: HTTPS needs both a certificate and its key (--tls-cert, --tls-key)")
-        raise typer.Exit(2)
-    container = bootstrap(settings, upgrade=True)
+    startup.check_tls(cert, key)
+    opened = open_store("create", settings=settings, announce=False)
+    container = opened.container
     n = 0 if no_worker else (settings.workers if workers is None else workers)
     as_processes = settings.worker_processes if worker_processes is None else worker_processes
     config = uvicorn.Config(
@@ -94,11 +111,15 @@ def serve(
         ssl_certfile=cert,
         ssl_keyfile=key,
     )
-    server = uvicorn.Server(config)
+    shown = {"workers": n, "worker_processes": as_processes, **opened.fields()}
+    server = startup.listening_server(config, shown)
     workers_in_hand: WorkerPool | WorkerProcesses
     if as_processes:
         grace = settings.shutdown_grace_seconds
-        workers_in_hand = WorkerProcesses(n, grace, shutting_down=lambda: server.should_exit)
+        env = metrics.share_with_children()  # their counts join this process's /metrics
+        workers_in_hand = WorkerProcesses(
+            n, grace, shutting_down=lambda: server.should_exit, env=env
+        )
     else:
         workers_in_hand = WorkerPool(container, n)
     stop_on_signals(workers_in_hand, server)
@@ -107,6 +128,7 @@ def serve(
         server.run()
     finally:
         workers_in_hand.stop()
+        metrics.stop_sharing()
         container.db.dispose()
 
 
@@ -124,13 +146,15 @@ def worker(
     ] = None,
 ) -> None:
     """Apply queued batches until SIGTERM (the batch in hand is finished first)."""
-    from roster.bootstrap import bootstrap
-    from roster.cli.runtime import WorkerPool, run_until_stopped
-    from roster.settings import Settings
+    import structlog
 
-    settings = Settings()
-    container = bootstrap(settings, upgrade=True)
+    from roster.cli.runtime import WorkerPool, run_until_stopped
+
+    opened = open_store("refuse", announce=False)
+    container, settings = opened.container, opened.container.settings
     n = settings.worker_concurrency if concurrency is None else concurrency
+    log = structlog.get_logger("roster.worker")
+    log.info("worker.process_started", concurrency=n, **opened.fields())
     run_until_stopped(WorkerPool(container, n), parent_pid)
     container.db.dispose()
 
@@ -141,29 +165,34 @@ def purge(
         float,
         typer.Option(min=0, help="Purge tombstones with no new data for this many days."),
     ] = TOMBSTONE_KEPT_MS / DAY_MS,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Delete merged customers' tombstones that received no new data for 30 days (workers
     also do it about once an hour)."""
-    from roster.bootstrap import bootstrap
     from roster.services.admin.purge import purge_tombstones
 
-    container = bootstrap(upgrade=True)
+    container = open_store("refuse").container
     now = int(time.time() * 1000)
     kept_ms = int(older_than_days * DAY_MS)
     count = purge_tombstones(container.db, now, kept_ms=kept_ms)
-    out.print(f"purged {count} tombstone{'s' if count != 1 else ''}")
+    if as_json:
+        typer.echo(json.dumps({"purged": count}))
+    else:
+        out.print(f"purged {count} tombstone{'s' if count != 1 else ''}")
     container.db.dispose()
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply every schema migration not yet applied."""
-    from roster.bootstrap import bootstrap
-    from roster.store import migrations
-
-    container = bootstrap()
-    migrations.upgrade(container.db)
-    out.print(f"schema at revision {migrations.current_revision(container.db)}")
+def db_upgrade(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Apply every schema migration not yet applied (creating a SQLite file if none exists)."""
+    opened = open_store("create")
+    opened.container.db.dispose()
+    if as_json:
+        typer.echo(json.dumps({"revision": opened.revision, "previous": opened.previous}))
+    else:
+        out.print(f"schema at revision {opened.revision} (was {opened.previous or 'empty'})")
 
 
 @ws_app.command("create")
@@ -172,10 +201,9 @@ def ws_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Create a workspace and print its id and API key (the key is shown only once)."""
-    from roster.bootstrap import bootstrap
     from roster.services.admin import workspace_admin
 
-    container = bootstrap(upgrade=True)
+    container = open_store("create").container
     ws, key = or_exit(
         lambda: workspace_admin.create(
             container.db, name, default_limits=container.settings.default_limits
@@ -190,10 +218,9 @@ def ws_rotate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Issue a new API key; the old one stops working at once."""
-    from roster.bootstrap import bootstrap
     from roster.services.admin import workspace_admin
 
-    container = bootstrap(upgrade=True)
+    container = open_store("refuse").container
     key = or_exit(lambda: workspace_admin.rotate_key(container.db, workspace_id))
     if as_json:
         typer.echo(json.dumps({"workspace_id": workspace_id, "api_key": key}))
@@ -206,10 +233,9 @@ def ws_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
     """List workspaces."""
-    from roster.bootstrap import bootstrap
     from roster.services.admin import workspace_admin
 
-    rows = workspace_admin.list_all(bootstrap(upgrade=True).db)
+    rows = workspace_admin.list_all(open_store("refuse").container.db)
     if as_json:
         typer.echo(json.dumps([workspace_admin.describe(w) for w in rows]))
         return
@@ -225,10 +251,9 @@ def ws_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Show a workspace's settings."""
-    from roster.bootstrap import bootstrap
     from roster.services.admin import workspace_admin
 
-    container = bootstrap(upgrade=True)
+    container = open_store("refuse").container
     _print_workspace(or_exit(lambda: workspace_admin.show(container.db, workspace_id)), as_json)
 
 
@@ -254,10 +279,9 @@ def ws_set(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Change a workspace's identity resolution, identifiers and rate limits."""
-    from roster.bootstrap import bootstrap
     from roster.services.admin import workspace_admin
 
-    container = bootstrap(upgrade=True)
+    container = open_store("refuse").container
     names = (
         None if identifiers is None else [n.strip() for n in identifiers.split(",") if n.strip()]
     )
@@ -287,10 +311,9 @@ def ws_set_tiers(
 ) -> None:
     """Set the loyalty tiers (none given: remove them); a profile's tier is the highest
     threshold at or below its lifetime spend_total."""
-    from roster.bootstrap import bootstrap
     from roster.services.admin import workspace_admin
 
-    container = bootstrap(upgrade=True)
+    container = open_store("refuse").container
     pairs = []
     for text in tiers or []:
         name, sep, threshold = text.rpartition("=")
@@ -321,7 +344,17 @@ def _print_workspace(ws: Workspace, as_json: bool, api_key: str | None = None) -
     if as_json:
         typer.echo(json.dumps(data))
         return
-    for k, v in data.items():
-        out.print(f"{k}: {v}")
+    tiers = ", ".join(f"{t['name']}={t['threshold']}" for t in data["tiers"])
+    lines = {
+        "workspace_id": ws.id,
+        "name": ws.name,
+        "identity resolution": "on" if ws.identity_resolution else "off",
+        "identifiers": ", ".join(ws.identifiers) or "none",
+        "limits": _limits_text(ws),
+        "tiers": tiers or "none",
+        **({"api_key": api_key} if api_key is not None else {}),
+    }
+    for label, text in lines.items():
+        out.print(f"{label}: {text}", markup=False, highlight=False)
     if api_key is not None:
         out.print("Keep the API key now: it is stored only as a hash and cannot be shown again.")

@@ -25,11 +25,11 @@ def list_runs(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 50,
 ) -> None:
     """The workspace's runs, the one with the newest batch first."""
-    from roster.bootstrap import bootstrap
+    from roster.cli.startup import open_store
     from roster.services.admin import workspace_admin
     from roster.services.reads import runs
 
-    db = bootstrap(upgrade=True).db
+    db = open_store("refuse").container.db
     try:
         ws = or_exit(lambda: workspace_admin.show(db, workspace))
         rows = runs.run_list(db, ws, limit=limit)
@@ -52,11 +52,11 @@ def list_runs(
 @app.command("show")
 def show_run(run: str, workspace: Workspace, as_json: AsJson = False) -> None:
     """One run: its batches by status, elements by outcome, issue codes and progress."""
-    from roster.bootstrap import bootstrap
+    from roster.cli.startup import open_store
     from roster.services.admin import workspace_admin
     from roster.services.reads import runs
 
-    db = bootstrap(upgrade=True).db
+    db = open_store("refuse").container.db
     try:
         ws = or_exit(lambda: workspace_admin.show(db, workspace))
         view = or_exit(lambda: runs.run_view(db, ws, run_name(run, "RUN")))

@@ -78,8 +78,11 @@ class WorkerProcesses:
         grace: float,
         shutting_down: Callable[[], bool],
         command: Sequence[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.n = n
+        #: The children's environment (``None``: this process's), e.g. where they count metrics.
+        self.env = env
         #: What each child runs (a test may give another command).
         self.command = list(command or _worker_command())
         self.grace = grace
@@ -125,7 +128,7 @@ class WorkerProcesses:
     def _spawn(self) -> subprocess.Popen[bytes]:
         # A process group of its own: a terminal's Ctrl-C reaches only `serve`, which then
         # stops the children in order (SIGTERM, grace period) instead of racing them.
-        child = subprocess.Popen(self.command, process_group=0)
+        child = subprocess.Popen(self.command, process_group=0, env=self.env)
         log.info("worker.spawned", pid=child.pid)
         return child
 

@@ -67,3 +67,5 @@ class Claimed:
     retry_alone: bool = False
     #: The body's entries as the API read them when it accepted it (a kind's ``prepare``).
     prepared: bytes | None = None
+    #: Claimed from another worker whose lease on it expired (that worker died, or hung).
+    taken_over: bool = False

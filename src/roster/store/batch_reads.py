@@ -32,14 +32,23 @@ def list_recent(
     kind: str | None,
     limit: int,
     run: str | None = None,
+    has_errors: bool | None = None,
+    before: int | None = None,
 ) -> list[dict[str, Any]]:
-    query = sa.select(*_summary_columns()).where(t.c.workspace_id == workspace_id)
+    """The newest batches first (each with its ``seq``), those accepted before ``seq`` if
+    ``before`` is given; ``has_errors``: the batch failed, or some of its elements did."""
+    query = sa.select(t.c.seq, *_summary_columns()).where(t.c.workspace_id == workspace_id)
     if status:
         query = query.where(t.c.status == status)
     if kind:
         query = query.where(t.c.kind == kind)
     if run:
         query = query.where(t.c.run == run)
+    if has_errors is not None:
+        errors = sa.or_(t.c.status == "failed", t.c.failed > 0)
+        query = query.where(errors if has_errors else sa.not_(errors))
+    if before is not None:
+        query = query.where(t.c.seq < before)
     rows = conn.execute(query.order_by(t.c.seq.desc()).limit(limit)).mappings()
     return [dict(r) for r in rows]
 

@@ -134,6 +134,7 @@ def claim_next(conn: Connection, owner: str, now: int, lease_ms: int) -> Claimed
         row.attempts + 1,
         retry_alone=row.last_error is not None,
         prepared=prepared,
+        taken_over=row.status == Status.PROCESSING,
     )
 
 
@@ -209,7 +210,7 @@ def _build_claim() -> sa.Select[Any]:
     )
     return (
         sa.select(t.c.seq, t.c.id, t.c.workspace_id, t.c.kind, t.c.accepted_at)
-        .add_columns(t.c.attempts, t.c.last_error)
+        .add_columns(t.c.attempts, t.c.last_error, t.c.status)
         .where(t.c.seq.in_(heads), ready)
         .order_by(t.c.seq)
         .limit(1)

@@ -341,3 +341,47 @@ journal = sa.Table(
     sa.Index("ix_journal_workspace_id_customer_id", "workspace_id", "customer_id"),
     sqlite_autoincrement=True,
 )
+
+# --- the dashboard (schema 0012) ----------------------------------------------------------
+
+#: The people who sign in to the dashboard (``roster user create``), apart from data keys.
+operators = sa.Table(
+    "operators",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    #: Trimmed and lower-cased (``domain.operators.operator_email``).
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    #: An argon2id hash (its PHC string holds the salt and the cost parameters).
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    #: ``admin`` or ``viewer``.
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    #: Sessions signed before this time are refused (a new password signs everyone out).
+    sa.Column("password_set_at", sa.BigInteger, nullable=False),
+    sa.Column("last_sign_in_at", sa.BigInteger),
+    #: Failed sign-ins since the last successful one (the throttle itself is per key, below).
+    sa.Column("failed_sign_ins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_failed_at", sa.BigInteger),
+    sqlite_autoincrement=True,  # an id is never given again, so no old session names a new one
+)
+
+#: Consecutive failed sign-ins per key (``email:...``, ``address:...``), shared by every process.
+sign_in_throttle = sa.Table(
+    "sign_in_throttle",
+    metadata,
+    sa.Column("key", sa.String(260), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failure_at", sa.BigInteger, nullable=False),
+    #: No sign-in on this key is even checked before this time.
+    sa.Column("blocked_until", sa.BigInteger, nullable=False),
+)
+
+#: Secrets the instance made for itself, e.g. the dashboard's session key when
+#: ``ROSTER_UI_SECRET`` is unset (so sessions survive restarts and are shared by all processes).
+instance_secrets = sa.Table(
+    "instance_secrets",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)

@@ -6,7 +6,7 @@ from typing import Any
 
 from roster.domain.batches import Status
 from roster.domain.element_rules import excerpt
-from roster.domain.errors import NotFound
+from roster.domain.errors import InvalidParameter, NotFound
 from roster.domain.outcomes import Issue
 from roster.domain.timestamps import format_optional_ms as _iso
 from roster.domain.workspaces import Workspace
@@ -48,20 +48,40 @@ def batch_view(
     return view
 
 
-def batch_list(
+def batch_page(
     db: Database,
     workspace: Workspace,
     *,
-    status: str | None,
-    kind: str | None,
-    limit: int,
+    status: str | None = None,
+    kind: str | None = None,
     run: str | None = None,
-) -> list[dict[str, Any]]:
+    has_errors: bool | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """A page of the workspace's batches, newest first, and the cursor of the next page
+    (``next``, to pass as ``after``; ``None`` after the last)."""
+    before = None
+    if after is not None:
+        if not (after.isascii() and after.isdigit() and len(after) <= 18):
+            msg = f"'after' must be a cursor from an earlier page's 'next', got {after[:40]!r}"
+            raise InvalidParameter(msg, field="after")
+        before = int(after)
     with db.read() as conn:
         rows = batch_reads.list_recent(
-            conn, workspace.id, status=status, kind=kind, limit=limit, run=run
+            conn,
+            workspace.id,
+            status=status,
+            kind=kind,
+            limit=limit,
+            run=run,
+            has_errors=has_errors,
+            before=before,
         )
-    return [_summary(r) for r in rows]
+    return {
+        "batches": [_summary(r) for r in rows],
+        "next": str(rows[-1]["seq"]) if len(rows) == limit else None,
+    }
 
 
 def _summary(row: dict[str, Any]) -> dict[str, Any]:

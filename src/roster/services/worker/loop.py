@@ -22,6 +22,7 @@ from dataclasses import replace
 import structlog
 from sqlalchemy.engine import Connection
 
+from roster import metrics
 from roster.domain.batches import Claimed
 from roster.domain.outcomes import Ledger
 from roster.domain.workspaces import Workspace
@@ -75,6 +76,9 @@ class Worker:
             return False
         crash_if(self.settings.fault_point, "worker_after_claim")
         head = group[0]
+        if head.taken_over:
+            metrics.LEASE_TAKEOVERS.inc()
+            log.warning("batch.taken_over", batch_id=head.id, attempt=head.attempts)
         if retry.given_up(head.attempts, self.settings):
             msg = f"gave up after {head.attempts - 1} attempts; the last one never finished"
             retry.give_up(self.db, self.owner, head, msg)
@@ -88,6 +92,7 @@ class Worker:
                 self._apply(group)
         except Exception as exc:
             beat.stop()  # before touching the batches' rows again: no lock-order races
+            metrics.APPLY_ERRORS.labels(head.kind).inc()
             retry.after_error(self.db, self.owner, group, exc, self.settings)
         finally:
             beat.stop()
@@ -129,12 +134,15 @@ class Worker:
             del plan
         ids = [b.id for b in group]
         if ledgers is None:  # another worker took some over: give back whatever is still ours
+            metrics.LEASES_LOST.inc()
             log.warning("batch.lease_lost", batch_ids=ids, worker=self.owner)
             with self.db.write() as conn:
                 batches.release(conn, ids, self.owner)
             return
         crash_if(self.settings.fault_point, "worker_after_commit")
-        ms = round((time.perf_counter() - started) * 1000, 1)
+        seconds = time.perf_counter() - started
+        metrics.APPLY_SECONDS.labels(group[0].kind).observe(seconds)
+        ms = round(seconds * 1000, 1)
         decide_ms = round((decided - started) * 1000, 1)
         for batch, ledger in zip(group, ledgers, strict=True):
             _log_applied(batch, ledger, group=len(group), ms=ms, decide_ms=decide_ms)
@@ -175,6 +183,7 @@ class Worker:
                         if last:  # applied: the file itself is not kept
                             batch_chunks.delete(conn, batch.id)
                 if written is None:
+                    metrics.LEASES_LOST.inc()
                     log.warning("batch.lease_lost", batch_ids=[batch.id], worker=self.owner)
                     with self.db.write() as conn:
                         batches.release(conn, [batch.id], self.owner)
@@ -182,8 +191,11 @@ class Worker:
                 del plan
             totals.absorb(replace(ledger, issues=[]))  # the issues are stored already
             crash_if(self.settings.fault_point, "worker_between_chunks")
-        ms = round((time.perf_counter() - started) * 1000, 1)
-        _log_applied(batch, totals, chunks=chunks - first, resumed_at=first, ms=ms)
+        seconds = time.perf_counter() - started
+        metrics.APPLY_SECONDS.labels(batch.kind).observe(seconds)
+        _log_applied(
+            batch, totals, chunks=chunks - first, resumed_at=first, ms=round(seconds * 1000, 1)
+        )
 
     def _write(
         self, conn: Connection, group: list[Claimed], decided_with: Workspace, plan: Plan

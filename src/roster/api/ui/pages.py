@@ -1,0 +1,34 @@
+"""What the dashboard's page modules share: the workspace a path names, and reads whose
+"not found" becomes the dashboard's 404 page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from fastapi import Request
+
+from roster.api.deps import container
+from roster.api.ui.sessions import PageNotFound
+from roster.domain.errors import NotFound
+from roster.domain.workspaces import Workspace
+from roster.services.admin import workspace_admin
+from roster.store.database import Database
+
+T = TypeVar("T")
+
+
+def database(request: Request) -> Database:
+    return container(request).db
+
+
+def found(read: Callable[[], T]) -> T:
+    """``read()``; its ``NotFound`` answered with the dashboard's 404 page."""
+    try:
+        return read()
+    except NotFound as exc:
+        raise PageNotFound(exc.message) from None
+
+
+def workspace(request: Request, workspace_id: str) -> Workspace:
+    return found(lambda: workspace_admin.show(database(request), workspace_id[:64]))

@@ -1,0 +1,1 @@
+"""What the dashboard's pages show beyond the read API: built from ``services.reads``."""

@@ -1,0 +1,44 @@
+"""What the dashboard reads that the read API has no call for: a workspace's queue at a glance,
+and a batch's issues counted by code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from roster.domain.batches import Status
+from roster.store.schema import batch_issues as it
+from roster.store.schema import batches as t
+
+
+def queue_of(conn: Connection, workspace_id: str) -> dict[str, Any]:
+    """The workspace's queued and processing batches, and when the oldest queued one was
+    accepted (seeks ``ix_batches_workspace_id_status_seq``)."""
+    query = (
+        sa.select(t.c.status, sa.func.count(), sa.func.min(t.c.accepted_at))
+        .where(
+            t.c.workspace_id == workspace_id,
+            t.c.status.in_([str(Status.QUEUED), str(Status.PROCESSING)]),
+        )
+        .group_by(t.c.status)
+    )
+    found: dict[str, Any] = {"queued": 0, "processing": 0, "oldest_queued_at": None}
+    for status, count, oldest in conn.execute(query):
+        found[status] = int(count)
+        if status == Status.QUEUED:
+            found["oldest_queued_at"] = oldest
+    return found
+
+
+def issue_codes_of(conn: Connection, batch_id: str) -> list[tuple[str, str, int]]:
+    """``(severity, code, count)`` of a batch's issues, most frequent first."""
+    n = sa.func.count().label("n")
+    query = (
+        sa.select(it.c.severity, it.c.code, n)
+        .where(it.c.batch_id == batch_id)
+        .group_by(it.c.severity, it.c.code)
+        .order_by(n.desc(), it.c.code)
+    )
+    return [(severity, code, int(count)) for severity, code, count in conn.execute(query)]
