@@ -309,3 +309,34 @@ def test_operator_accounts_check_their_input(container: Container) -> None:
     assert replace(created, id=0).email == "a@b.c"
     with pytest.raises(Conflict):
         accounts.create(db, "a@b.c", PASSWORD)
+
+
+def test_the_customers_page_lists_everyone_a_page_at_a_time(
+    roster: Harness, viewer: dict[str, str]
+) -> None:
+    tenant = roster.tenant()
+    elements = [{"type": "customer", "customer_id": f"c{n}"} for n in range(55)]
+    assert roster.transition(tenant, elements).status_code == 200
+    roster.drain()
+    first = roster.request("GET", f"/ui/w/{tenant.id}/customers", headers=viewer)
+    assert first.status_code == 200, first.text
+    assert ">c0<" in first.text
+    assert ">c49<" in first.text
+    assert ">c50<" not in first.text
+    more = re.search(r'href="\?([^"]*after=[^"]*)"', first.text)
+    assert more, "no link to the next page"
+    query = more.group(1).replace("&amp;", "&")
+    second = roster.request("GET", f"/ui/w/{tenant.id}/customers?{query}", headers=viewer)
+    assert ">c50<" in second.text
+    assert ">c54<" in second.text
+    assert ">c0<" not in second.text
+
+
+def test_the_overview_shows_the_apply_rate(roster: Harness, viewer: dict[str, str]) -> None:
+    tenant = roster.tenant()
+    elements = [{"type": "customer", "customer_id": f"c{n}"} for n in range(30)]
+    assert roster.transition(tenant, elements).status_code == 200
+    roster.drain()
+    page = roster.request("GET", "/ui/", headers=viewer)
+    assert page.status_code == 200, page.text
+    assert "apply rate, last 5 min<b>0.1 elements/s</b>" in page.text  # 30 in 300 s

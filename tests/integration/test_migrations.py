@@ -29,7 +29,7 @@ def test_upgrade_is_idempotent(container: Container) -> None:
     """Upgrading an up-to-date database changes nothing and stays at the newest revision."""
     before = migrations.current_revision(container.db)
     migrations.upgrade(container.db)
-    assert migrations.current_revision(container.db) == before == "0012"
+    assert migrations.current_revision(container.db) == before == "0013"
 
 
 @pytest.mark.parametrize(
@@ -304,6 +304,23 @@ def test_operators_upgrade_and_downgrade(blank_url: str) -> None:
         with db.read() as conn:
             assert not tables & set(sa.inspect(conn).get_table_names())
             assert conn.execute(sa.text("SELECT count(*) FROM workspaces")).scalar_one() == 1
+    finally:
+        db.dispose()
+
+
+def test_attribute_batches_upgrade_and_downgrade(blank_url: str) -> None:
+    """0013 adds the batch of each attribute, empty for customers written before it; a
+    downgrade drops it."""
+    db = Database(blank_url)
+    try:
+        migrations.upgrade(db)
+        with db.read() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("customers")}
+            assert "attribute_batches" in columns
+        _downgrade(db, "0012")
+        with db.read() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("customers")}
+            assert "attribute_batches" not in columns
     finally:
         db.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -49,6 +50,9 @@ def customers(
         str | None, typer.Option(help="Only customers changed since (epoch or ISO-8601).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the outcome as JSON (no progress display).")
+    ] = False,
 ) -> None:
     """Every customer of the workspace (or those the filters take), one JSON object per line,
     in uid order, as `GET /v1/customers` lists them. The file appears only once it is whole."""
@@ -73,7 +77,7 @@ def customers(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=out,
-        disable=quiet,
+        disable=quiet or as_json,
     ) as progress:
         task = progress.add_task("export", total=None)
 
@@ -85,4 +89,7 @@ def customers(
         except ExportFailed as exc:
             out.print(f"[red]{exc}[/]")
             raise typer.Exit(1) from None
-    out.print(f"{written} customers written to {path}")
+    if as_json:
+        typer.echo(json.dumps({"customers": written, "path": str(path)}))
+        return
+    out.print(f"{written} customer{'' if written == 1 else 's'} written to {path}")

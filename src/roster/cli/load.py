@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -81,6 +82,13 @@ def command(
     state_dir: Annotated[
         Path, typer.Option(help="Where each run keeps what it sent, to resume.")
     ] = Path(".roster-load"),
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the outcome as one JSON object (progress still goes to standard error).",
+        ),
+    ] = False,
 ) -> None:
     """Load files into Roster (or a vendor) as one run: exactly once, paced, resumable.
 
@@ -113,10 +121,13 @@ def command(
         every_record=every_record,
     )
     try:
-        with _display() as show:
+        with _display(live=not as_json) as show:
             outcome = load(request, show)
     except (LoadStopped, StateError, InputError, OSError, httpx.HTTPError) as exc:
         _stop(str(exc))
+    if as_json:
+        typer.echo(json.dumps(_as_json(outcome)))
+        raise typer.Exit(_status(outcome))
     raise typer.Exit(_finish(outcome))
 
 
@@ -135,13 +146,14 @@ def _options(kind: str, given: list[str]) -> dict[str, str]:
 class _display:
     """A live progress line on a terminal; a log line every few seconds elsewhere."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, live: bool = True) -> None:
         self.live: Live | None = None
         self.last = 0.0
         self.said_done = False
+        self.on_terminal = live and out.is_terminal
 
     def __enter__(self) -> _display:
-        if out.is_terminal:
+        if self.on_terminal:
             self.live = Live(Text(""), console=out, refresh_per_second=4, transient=False)
             self.live.__enter__()
         return self
@@ -191,8 +203,30 @@ def _finish(outcome: Outcome) -> int:
     for (result, code), n in sorted(s.codes.items(), key=lambda kv: -kv[1]):
         out.print(f"  {result} {code}: {n:,}")
     out.print(f"report: {outcome.report}")
-    failed = any(result == "failed" for result, _ in s.codes)
+    return _status(outcome)
+
+
+def _status(outcome: Outcome) -> int:
+    """0: nothing failed; 1: some records failed (the report names them) or were refused."""
+    failed = any(result == "failed" for result, _ in outcome.summary.codes)
     return 1 if failed or outcome.refused_chunks else 0
+
+
+def _as_json(outcome: Outcome) -> dict[str, Any]:
+    """The outcome as ``--json`` prints it."""
+    codes = [
+        {"result": result, "code": code, "records": n}
+        for (result, code), n in sorted(outcome.summary.codes.items(), key=lambda kv: -kv[1])
+    ]
+    return {
+        "run": outcome.run,
+        "waited": outcome.report is not None,
+        "counts": outcome.counts if outcome.roster else None,
+        "effects": outcome.effects if outcome.roster else None,
+        "codes": codes,
+        "refused_requests": outcome.refused_chunks,
+        "report": None if outcome.report is None else str(outcome.report),
+    }
 
 
 def _stop(message: str) -> None:

@@ -148,9 +148,15 @@ class MergeResult:
 
 
 def merge_last_write_wins(
-    values: dict[str, Any], times: dict[str, int], update: Mapping[str, Any], source_ms: int
+    values: dict[str, Any],
+    times: dict[str, int],
+    update: Mapping[str, Any],
+    source_ms: int,
+    sources: dict[str, str] | None = None,
+    batch_id: str = "",
 ) -> MergeResult:
-    """Apply ``update`` written at ``source_ms`` to ``values``/``times`` in place."""
+    """Apply ``update`` written at ``source_ms`` to ``values``/``times`` in place; each value it
+    writes (not one it finds already stored, with its time) is ``batch_id``'s in ``sources``."""
     result = MergeResult()
     for name, value in update.items():
         stored = times.get(name)
@@ -159,6 +165,8 @@ def merge_last_write_wins(
             continue
         if name not in values or values[name] != value or stored != source_ms:
             result.changed = True
+            if sources is not None:
+                sources[name] = batch_id
         values[name] = value
         times[name] = source_ms
     return result

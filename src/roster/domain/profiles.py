@@ -21,6 +21,9 @@ class Profile:
     attributes: dict[str, Any] = field(default_factory=dict)
     times: dict[str, int] = field(default_factory=dict)
     created_at: int = 0
+    #: The batch that wrote each attribute's value (attributes written before schema 0013
+    #: have none).
+    sources: dict[str, str] = field(default_factory=dict)
     created_batch: str | None = None
     #: Changed by the batch: written back when the plan is written.
     dirty: bool = False

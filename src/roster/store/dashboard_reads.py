@@ -32,6 +32,18 @@ def queue_of(conn: Connection, workspace_id: str) -> dict[str, Any]:
     return found
 
 
+def recently_finished(conn: Connection, workspace_id: str, *, newest: int) -> list[tuple[int, int]]:
+    """``(finished_at, elements)`` of the workspace's ``newest`` finished batches, newest
+    first (seeks ``ix_batches_workspace_id_status_seq``, a bounded read whatever the history)."""
+    query = (
+        sa.select(t.c.finished_at, t.c.applied + t.c.skipped + t.c.failed)
+        .where(t.c.workspace_id == workspace_id, t.c.status == str(Status.DONE))
+        .order_by(t.c.seq.desc())
+        .limit(newest)
+    )
+    return [(int(at), int(n)) for at, n in conn.execute(query) if at is not None]
+
+
 def issue_codes_of(conn: Connection, batch_id: str) -> list[tuple[str, str, int]]:
     """``(severity, code, count)`` of a batch's issues, most frequent first."""
     n = sa.func.count().label("n")

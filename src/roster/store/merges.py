@@ -64,6 +64,7 @@ def tombstone(conn: Connection, uid: int, into_uid: int, at: int) -> None:
             customer_id=None,
             attributes="{}",
             attribute_times="{}",
+            attribute_batches="{}",
             metrics=None,
             merged_into=into_uid,
             merged_at=at,

@@ -31,7 +31,7 @@ def load_by_customer_ids(
     # the table.
     columns = "uid, customer_id"
     if with_attributes:
-        columns += ", attributes, attribute_times, created_at"
+        columns += ", attributes, attribute_times, created_at, attribute_batches"
     rows = raw_sql.fetch_all(
         conn,
         f"SELECT {columns} FROM customers WHERE workspace_id = {raw_sql.placeholder(conn)}"
@@ -40,8 +40,8 @@ def load_by_customer_ids(
     )
     if with_attributes:
         return [
-            Profile(int(uid), cid, _decode(attributes), _decode(times), created_at)
-            for uid, cid, attributes, times, created_at in rows
+            Profile(int(uid), cid, _decode(a), _decode(times), created_at, _sources(sources))
+            for uid, cid, a, times, created_at, sources in rows
         ]
     return [Profile(int(uid), cid, partial=True) for uid, cid in rows]
 
@@ -89,6 +89,7 @@ def insert_new(conn: Connection, workspace_id: str, new: list[Profile], now: int
             p.customer_id,
             _encode(p.attributes).decode(),
             _encode(p.times).decode(),
+            _encode(p.sources).decode(),
             p.created_at,
             now,
             p.created_batch,
@@ -108,6 +109,7 @@ NEW_COLUMNS = (
     "customer_id",
     "attributes",
     "attribute_times",
+    "attribute_batches",
     "created_at",
     "updated_at",
     "created_batch",
@@ -152,9 +154,11 @@ def _next_uids(conn: Connection, count: int) -> list[int]:
 
 
 _UPDATE_FROM_JSON = (
-    "UPDATE customers AS c SET attributes = v.a, attribute_times = v.t, updated_at = %s,"
+    "UPDATE customers AS c SET attributes = v.a, attribute_times = v.t,"
+    " attribute_batches = v.b, updated_at = %s,"
     " live_since = CASE WHEN %s THEN coalesce(c.live_since, %s) ELSE c.live_since END"
-    " FROM json_to_recordset(%s::json) AS v(uid bigint, a text, t text) WHERE c.uid = v.uid"
+    " FROM json_to_recordset(%s::json) AS v(uid bigint, a text, t text, b text)"
+    " WHERE c.uid = v.uid"
 )
 
 
@@ -165,7 +169,12 @@ def update_existing(conn: Connection, changed: list[Profile], now: int, *, live:
         return
     if conn.dialect.name == "postgresql":  # one statement, the rows as one JSON text
         rows = [
-            {"uid": p.uid, "a": _encode(p.attributes).decode(), "t": _encode(p.times).decode()}
+            {
+                "uid": p.uid,
+                "a": _encode(p.attributes).decode(),
+                "t": _encode(p.times).decode(),
+                "b": _encode(p.sources).decode(),
+            }
             for p in changed
         ]
         raw_sql.execute(conn, _UPDATE_FROM_JSON, [now, live, now, _encode(rows).decode()])
@@ -176,6 +185,7 @@ def update_existing(conn: Connection, changed: list[Profile], now: int, *, live:
         .values(
             attributes=sa.bindparam("b_attributes"),
             attribute_times=sa.bindparam("b_times"),
+            attribute_batches=sa.bindparam("b_sources"),
             updated_at=now,
             live_since=sa.func.coalesce(t.c.live_since, now) if live else t.c.live_since,
         )
@@ -187,6 +197,7 @@ def update_existing(conn: Connection, changed: list[Profile], now: int, *, live:
                 "b_uid": p.uid,
                 "b_attributes": _encode(p.attributes).decode(),
                 "b_times": _encode(p.times).decode(),
+                "b_sources": _encode(p.sources).decode(),
             }
             for p in changed
         ],
@@ -240,7 +251,14 @@ def rebuild_identifiers(
 
 
 def _select() -> sa.Select[Any]:
-    return sa.select(t.c.uid, t.c.customer_id, t.c.attributes, t.c.attribute_times, t.c.created_at)
+    return sa.select(
+        t.c.uid,
+        t.c.customer_id,
+        t.c.attributes,
+        t.c.attribute_times,
+        t.c.created_at,
+        t.c.attribute_batches,
+    )
 
 
 def _profile(row: Any) -> Profile:
@@ -250,7 +268,13 @@ def _profile(row: Any) -> Profile:
         attributes=_decode(row.attributes),
         times=_decode(row.attribute_times),
         created_at=row.created_at,
+        sources=_sources(row.attribute_batches),
     )
+
+
+def _sources(text: str | None) -> dict[str, str]:
+    """A customer's ``attribute_batches`` (none for a customer last written before 0013)."""
+    return {} if text is None else _decode(text)
 
 
 class MigrationState(NamedTuple):

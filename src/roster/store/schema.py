@@ -148,6 +148,8 @@ customers = sa.Table(
     sa.Column("customer_id", sa.String(255)),
     sa.Column("attributes", sa.Text, nullable=False),
     sa.Column("attribute_times", sa.Text, nullable=False),
+    #: The batch that wrote each attribute's value (``{name: batch_id}``; migration 0013).
+    sa.Column("attribute_batches", sa.Text),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
     sa.Column("created_batch", sa.String(40)),

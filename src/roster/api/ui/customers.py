@@ -34,13 +34,18 @@ def search_page(
     after: str | None = Query(None, max_length=20),
     from_batch: str | None = Query(None, max_length=40),
 ) -> Response:
-    """Find a customer: one match opens its profile; an attribute's value lists the matches."""
+    """Find a customer: one match opens its profile; an attribute's value lists the matches.
+    Without a search, the workspace's customers are listed, a page at a time."""
     ws = workspace(request, workspace_id)
     db = database(request)
     context: dict[str, Any] = {"ws": ws, "q": q, "by": by, "attribute": attribute}
     context |= {"lookups": customer_search.lookups(ws), "matches": None, "problem": None}
     context["from_batch"] = from_batch
     if not q:
+        try:
+            context["matches"] = customer_search.everyone(db, ws, after=after)
+        except InvalidParameter as exc:
+            context["problem"] = exc.message
         return render(request, "customers.html", context)
     if by == customer_search.ATTRIBUTE:
         try:

@@ -162,6 +162,7 @@ class _Rows:
                 # conflict to report); the book indexes its identifiers when it is written.
                 found.attributes = values
                 found.times = dict.fromkeys(values, source_ms)
+                found.sources = dict.fromkeys(values, self.book.batch_id)
                 ledger.created(row)
                 return
             write_clean(self.book, ledger, row, key, found, values, source_ms, prefix="")

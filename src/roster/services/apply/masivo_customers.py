@@ -198,7 +198,9 @@ def _plan_one(
         new = profile is None
         profile = profile or book.create(cid, batch)
         values = _profile_fields(ledger, index, cid, where, entry, max_string)
-        merged = merge_last_write_wins(profile.attributes, profile.times, values, batch.accepted_at)
+        merged = merge_last_write_wins(
+            profile.attributes, profile.times, values, batch.accepted_at, profile.sources, batch.id
+        )
         if merged.changed:
             book.mark_dirty(profile)
             book.index_identifiers(profile)

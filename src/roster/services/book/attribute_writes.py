@@ -54,7 +54,9 @@ def write_clean(
     """Apply attributes that passed the rules: last write wins, then the identifier index.
     Fields in the ledger are ``prefix.name`` (just ``name`` with an empty prefix). ``True`` if
     a stored value changed."""
-    result = merge_last_write_wins(profile.attributes, profile.times, values, source_ms)
+    result = merge_last_write_wins(
+        profile.attributes, profile.times, values, source_ms, profile.sources, book.batch_id
+    )
     dot = "." if prefix else ""
     for name, stored in result.stale:
         msg = (

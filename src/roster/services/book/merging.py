@@ -54,7 +54,14 @@ def fold(move: Move) -> None:
     move.attributes = rules.merge_attributes(
         move.rule, retained.attributes, retained.times, merged.attributes, merged.times
     )
-    merged.attributes, merged.times = {}, {}
+    for found in move.attributes:  # a value that moved keeps the batch that wrote it
+        if found.outcome != "dropped":
+            source = merged.sources.get(found.name)
+            if source is None:
+                retained.sources.pop(found.name, None)
+            else:
+                retained.sources[found.name] = source
+    merged.attributes, merged.times, merged.sources = {}, {}, {}
     takes = move.rule == "identity" or move.rule in rules.LINKING
     if takes and not retained.customer_id and merged.customer_id:
         move.takes_customer_id = True

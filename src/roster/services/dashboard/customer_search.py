@@ -49,3 +49,11 @@ def with_attribute(
     return customer_list.listing(
         db, workspace, chosen, after=after, limit=MATCHES_SHOWN, with_count=False
     )
+
+
+def everyone(db: Database, workspace: Workspace, *, after: str | None) -> dict[str, Any]:
+    """A page of all the workspace's customers, in uid order (``customers`` and ``next``)."""
+    chosen = customer_list.customer_filter(workspace)
+    return customer_list.listing(
+        db, workspace, chosen, after=after, limit=MATCHES_SHOWN, with_count=False
+    )

@@ -31,13 +31,24 @@ def workspace_summary(db: Database, ws: Workspace) -> dict[str, Any]:
     }
 
 
+#: The apply rate is what was applied in this window, read from at most ``RATE_BATCHES``
+#: batches (the newest finished): a faster workspace shows at least its rate (``rate_at_least``).
+RATE_WINDOW_S, RATE_BATCHES = 300, 500
+
+
 def queue(db: Database, ws: Workspace) -> dict[str, Any]:
-    """Queued and processing batches, and how long the oldest queued one has waited."""
+    """Queued and processing batches, how long the oldest queued one has waited, and the
+    elements applied per second over the last five minutes."""
     with db.read() as conn:
         found = dashboard_reads.queue_of(conn, ws.id)
+        finished = dashboard_reads.recently_finished(conn, ws.id, newest=RATE_BATCHES)
     oldest = found.pop("oldest_queued_at")
     now = int(time.time() * 1000)
     found["oldest_waiting_s"] = None if oldest is None else max(0, now - oldest) / 1000
+    since = now - RATE_WINDOW_S * 1000
+    recent = [n for at, n in finished if at >= since]
+    found["apply_rate"] = round(sum(recent) / RATE_WINDOW_S, 1)
+    found["rate_at_least"] = len(recent) == RATE_BATCHES
     return found
 
 

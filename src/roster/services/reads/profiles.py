@@ -61,6 +61,8 @@ def profile(
         "customer_id": row["customer_id"],
         "attributes": attributes,
         "attribute_times": {k: format_ms(v) for k, v in times.items()},
+        #: The batch that wrote each value (none for values written before schema 0013).
+        "attribute_batches": msgspec.json.decode(row["attribute_batches"] or "{}"),
         "identifiers": {n: attributes[n] for n in workspace.identifiers if n in attributes},
         "devices": device_views,
         "reachable": any(d["push_id"] and not d["push_opted_out"] for d in device_views),

@@ -1,5 +1,6 @@
-"""``roster export customers`` against a real ``roster serve``: the file holds every customer,
-one JSON line each, as the listing shows them; a refused export leaves no file behind."""
+"""The client commands against a real ``roster serve``: ``roster export customers`` writes every
+customer, one JSON line each, as the listing shows them, and a refused export leaves no file
+behind; ``roster load --json`` prints its outcome as one JSON object."""
 
 from __future__ import annotations
 
@@ -38,12 +39,37 @@ def test_export_writes_every_customer_once_and_whole(
     assert [c["uid"] for c in lines] == sorted(c["uid"] for c in lines)
     assert {c["attributes"]["n"] for c in lines} == set(range(2500))
     picked = store_cluster.cli(
-        "export", "customers", *env, "-o", str(target), "--attribute", "n", "--value", "7"
+        "export", "customers", *env, "-o", str(target), "--attribute", "n", "--value", "7", "--json"
     )
     assert picked.returncode == 0, picked.stdout + picked.stderr
+    assert json.loads(picked.stdout) == {"customers": 1, "path": str(target)}
     assert [json.loads(x)["attributes"] for x in target.read_text().splitlines()] == [{"n": 7}]
     wrong = ["--url", api.base_url, "--workspace", tenant.id, "--key", "wrong"]
     refused = store_cluster.cli("export", "customers", *wrong, "-o", str(target.with_name("x")))
     assert refused.returncode == 1
     assert "401" in refused.stdout
     assert sorted(p.name for p in target.parent.iterdir()) == ["customers.jsonl"]
+
+
+def test_load_prints_its_outcome_as_json(
+    store_cluster: Cluster, make_tenant: Callable[[Cluster, str], Tenant]
+) -> None:
+    """``roster load --json``: one JSON object on standard output (progress on standard error),
+    the exit status saying whether a record failed."""
+    api = store_cluster.api()
+    start_all(api, store_cluster.worker("worker"))
+    tenant = make_tenant(store_cluster, "load-json")
+    path = store_cluster.dir / "people.jsonl"
+    lines = [{"type": "customer", "customer_id": f"c{n}"} for n in range(3)]
+    lines.append({"type": "customer", "customer_id": "  "})  # blank: failed
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    env = ["--url", api.base_url, "--workspace", tenant.id, "--key", tenant.key]
+    done = store_cluster.cli("load", "transition", str(path), *env, "--run", "j1", "--json")
+    assert done.returncode == 1, done.stdout + done.stderr  # a record failed
+    outcome = json.loads(done.stdout)
+    assert outcome["run"] == "j1"
+    assert outcome["counts"]["applied"] == 3
+    assert outcome["counts"]["failed"] == 1
+    assert outcome["effects"]["created"] == 3
+    assert [c["result"] for c in outcome["codes"]] == ["failed"]
+    assert outcome["report"].endswith(".csv")
