@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import tempfile
 import time
@@ -169,8 +170,21 @@ def _plans(db: Database, workspace_id: str) -> dict[str, dict[str, Any]]:
             prefix = "EXPLAIN " if conn.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
             lines = [" ".join(map(str, r)) for r in conn.exec_driver_sql(prefix + sql)]
             text = "\n".join(lines)
-            found[name] = {"uses_index": "INDEX" in text.upper(), "plan": lines}
+            found[name] = {"reads": _access(text), "plan": lines}
     return found
+
+
+def _access(plan: str) -> str:
+    """How the plan reaches the customers: ``index seek`` (a range of an index), ``index
+    walk`` (an index read in order, each row checked: bounded by the page's limit or its
+    window) or ``table scan``."""
+    if "Seq Scan" in plan or re.search(r"\bSCAN customers\b(?! USING)", plan):
+        return "table scan"
+    if "Index Cond" in plan or re.search(
+        r"SEARCH customers USING \w* ?INDEX \w+ \(\w+=\? AND", plan
+    ):
+        return "index seek"
+    return "index walk"
 
 
 def _page(conn: Any, workspace_id: str, found: CustomerFilter, after: int | None) -> Any:
@@ -221,12 +235,15 @@ def _export(url: str, workspace_id: str, key: str, expected: int) -> dict[str, A
 
 def _reads(url: str, workspace_id: str, key: str, customers: int) -> dict[str, dict[str, float]]:
     deep, some = SMALL + customers * 9 // 10, customers // 3
+    recent = int(time.time()) - 60
     paths = {
         "customers, first page": "/v1/customers?limit=100",
         "customers, deep page": f"/v1/customers?limit=100&after={deep}",
         "customers, count": "/v1/customers?limit=1&count=true",
         "lookup by email": f"/v1/customers?email=c{some}@example.com",
         "filter plan=pro": "/v1/customers?attribute=plan&value=pro&limit=100",
+        "filter, a value no one has (one window)": "/v1/customers?attribute=plan&value=none",
+        "changed in the last minute (one window)": f"/v1/customers?updated_since={recent}",
         "profile": f"/v1/customers/c{some}",
         "events of a customer": f"/v1/customers/c{some}/events?limit=100",
         "batches": "/v1/batches?limit=50",

@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     )
     ui_secret: SecretStr | None = Field(
         None,
+        min_length=32,
         description="Key that signs the dashboard's session cookies; unset: one made once and "
         "kept in the database.",
     )

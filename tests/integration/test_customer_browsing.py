@@ -8,8 +8,10 @@ import json
 import time
 from typing import Any
 
+import pytest
 from test_masivo_migration import customer as masivo_customer
 
+from roster.store import customer_list as store_customer_list
 from roster_testkit import Harness, Tenant
 
 
@@ -124,3 +126,25 @@ def test_listing_mistakes_are_named(roster: Harness) -> None:
         response = roster.get("/v1/customers", tenant, params=params)
         assert response.status_code == 400, (params, response.text)
         assert response.json()["error"]["field"] == field, (params, response.text)
+
+
+def test_a_filter_without_an_index_reads_a_window_a_page(
+    roster: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of a filter checked row by row reads at most SCAN_WINDOW customers: it may hold
+    fewer than asked, even none, and ``next`` goes on until ``null``; the export follows it
+    to the end."""
+    monkeypatch.setattr(store_customer_list, "SCAN_WINDOW", 2)
+    tenant = roster.tenant(identifiers=["email"])
+    _seed(roster, tenant)  # plan: pro, free, pro, pro, team
+    pages = []
+    page = _list(roster, tenant, attribute="plan", value="pro", limit=10)
+    while True:
+        pages.append(_ids(page))
+        if page["next"] is None:
+            break
+        page = _list(roster, tenant, attribute="plan", value="pro", limit=10, after=page["next"])
+    assert pages == [["c0"], ["c2", "c3"], []]
+    assert _ids(_list(roster, tenant, limit=10)) == ["c0", "c1", "c2", "c3", "c4"]  # no filter
+    pro = roster.get("/v1/export/customers", tenant, params={"attribute": "plan", "value": "pro"})
+    assert [json.loads(x)["customer_id"] for x in pro.text.splitlines()] == ["c0", "c2", "c3"]

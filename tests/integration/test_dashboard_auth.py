@@ -228,7 +228,9 @@ def test_sessions_survive_a_restart_and_follow_the_secret(
     settings = roster.container.settings.model_copy(update={"ui_secret": SecretStr("s" * 40)})
     configured = Harness(Container(settings, roster.db))
     assert configured.request("GET", "/ui/", headers=admin).status_code == 303
-    assert session(configured, "admin@example.com")
+    fresh = session(configured, "admin@example.com")  # signed with the configured key
+    assert configured.request("GET", "/ui/", headers=fresh).status_code == 200
+    assert roster.request("GET", "/ui/", headers=fresh).status_code == 303  # not the stored key
 
 
 def test_pages_escape_what_clients_sent(roster: Harness, viewer: dict[str, str]) -> None:

@@ -40,6 +40,7 @@ def test_counts_by_kind_and_outcome_are_what_the_ledgers_say(roster: Harness) ->
     """After batches of two kinds are applied, the elements by kind and outcome, the batches
     accepted and finished, and the empty queue are those the batch API reports."""
     tenant = roster.tenant()
+    applies_before = value(scrape(roster), "roster_apply_duration_seconds_count", kind="transition")
     ids = [
         roster.transition(tenant, [_customer("a"), _customer("b"), BAD]).json()["batch_id"],
         roster.transition(tenant, [_customer("c"), BAD, BAD]).json()["batch_id"],
@@ -61,7 +62,8 @@ def test_counts_by_kind_and_outcome_are_what_the_ledgers_say(roster: Harness) ->
     assert value(samples, "roster_queue_batches", status="queued") == 0
     assert value(samples, "roster_queue_oldest_age_seconds") == 0
     assert value(samples, "roster_store_up") == 1
-    assert value(samples, "roster_apply_duration_seconds_count", kind="transition") >= 1
+    applies = value(samples, "roster_apply_duration_seconds_count", kind="transition")
+    assert applies > applies_before  # this process applied them (one group, or two)
 
 
 def test_the_queue_is_read_from_the_store_at_scrape_time(roster: Harness) -> None:
@@ -98,7 +100,16 @@ def test_requests_are_counted_by_route_template_and_status(roster: Harness) -> N
         )
         assert grew == 1, status
     unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
-    assert value(after, "roster_http_requests_total", **unmatched) >= 1
+    assert (
+        value(after, "roster_http_requests_total", **unmatched)
+        - value(before, "roster_http_requests_total", **unmatched)
+        == 1
+    )
+    for invented in ("FOO1", "FOO2"):  # a method a client invents makes no series of its own
+        roster.request(invented, "/healthz")
+    methods = {dict(k)["method"] for k in scrape(roster)["roster_http_requests_total"]}
+    assert "FOO1" not in methods
+    assert "other" in methods
     text = roster.request("GET", "/metrics").text
     assert "secret-customer-77" not in text
     assert "nobody-here" not in text

@@ -46,8 +46,9 @@ def test_export_writes_every_customer_once_and_whole(
     assert [json.loads(x)["attributes"] for x in target.read_text().splitlines()] == [{"n": 7}]
     wrong = ["--url", api.base_url, "--workspace", tenant.id, "--key", "wrong"]
     refused = store_cluster.cli("export", "customers", *wrong, "-o", str(target.with_name("x")))
-    assert refused.returncode == 1
-    assert "401" in refused.stdout
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: the server answered 401")
+    assert refused.stdout == ""
     assert sorted(p.name for p in target.parent.iterdir()) == ["customers.jsonl"]
 
 

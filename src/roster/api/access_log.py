@@ -47,6 +47,11 @@ class AccessLog:
             _record(scope, status, time.perf_counter() - started)
 
 
+#: The methods counted by name; any other a client invents is counted as ``other`` (a label's
+#: values stay a fixed set).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def route_of(scope: Scope) -> str:
     """The template of the route that answered, or ``unmatched``."""
     route: Any = scope.get("route")
@@ -56,7 +61,7 @@ def route_of(scope: Scope) -> str:
 
 def _record(scope: Scope, status: int, seconds: float) -> None:
     method, route = scope["method"], route_of(scope)
-    labels = (method, route, str(status))
+    labels = (method if method in METHODS else "other", route, str(status))
     metrics.HTTP_REQUESTS.labels(*labels).inc()
     metrics.HTTP_SECONDS.labels(*labels).observe(seconds)
     state: dict[str, Any] = scope.get("state") or {}

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from roster.cli.common import out
@@ -57,7 +58,9 @@ def customers(
     """Every customer of the workspace (or those the filters take), one JSON object per line,
     in uid order, as `GET /v1/customers` lists them. The file appears only once it is whole."""
     if not workspace or not key:
-        out.print("[red]--workspace and --key (or ROSTER_WORKSPACE, ROSTER_KEY) are required[/]")
+        typer.echo(
+            "error: --workspace and --key (or ROSTER_WORKSPACE, ROSTER_KEY) are required", err=True
+        )
         raise typer.Exit(2)
     filters = {
         name: text
@@ -76,7 +79,7 @@ def customers(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=out,
+        console=Console(stderr=True),  # progress on stderr: stdout holds the result
         disable=quiet or as_json,
     ) as progress:
         task = progress.add_task("export", total=None)
@@ -87,8 +90,8 @@ def customers(
         try:
             written = export(request, listen)
         except ExportFailed as exc:
-            out.print(f"[red]{exc}[/]")
-            raise typer.Exit(1) from None
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
     if as_json:
         typer.echo(json.dumps({"customers": written, "path": str(path)}))
         return

@@ -89,8 +89,10 @@ class ThrottlePolicy:
 
 #: Per email: 5 failures free, then 1 s, 2 s, 4 s ... up to 15 minutes.
 PER_EMAIL = ThrottlePolicy(free=5, base_ms=1_000, max_ms=15 * 60_000)
-#: Per client address (many emails tried from one place): 20 free, then the same doubling.
-PER_ADDRESS = ThrottlePolicy(free=20, base_ms=1_000, max_ms=15 * 60_000)
+#: Per client address (many emails tried from one place): 100 free, then the same doubling.
+#: Behind a reverse proxy every operator shares the proxy's address, so this is set high
+#: enough that a few mistyped passwords never lock everyone out.
+PER_ADDRESS = ThrottlePolicy(free=100, base_ms=1_000, max_ms=15 * 60_000)
 #: A key's failures are forgotten this long after its last failure.
 FAILURES_FORGOTTEN_MS = 24 * 3_600_000
 

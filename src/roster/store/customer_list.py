@@ -1,10 +1,13 @@
 """A workspace's customers, listed: a page in uid order (keyset, ``uid > after``), a count, and
 the filters both take. Customers merged away (tombstones) are never listed.
 
-Each page is one indexed seek (``ix_customers_workspace_id_uid``; ``created_since`` and
-``updated_since`` seek their own indexes). An attribute filter compares the attribute's value
-as text (``"pro"``, ``3``, ``true``) in SQL; when the attribute is one of the workspace's
-identifiers it is answered from the identifier index instead.
+Each page is one indexed seek (``ix_customers_workspace_id_uid``). A filter with no index of
+its own (an attribute that is not an identifier, the migration state, a change time) is
+checked row by row, so a page reads at most ``SCAN_WINDOW`` customers past the cursor: a page
+may then hold fewer than asked, and its ``next`` goes on from where the window ended, so a rare
+value in a large workspace costs many short requests, never one long one. An attribute filter
+compares the attribute's value as text (``"pro"``, ``3``, ``true``) in SQL; when the attribute
+is one of the workspace's identifiers it is answered from the identifier index instead.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ class CustomerFilter:
     updated_since: int | None = None
 
 
+#: The most customers a page reads when a filter has no index of its own.
+SCAN_WINDOW = 50_000
+
 #: The columns a listed customer is shown with.
 COLUMNS = (
     t.c.uid,
@@ -51,10 +57,38 @@ COLUMNS = (
 
 def page(
     conn: Connection, workspace_id: str, found: CustomerFilter, *, after: int | None, limit: int
-) -> list[dict[str, Any]]:
-    """At most ``limit`` customers past uid ``after``, in uid order."""
-    rows = conn.execute(page_query(conn, workspace_id, found, after=after, limit=limit))
-    return [dict(r) for r in rows.mappings()]
+) -> tuple[list[dict[str, Any]], int | None]:
+    """At most ``limit`` customers past uid ``after``, in uid order, and the cursor of the
+    next page (``None`` after the last)."""
+    end = window_end(conn, workspace_id, after) if _scans(found) else None
+    query = page_query(conn, workspace_id, found, after=after, limit=limit)
+    if end is not None:
+        query = query.where(t.c.uid <= end)
+    rows = [dict(r) for r in conn.execute(query).mappings()]
+    if len(rows) == limit:
+        return rows, int(rows[-1]["uid"])
+    return rows, end  # the window read whole: go on past it (None: nothing is left)
+
+
+def window_end(conn: Connection, workspace_id: str, after: int | None) -> int | None:
+    """The uid ``SCAN_WINDOW`` customers past ``after`` (a walk of the index alone); ``None``
+    when fewer are left."""
+    query = sa.select(t.c.uid).where(t.c.workspace_id == workspace_id)
+    if after is not None:
+        query = query.where(t.c.uid > after)
+    found = conn.execute(query.order_by(t.c.uid).offset(SCAN_WINDOW - 1).limit(1)).scalar()
+    return None if found is None else int(found)
+
+
+def _scans(found: CustomerFilter) -> bool:
+    """Whether the filter is checked row by row (no index of its own takes it)."""
+    return (
+        found.attribute is not None
+        or found.migrated is not None
+        or found.migrated_only is not None
+        or found.created_since is not None
+        or found.updated_since is not None
+    )
 
 
 def count(conn: Connection, workspace_id: str, found: CustomerFilter) -> int:

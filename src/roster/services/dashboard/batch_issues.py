@@ -11,7 +11,7 @@ from typing import Any
 from roster.domain.element_rules import excerpt
 from roster.domain.errors import NotFound
 from roster.domain.workspaces import Workspace
-from roster.services.reads.runs import CSV_PAGE, ISSUE_COLUMNS
+from roster.services.reads.runs import CSV_PAGE, ISSUE_COLUMNS, safe_cell
 from roster.store import batch_reads, dashboard_reads
 from roster.store.database import Database
 
@@ -45,7 +45,7 @@ def _lines(db: Database, batch_id: str, kind: str) -> Iterator[str]:
             values = {"batch_id": batch_id, "kind": kind, "index": i.index, "outcome": outcome}
             values |= {"severity": i.severity, "key": i.key, "field": i.field}
             values |= {"code": i.code, "message": i.message}
-            writer.writerow([values[c] for c in ISSUE_COLUMNS])
+            writer.writerow([safe_cell(values[c]) for c in ISSUE_COLUMNS])
         yield out.getvalue()
         out.seek(0)
         out.truncate()

@@ -1,14 +1,21 @@
 """Signing an operator in, with repeated failures slowed down per email and per client address.
 
 A blocked key is refused before its password is even checked, so a guess made while blocked
-tells nothing. Failures are counted in the database (``store.sign_in_throttle``): every API
-process sees the same counts. A success clears its email's count, not its address's (else one
+tells nothing. A process checks at most ``CHECKS_AT_ONCE`` passwords at a time (each takes about
+64 MiB and a fifth of a second), and reads the block again once its turn comes: a burst of
+guesses sent together is checked one by one against the failures before it, and cannot hold
+more memory than that; one that waits longer than ``WAIT_S`` for its turn is answered "too
+many" (429), so sign-ins never hold the threads the API needs.
+
+Failures are counted in the database (``store.sign_in_throttle``): every API process sees the
+same counts. A success clears its email's count, not its address's (else one
 valid account would reset the count of an address guessing at others).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 from roster.domain.operators import (
@@ -24,6 +31,10 @@ from roster.domain.operators import (
 from roster.services.operators.passwords import hash_password, needs_rehash, verify
 from roster.store import operators, sign_in_throttle
 from roster.store.database import Database
+
+#: Password checks one process runs at once, and how long a sign-in waits for its turn.
+CHECKS_AT_ONCE, WAIT_S = 2, 5.0
+_CHECKING = threading.BoundedSemaphore(CHECKS_AT_ONCE)
 
 
 class SignInFailed(Exception):
@@ -42,16 +53,21 @@ def sign_in(db: Database, email: str, password: str, address: str) -> Operator:
     """The operator these credentials name, or ``SignInFailed`` / ``SignInThrottled``."""
     email = email.strip().lower()[: MAX_EMAIL_LENGTH + 1]
     keys = {email_key(email): PER_EMAIL, address_key(address): PER_ADDRESS}
-    now = _now()
-    with db.read() as conn:
-        until = sign_in_throttle.blocked_until(conn, list(keys))
-        found = operators.by_email(conn, email)
-    if until > now:
-        raise SignInThrottled(math.ceil((until - now) / 1000))
-    stored_hash = found[1] if found else None
-    if found is None or not verify(stored_hash, password):
-        _failed(db, keys, email, _now())
-        raise SignInFailed("wrong email or password")
+    if not _CHECKING.acquire(timeout=WAIT_S):
+        raise SignInThrottled(math.ceil(WAIT_S))
+    try:
+        now = _now()
+        with db.read() as conn:  # read in turn: the failures of a burst's earlier guesses count
+            until = sign_in_throttle.blocked_until(conn, list(keys))
+            found = operators.by_email(conn, email)
+        if until > now:
+            raise SignInThrottled(math.ceil((until - now) / 1000))
+        stored_hash = found[1] if found else None
+        if found is None or not verify(stored_hash, password):
+            _failed(db, keys, email, _now())
+            raise SignInFailed("wrong email or password")
+    finally:
+        _CHECKING.release()
     operator, stored = found
     with db.write() as conn:
         operators.signed_in(conn, operator.id, now)

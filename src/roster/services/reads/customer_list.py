@@ -1,11 +1,15 @@
 """A workspace's customers, browsed: a page (``GET /v1/customers`` without a lookup), a count,
 and the export (``GET /v1/export/customers``, JSON lines streamed a page at a time).
 
-Pages follow uid order with a cursor (``next``: the last uid shown), so a page never repeats
-or skips a customer whatever is written meanwhile (a customer created after the listing began
-shows on a later page, at its place). The export reads one page per short read transaction:
-memory stays flat whatever the workspace's size, and each customer is as it was when its page
-was read (it is not one snapshot of the whole workspace).
+Pages follow uid order with a cursor (``next``), so a page never repeats or skips a customer
+whatever is written meanwhile (a customer created after the listing began shows on a later
+page, at its place). A filter with no index of its own reads at most 50,000 customers a page
+(``store.customer_list.SCAN_WINDOW``): such a page may hold fewer than ``limit``, even none,
+with a ``next`` to go on; only ``next: null`` says the listing is over.
+
+The export reads one page per short read transaction: memory stays flat whatever the
+workspace's size, and each customer is as it was when its page was read (it is not one
+snapshot of the whole workspace).
 """
 
 from __future__ import annotations
@@ -77,11 +81,11 @@ def listing(
     all the filter takes if asked."""
     start = _cursor(after)
     with db.read() as conn:
-        rows = customer_list.page(conn, workspace.id, found, after=start, limit=limit)
+        rows, following = customer_list.page(conn, workspace.id, found, after=start, limit=limit)
         total = customer_list.count(conn, workspace.id, found) if with_count else None
     page: dict[str, Any] = {
         "customers": [summary(workspace, r) for r in rows],
-        "next": str(rows[-1]["uid"]) if len(rows) == limit else None,
+        "next": None if following is None else str(following),
     }
     if with_count:
         page["count"] = total
@@ -99,11 +103,13 @@ def export_lines(db: Database, workspace: Workspace, found: CustomerFilter) -> I
     after: int | None = None
     while True:
         with db.read() as conn:
-            rows = customer_list.page(conn, workspace.id, found, after=after, limit=EXPORT_PAGE)
-        if not rows:
+            rows, after = customer_list.page(
+                conn, workspace.id, found, after=after, limit=EXPORT_PAGE
+            )
+        if rows:
+            yield b"".join(_encode(summary(workspace, r)) + b"\n" for r in rows)
+        if after is None:
             return
-        yield b"".join(_encode(summary(workspace, r)) + b"\n" for r in rows)
-        after = rows[-1]["uid"]
 
 
 def summary(workspace: Workspace, row: dict[str, Any]) -> dict[str, Any]:

@@ -105,6 +105,23 @@ def run_effects(
     }
 
 
+#: What a spreadsheet reads as the start of a formula (a minus sign only before a non-digit).
+_FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell as a spreadsheet opens it safely: text a client sent (a key, a message) that
+    a spreadsheet would run as a formula gets a leading ``'``; numbers and other text as they
+    are."""
+    if (
+        isinstance(value, str)
+        and value
+        and (value.startswith(_FORMULA_STARTS) or (value[0] == "-" and not value[1:2].isdigit()))
+    ):
+        return "'" + value
+    return value
+
+
 def run_issues_csv(db: Database, workspace: Workspace, name: str) -> Iterator[str]:
     """Every issue of the run as CSV text (a header line, then one line per issue), read a
     page at a time, so a run of millions of elements is never held in memory. An unknown run
@@ -118,7 +135,7 @@ def run_issues_csv(db: Database, workspace: Workspace, name: str) -> Iterator[st
             rows = batch_reads.run_issues(conn, workspace.id, name, after=after, limit=CSV_PAGE)
         for r in rows:
             issue = _issue(r)
-            writer.writerow([issue[c] for c in ISSUE_COLUMNS])
+            writer.writerow([safe_cell(issue[c]) for c in ISSUE_COLUMNS])
         yield out.getvalue()
         out.seek(0)
         out.truncate()
