@@ -39,3 +39,23 @@ def test_batches_page_newest_first_and_filter_by_errors(roster: Harness) -> None
     assert [b["batch_id"] for b in clean["batches"]] == [ids[4], ids[2], ids[0]]
     refused = roster.get("/v1/batches", tenant, params={"after": "soon"})
     assert (refused.status_code, refused.json()["error"]["field"]) == (400, "after")
+
+
+def test_runs_page_newest_first_with_a_cursor(roster: Harness) -> None:
+    tenant = roster.tenant()
+    for n in range(5):
+        element = {"type": "customer", "customer_id": f"c{n}"}
+        response = roster.transition(tenant, [element], **{"X-Roster-Run": f"run-{n}"})
+        assert response.status_code == 200, response.text
+    roster.drain()
+    seen: list[str] = []
+    response = roster.get("/v1/runs", tenant, params={"limit": 2})
+    while True:
+        page = response.json()
+        seen += [r["run"] for r in page["runs"]]
+        if page["next"] is None:
+            break
+        response = roster.get("/v1/runs", tenant, params={"limit": 2, "after": page["next"]})
+    assert seen == [f"run-{n}" for n in (4, 3, 2, 1, 0)]
+    refused = roster.get("/v1/runs", tenant, params={"after": "x"})
+    assert (refused.status_code, refused.json()["error"]["field"]) == (400, "after")

@@ -185,13 +185,21 @@ def test_a_viewer_reads_settings_but_cannot_change_them(
 def test_an_admin_rotates_a_key_and_sets_tiers(roster: Harness, admin: dict[str, str]) -> None:
     """An admin's new key is shown once and the old one stops working; tiers are saved."""
     tenant = roster.tenant()
-    token = csrf_of(roster.request("GET", f"/ui/w/{tenant.id}/settings", headers=admin))
-    rotated = roster.request(
-        "POST", f"/ui/w/{tenant.id}/rotate-key", data={"csrf": token}, headers=admin
-    )
+    page = roster.request("GET", f"/ui/w/{tenant.id}/settings", headers=admin)
+    token = csrf_of(page)
+    seen = re.search(r'name="rotated_at" value="(\d+)"', page.text)
+    assert seen, "the form says which key it saw"
+    form = {"csrf": token, "rotated_at": seen.group(1)}
+    rotated = roster.request("POST", f"/ui/w/{tenant.id}/rotate-key", data=form, headers=admin)
     new_key = re.search(r'class="new-key">([^<]+)<', rotated.text)
     assert new_key
     assert roster.get("/v1/workspace", tenant).status_code == 401
+    fresh = replace(tenant, key=new_key.group(1))
+    assert roster.get("/v1/workspace", fresh).status_code == 200
+    again = roster.request("POST", f"/ui/w/{tenant.id}/rotate-key", data=form, headers=admin)
+    assert again.status_code == 400  # the same form sent again (a reload) rotates nothing
+    assert "rotated since this page was shown" in again.text
+    assert roster.get("/v1/workspace", fresh).status_code == 200
     tiers = roster.request(
         "POST",
         f"/ui/w/{tenant.id}/tiers",
@@ -342,3 +350,18 @@ def test_the_overview_shows_the_apply_rate(roster: Harness, viewer: dict[str, st
     page = roster.request("GET", "/ui/", headers=viewer)
     assert page.status_code == 200, page.text
     assert "apply rate, last 5 min<b>0.1 elements/s</b>" in page.text  # 30 in 300 s
+
+
+def test_the_runs_page_pages_older_runs(roster: Harness, viewer: dict[str, str]) -> None:
+    tenant = roster.tenant()
+    for n in range(51):
+        element = {"type": "customer", "customer_id": f"c{n}"}
+        roster.transition(tenant, [element], **{"X-Roster-Run": f"run-{n:02d}"})
+    first = roster.request("GET", f"/ui/w/{tenant.id}/runs", headers=viewer)
+    assert ">run-50<" in first.text
+    assert ">run-00<" not in first.text
+    older = re.search(r'href="\?(after=\d+)">Older runs', first.text)
+    assert older, "no link to older runs"
+    second = roster.request("GET", f"/ui/w/{tenant.id}/runs?{older.group(1)}", headers=viewer)
+    assert ">run-00<" in second.text
+    assert ">run-50<" not in second.text

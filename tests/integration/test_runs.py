@@ -166,7 +166,7 @@ def test_a_run_is_seen_by_its_own_workspace_only(roster: Harness) -> None:
     tenant, other = roster.tenant("one"), roster.tenant("two")
     _post_run(roster, tenant, [[_customer("c1")]])
     roster.drain()
-    assert roster.get("/v1/runs", other).json() == {"runs": []}
+    assert roster.get("/v1/runs", other).json() == {"runs": [], "next": None}
     assert roster.get(f"/v1/runs/{RUN['X-Roster-Run']}", other).status_code == 404
 
 

@@ -29,12 +29,16 @@ Caller = Annotated[Workspace, Depends(caller)]
 Run = Annotated[str, Path(json_schema_extra=RUN_SCHEMA)]
 
 
-@router.get("/v1/runs", summary="The workspace's runs, the one with the newest batch first")
+@router.get("/v1/runs", summary="The workspace's runs, the one with the newest batch first, paged")
 async def list_runs(
-    request: Request, workspace: Caller, limit: int = Query(50, ge=1, le=1000)
+    request: Request,
+    workspace: Caller,
+    limit: int = Query(50, ge=1, le=1000),
+    after: str | None = Query(None, max_length=20, description="the previous page's `next`"),
 ) -> dict[str, Any]:
+    """`{"runs", "next"}`: pass `next` as `after` for the page after (`null` after the last)."""
     db = container(request).db
-    return {"runs": await run_in_threadpool(lambda: runs.run_list(db, workspace, limit=limit))}
+    return await run_in_threadpool(lambda: runs.run_page(db, workspace, limit=limit, after=after))
 
 
 @router.get("/v1/runs/{run}", summary="A run: its batches, outcomes, issue codes and progress")

@@ -150,8 +150,11 @@ def _run_columns() -> list[sa.ColumnElement[Any]]:
     ]
 
 
-def runs_of(conn: Connection, workspace_id: str, *, limit: int) -> list[dict[str, Any]]:
-    """The workspace's runs, the one with the newest batch first, each added up."""
+def runs_of(
+    conn: Connection, workspace_id: str, *, limit: int, before: int | None = None
+) -> list[dict[str, Any]]:
+    """The workspace's runs, the one with the newest batch first, each added up; with
+    ``before``, those whose newest batch came before that ``seq`` (the next page)."""
     query = (
         sa.select(*_run_columns())
         .where(t.c.workspace_id == workspace_id, t.c.run.is_not(None))
@@ -159,6 +162,8 @@ def runs_of(conn: Connection, workspace_id: str, *, limit: int) -> list[dict[str
         .order_by(sa.func.max(t.c.seq).desc())
         .limit(limit)
     )
+    if before is not None:
+        query = query.having(sa.func.max(t.c.seq) < before)
     return [dict(r) for r in conn.execute(query).mappings()]
 
 

@@ -22,10 +22,20 @@ def save_settings(conn: Connection, ws: Workspace) -> None:
     conn.execute(sa.update(t).where(t.c.id == ws.id).values(**_columns(ws)))
 
 
-def set_key(conn: Connection, workspace_id: str, key_hash: str, now_ms: int) -> bool:
-    result = conn.execute(
-        sa.update(t).where(t.c.id == workspace_id).values(key_hash=key_hash, key_rotated_at=now_ms)
-    )
+def set_key(
+    conn: Connection,
+    workspace_id: str,
+    key_hash: str,
+    now_ms: int,
+    *,
+    rotated_at: int | None = None,
+) -> bool:
+    """Give the workspace a new key hash; with ``rotated_at``, only if its key is still the one
+    rotated then (``False`` otherwise, as for no such workspace)."""
+    query = sa.update(t).where(t.c.id == workspace_id)
+    if rotated_at is not None:
+        query = query.where(t.c.key_rotated_at == rotated_at)
+    result = conn.execute(query.values(key_hash=key_hash, key_rotated_at=now_ms))
     return result.rowcount == 1
 
 

@@ -21,11 +21,23 @@ ISSUES_PAGE = 50
 BATCHES_SHOWN = 20
 
 
+RUNS_PAGE = 50
+
+
 @router.get("/runs")
-def run_list_page(request: Request, workspace_id: str, session: SignedIn) -> Response:
+def run_list_page(
+    request: Request,
+    workspace_id: str,
+    session: SignedIn,
+    after: str | None = Query(None, max_length=20),
+) -> Response:
+    """The workspace's runs, newest first, a page at a time."""
     ws = workspace(request, workspace_id)
-    found_runs = runs.run_list(database(request), ws, limit=200)
-    return render(request, "runs.html", {"ws": ws, "runs": found_runs})
+    try:
+        page = runs.run_page(database(request), ws, limit=RUNS_PAGE, after=after)
+    except InvalidParameter as exc:
+        raise PageNotFound(exc.message) from None
+    return render(request, "runs.html", {"ws": ws, "runs": page["runs"], "next": page["next"]})
 
 
 def _run(request: Request, ws: Workspace, name: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from roster.api.ui.pages import database, workspace
 from roster.api.ui.sessions import AdminChanging, SignedIn
 from roster.api.ui.templating import HEADERS, render
-from roster.domain.errors import InvalidSetting, RosterError
+from roster.domain.errors import Conflict, InvalidSetting, RosterError
 from roster.domain.workspaces import Workspace
 from roster.services.admin import workspace_admin
 
@@ -118,8 +118,18 @@ async def change_tiers(
 
 
 @router.post("/w/{workspace_id}/rotate-key")
-async def rotate_key(request: Request, workspace_id: str, session: AdminChanging) -> Response:
-    """A new API key, shown once on the page this answers; the old key stops working at once."""
+async def rotate_key(
+    request: Request, workspace_id: str, session: AdminChanging, rotated_at: Text = ""
+) -> Response:
+    """A new API key, shown once on the page this answers; the old key stops working at once.
+    The form says when the key it saw was rotated: sent again (a reload), it rotates nothing."""
     ws = await run_in_threadpool(workspace, request, workspace_id)
-    key = await run_in_threadpool(workspace_admin.rotate_key, database(request), ws.id)
+    seen = int(rotated_at) if rotated_at.isascii() and rotated_at.isdigit() else -1
+    try:
+        key = await run_in_threadpool(
+            lambda: workspace_admin.rotate_key(database(request), ws.id, rotated_at=seen)
+        )
+    except Conflict as exc:
+        fresh = await run_in_threadpool(workspace, request, workspace_id)
+        return _settings_page(request, fresh, saved=False, problem=exc.message, new_key=None)
     return _settings_page(request, ws, saved=False, problem=None, new_key=key)

@@ -8,7 +8,7 @@ from typing import Any
 
 from roster.domain.credentials import hash_key, new_api_key, new_workspace_id
 from roster.domain.element_rules import excerpt
-from roster.domain.errors import InvalidSetting, NotFound
+from roster.domain.errors import Conflict, InvalidSetting, NotFound
 from roster.domain.identity import identifier_pairs
 from roster.domain.loyalty import amount_json, tiers_of
 from roster.domain.workspaces import Limits, Workspace, limits_preset
@@ -28,10 +28,16 @@ def create(db: Database, name: str, *, default_limits: str) -> tuple[Workspace, 
     return ws, key
 
 
-def rotate_key(db: Database, workspace_id: str) -> str:
+def rotate_key(db: Database, workspace_id: str, *, rotated_at: int | None = None) -> str:
+    """A new API key (the old one stops at once). With ``rotated_at`` (when the caller saw the
+    key last rotated), only if no one rotated it since: a form sent twice rotates it once."""
     key = new_api_key(workspace_id)
+    now = int(time.time() * 1000)
     with db.write() as conn:
-        if not workspaces.set_key(conn, workspace_id, hash_key(key), int(time.time() * 1000)):
+        if not workspaces.set_key(conn, workspace_id, hash_key(key), now, rotated_at=rotated_at):
+            if rotated_at is not None and workspaces.get(conn, workspace_id) is not None:
+                msg = "the key was rotated since this page was shown: no new key was made"
+                raise Conflict(msg, field="rotated_at")
             raise NotFound(f"workspace {excerpt(workspace_id)} not found", field="workspace_id")
     return key
 

@@ -35,9 +35,23 @@ CSV_PAGE = 5_000
 
 def run_list(db: Database, workspace: Workspace, *, limit: int) -> list[dict[str, Any]]:
     """The workspace's runs, the one with the newest batch first."""
+    runs: list[dict[str, Any]] = run_page(db, workspace, limit=limit)["runs"]
+    return runs
+
+
+def run_page(
+    db: Database, workspace: Workspace, *, limit: int, after: str | None = None
+) -> dict[str, Any]:
+    """A page of the workspace's runs, the one with the newest batch first, and the cursor of
+    the next page (``next``, to pass as ``after``; ``None`` after the last)."""
+    if after is not None and not _counter(after):
+        msg = f"'after' must be a cursor from an earlier page's 'next', got {after[:40]!r}"
+        raise InvalidParameter(msg, field="after")
+    before = None if after is None else int(after)
     with db.read() as conn:
-        rows = batch_reads.runs_of(conn, workspace.id, limit=limit)
-    return [_summary(r) for r in rows]
+        rows = batch_reads.runs_of(conn, workspace.id, limit=limit, before=before)
+    following = str(rows[-1]["last_seq"]) if len(rows) == limit else None
+    return {"runs": [_summary(r) for r in rows], "next": following}
 
 
 def run_view(db: Database, workspace: Workspace, name: str) -> dict[str, Any]:
