@@ -4,41 +4,22 @@ host refused: both render Roster's operations from assets Roster serves itself."
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from browser_kit import chromium, offline
+from playwright.sync_api import Browser, Page
 from process_kit import Cluster, Proc, start_all
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        # The container has no user namespaces for Chromium's sandbox.
-        found = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield found
-        finally:
-            found.close()
+    with chromium() as found:
+        yield found
 
 
 def _offline_page(browser: Browser, api: Proc, outside: list[str]) -> Page:
-    """A page that may reach the server under test and nothing else (what it tried is kept)."""
-    page = browser.new_page()
-    own = api.base_url
-
-    def route(found: Route) -> None:
-        if found.request.url.startswith(own) or found.request.url.startswith("data:"):
-            found.continue_()
-        else:
-            outside.append(found.request.url)
-            found.abort()
-
-    page.route("**/*", route)
-    return page
+    return offline(browser, api, outside).new_page()
 
 
 @pytest.fixture

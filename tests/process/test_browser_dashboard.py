@@ -11,20 +11,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+from browser_kit import chromium, offline
+from playwright.sync_api import Browser, Page, expect
 from process_kit import Cluster, Proc, client, opened, post_transition, start_all, store_of
 
 from roster.services.operators import accounts
 from roster_testkit import Tenant
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "a long pass phrase"
 SHOTS = os.environ.get("DASHBOARD_SCREENSHOTS")
 LONG = "x" * 600  # longer than ROSTER_MAX_STRING_LENGTH: a value_too_long warning
@@ -33,30 +32,8 @@ pytestmark = pytest.mark.process
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        # The container has no user namespaces for Chromium's sandbox.
-        found = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield found
-        finally:
-            found.close()
-
-
-def offline(browser: Browser, api: Proc, outside: list[str]) -> BrowserContext:
-    """A browser context that may reach the server under test and nothing else."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
-    own = api.base_url
-
-    def route(found: Route) -> None:
-        if found.request.url.startswith((own, "data:")):
-            found.continue_()
-        else:
-            outside.append(found.request.url)
-            found.abort()
-
-    context.route("**/*", route)
-    return context
+    with chromium() as found:
+        yield found
 
 
 def sign_in(page: Page, api: Proc, email: str, path: str = "/ui/") -> None:

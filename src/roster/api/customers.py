@@ -16,6 +16,7 @@ from roster.domain.identity import ANONYMOUS_ID
 from roster.domain.timestamps import InvalidTimestamp, parse_timestamp
 from roster.domain.workspaces import Workspace
 from roster.services.reads import customer_list, profiles
+from roster.store.customer_list import CustomerFilter
 
 router = APIRouter(tags=["Customers"])
 Caller = Annotated[Workspace, Depends(caller)]
@@ -32,6 +33,32 @@ async def get_customer(customer_id: str, request: Request, workspace: Caller) ->
     return await run_in_threadpool(load)
 
 
+def customer_filters(
+    workspace: Caller,
+    attribute: str | None = Query(None, max_length=200, description="list: with `value`"),
+    value: str | None = Query(
+        None, max_length=1000, description="list: customers whose `attribute` holds it (as text)"
+    ),
+    migrated: bool | None = Query(None, description="list: migrated by a Masivo migration"),
+    migrated_only: bool | None = Query(None, description="list: migrated, changed by nothing else"),
+    created_since: str | None = Query(None, json_schema_extra=TIME_SCHEMA),
+    updated_since: str | None = Query(None, json_schema_extra=TIME_SCHEMA),
+) -> CustomerFilter:
+    """The filters a listing and the export share."""
+    return customer_list.customer_filter(
+        workspace,
+        attribute=attribute,
+        value=value,
+        migrated=migrated,
+        migrated_only=migrated_only,
+        created_since=_time(created_since, "created_since"),
+        updated_since=_time(updated_since, "updated_since"),
+    )
+
+
+Filters = Annotated[CustomerFilter, Depends(customer_filters)]
+
+
 @router.get(
     "/v1/customers",
     summary="List the workspace's customers (paged, filtered, counted), or find one by "
@@ -42,18 +69,11 @@ async def get_customer(customer_id: str, request: Request, workspace: Caller) ->
 async def customers(
     request: Request,
     workspace: Caller,
+    found: Filters,
     uid: int | None = Query(None, ge=1, le=MAX_UID, description="lookup: this uid's profile"),
     customer_id: str | None = Query(
         None, description="lookup: for ids a path cannot carry, e.g. 'a/b'"
     ),
-    attribute: str | None = Query(None, max_length=200, description="list: with `value`"),
-    value: str | None = Query(
-        None, max_length=1000, description="list: customers whose `attribute` holds it (as text)"
-    ),
-    migrated: bool | None = Query(None, description="list: migrated by a Masivo migration"),
-    migrated_only: bool | None = Query(None, description="list: migrated, changed by nothing else"),
-    created_since: str | None = Query(None, json_schema_extra=TIME_SCHEMA),
-    updated_since: str | None = Query(None, json_schema_extra=TIME_SCHEMA),
     after: str | None = Query(None, max_length=20, description="list: the previous page's `next`"),
     limit: int = Query(100, ge=1, le=customer_list.MAX_PAGE),
     count: bool = Query(False, description="list: also count every customer the filters take"),
@@ -73,15 +93,6 @@ async def customers(
         None,
     )
     if uid is None and identifier is None and customer_id is None:
-        found = customer_list.customer_filter(
-            workspace,
-            attribute=attribute,
-            value=value,
-            migrated=migrated,
-            migrated_only=migrated_only,
-            created_since=_time(created_since, "created_since"),
-            updated_since=_time(updated_since, "updated_since"),
-        )
         return await run_in_threadpool(
             customer_list.listing, db, workspace, found, after=after, limit=limit, with_count=count
         )
@@ -119,28 +130,12 @@ LISTING = frozenset(
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
 async def export_customers(
-    request: Request,
-    workspace: Caller,
-    attribute: str | None = Query(None, max_length=200),
-    value: str | None = Query(None, max_length=1000),
-    migrated: bool | None = None,
-    migrated_only: bool | None = None,
-    created_since: str | None = Query(None, json_schema_extra=TIME_SCHEMA),
-    updated_since: str | None = Query(None, json_schema_extra=TIME_SCHEMA),
+    request: Request, workspace: Caller, found: Filters
 ) -> StreamingResponse:
     """One line per customer, in uid order, each as a listing shows it. It is read a thousand
     customers per transaction, so memory stays flat; `X-Roster-Count` says how many there are
     as the export starts (customers written meanwhile may be added)."""
     db = container(request).db
-    found = customer_list.customer_filter(
-        workspace,
-        attribute=attribute,
-        value=value,
-        migrated=migrated,
-        migrated_only=migrated_only,
-        created_since=_time(created_since, "created_since"),
-        updated_since=_time(updated_since, "updated_since"),
-    )
     total = await run_in_threadpool(customer_list.count, db, workspace, found)
     return StreamingResponse(
         customer_list.export_lines(db, workspace, found),
