@@ -88,3 +88,36 @@ def test_a_worker_killed_mid_import_is_resumed_without_loss_or_repeat(
         f"FIGURE import_crash store={store_of(cluster)} fault={fault} rows={ROWS} "
         f"chunks_done_at_kill={done_before} lost=0 dup=0"
     )
+
+
+def test_an_import_making_progress_outlives_more_takeovers_than_max_attempts(
+    store_cluster: Cluster, make_tenant: Callable[[Cluster, str], Tenant]
+) -> None:
+    """Every worker dies after committing one chunk, and ROSTER_MAX_ATTEMPTS is 1: each
+    takeover would be one attempt too many, but an attempt that commits a chunk does not count
+    against the limit, so the import ends done, each chunk applied once."""
+    cluster = store_cluster
+    tenant = make_tenant(cluster, "progress")
+    api = cluster.api()
+    start_all(api)
+    settings = {"ROSTER_FAULT_POINT": "worker_between_chunks", "ROSTER_MAX_ATTEMPTS": "1"}
+    settings["ROSTER_LEASE_SECONDS"] = "1"
+    with client(api, timeout=60) as http, opened(cluster.url) as db:
+        response = http.post(
+            "/v1/imports/people",
+            content=people_file(),
+            headers={**tenant.auth, "Content-Type": "text/csv"},
+        )
+        assert response.status_code == 202, response.text
+        batch_id = response.json()["batch_id"]
+        for n in range(3):  # three chunks: three workers, each killed after its chunk
+            worker = cluster.worker(f"w{n}", **settings)
+            start_all(worker)
+            wait_for(f"worker {n} to kill itself", lambda w=worker: not w.alive, 60)  # type: ignore[misc]
+            done = scalar(db, "SELECT done_chunks FROM batches WHERE id = :id", id=batch_id)
+            assert done == n + 1
+        status = scalar(db, "SELECT status FROM batches WHERE id = :id", id=batch_id)
+        assert status == "done"
+        people = scalar(db, "SELECT count(*) FROM customers WHERE created_batch = :id", id=batch_id)
+        bad = len([n for n in range(ROWS) if n % EVERY_BAD == 3])
+        assert people == ROWS - bad

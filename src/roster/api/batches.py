@@ -11,6 +11,7 @@ from roster.api.deps import caller, container
 from roster.api.params import RUN_SCHEMA, text_param
 from roster.domain.batches import MAX_RUN_LENGTH, Status, run_name
 from roster.domain.workspaces import Workspace
+from roster.services.admin import batch_retry
 from roster.services.reads import batches
 
 router = APIRouter(tags=["Batches"])
@@ -66,3 +67,23 @@ async def list_batches(
             limit=limit,
         )
     )
+
+
+@router.post(
+    "/v1/batches/{batch_id}/retry",
+    summary="Queue a failed batch again: its attempts from 0, its progress kept",
+    status_code=202,
+    responses={404: {}, 409: {"description": "The batch is not failed"}},
+)
+async def retry_batch(
+    batch_id: Annotated[str, Path(json_schema_extra={"maxLength": 40})],
+    request: Request,
+    workspace: Caller,
+) -> dict[str, Any]:
+    """The batch as `GET /v1/batches/{batch_id}` shows it, now `queued`. A CSV import resumes
+    at its first chunk not applied; any other batch is applied whole (a failed one applied
+    nothing). It keeps its place in the queue: before the workspace's later batches still
+    queued, after those applied while it was failed."""
+    batch_id = text_param(batch_id, "batch_id", max_length=40)
+    db = container(request).db
+    return await run_in_threadpool(batch_retry.retry, db, workspace, batch_id)

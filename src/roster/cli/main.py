@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from roster.cli import batches as batches_cli
 from roster.cli import export as export_cli
 from roster.cli import load as load_cli
 from roster.cli import runs as runs_cli
@@ -35,6 +36,7 @@ app.add_typer(ws_app, name="workspace")
 app.add_typer(runs_cli.app, name="runs")
 app.add_typer(users_cli.app, name="user")
 app.add_typer(export_cli.app, name="export")
+app.add_typer(batches_cli.app, name="batches")
 app.command("load")(load_cli.command)
 
 

@@ -377,6 +377,8 @@ def finish_chunk(
             lease_expires_at=None,
             last_error=None,
         )
+    else:  # progress is not failure: the attempts that never finish count again from here
+        values["attempts"] = 0
     conn.execute(sa.update(t).where(t.c.id == batch_id).values(**values))
     return Progress(progress.done_chunks + 1, progress.issues + len(issues))
 
@@ -397,6 +399,29 @@ def release(conn: Connection, batch_ids: list[str], owner: str) -> None:
             status=Status.QUEUED, lease_owner=None, lease_expires_at=None, attempts=t.c.attempts - 1
         )
     )
+
+
+def retry_failed(conn: Connection, workspace_id: str, batch_id: str, now: int) -> str | None:
+    """Queue a ``failed`` batch of the workspace again, its attempts counted from 0 and its
+    progress kept (a chunked one resumes at its first chunk not applied). Returns the status
+    the batch had (``None``: no such batch of the workspace); only a failed one changes."""
+    where = sa.and_(t.c.id == batch_id, t.c.workspace_id == workspace_id)
+    status = conn.execute(sa.select(t.c.status).where(where)).scalar()
+    if status != Status.FAILED:
+        return None if status is None else str(status)
+    conn.execute(
+        sa.update(t)
+        .where(where, t.c.status == Status.FAILED)
+        .values(
+            status=Status.QUEUED,
+            attempts=0,
+            next_attempt_at=now,
+            finished_at=None,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+    )
+    return str(status)
 
 
 def give_up_or_retry(
