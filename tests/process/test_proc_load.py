@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from process_kit import Cluster, Proc, drain, opened, scalar
+from process_kit import Cluster, Proc, drain, opened, scalar, wait_for
 
 from roster_testkit import Tenant
 
@@ -127,8 +127,13 @@ def test_a_load_rides_out_an_api_killed_and_restarted_under_it(
     cluster = store_cluster
     api, tenant, path, bad = _running(cluster, make_tenant(cluster, "restart"))
     loader = _loader(cluster, tenant, api.base_url, path)
-    time.sleep(0.5)  # while it sends, or follows the run: either must ride it out
-    api.kill()
+
+    def sending() -> bool:  # past its first probe (an unreachable target at start stops it)
+        with opened(cluster.url) as db:
+            return int(scalar(db, "SELECT count(*) FROM batches WHERE run = 'kill-test'")) > 0
+
+    wait_for("the loader to send its first request", sending, 60)
+    api.kill()  # while it sends, or follows the run: either must ride it out
     time.sleep(1.0)
     api.start(same_port=True)
     api.ready()
