@@ -9,6 +9,7 @@ import csv
 import io
 from collections.abc import Callable
 
+import httpx
 import pytest
 from process_kit import Cluster, client, opened, rows, scalar, start_all, store_of, wait_for
 
@@ -31,6 +32,18 @@ def people_file() -> bytes:
     return out.getvalue().encode()
 
 
+def post_import(http: httpx.Client, tenant: Tenant) -> str:
+    """Post the people file as an import; its batch id."""
+    response = http.post(
+        "/v1/imports/people",
+        content=people_file(),
+        headers={**tenant.auth, "Content-Type": "text/csv"},
+    )
+    assert response.status_code == 202, response.text
+    batch_id: str = response.json()["batch_id"]
+    return batch_id
+
+
 @pytest.mark.parametrize("fault", ["worker_between_chunks", "worker_mid_apply"])
 def test_a_worker_killed_mid_import_is_resumed_without_loss_or_repeat(
     store_cluster: Cluster,
@@ -44,13 +57,7 @@ def test_a_worker_killed_mid_import_is_resumed_without_loss_or_repeat(
     faulty = cluster.worker("w1", ROSTER_FAULT_POINT=fault)
     start_all(api, faulty)
     with client(api, timeout=60) as http, opened(cluster.url) as db:
-        response = http.post(
-            "/v1/imports/people",
-            content=people_file(),
-            headers={**tenant.auth, "Content-Type": "text/csv"},
-        )
-        assert response.status_code == 202, response.text
-        batch_id = response.json()["batch_id"]
+        batch_id = post_import(http, tenant)
         wait_for("the faulty worker to kill itself", lambda: not faulty.alive, 30)
         assert faulty.wait(5) == -9
         done_before = scalar(db, "SELECT done_chunks FROM batches WHERE id = :id", id=batch_id)
@@ -103,13 +110,7 @@ def test_an_import_making_progress_outlives_more_takeovers_than_max_attempts(
     settings = {"ROSTER_FAULT_POINT": "worker_between_chunks", "ROSTER_MAX_ATTEMPTS": "1"}
     settings["ROSTER_LEASE_SECONDS"] = "1"
     with client(api, timeout=60) as http, opened(cluster.url) as db:
-        response = http.post(
-            "/v1/imports/people",
-            content=people_file(),
-            headers={**tenant.auth, "Content-Type": "text/csv"},
-        )
-        assert response.status_code == 202, response.text
-        batch_id = response.json()["batch_id"]
+        batch_id = post_import(http, tenant)
         for n in range(3):  # three chunks: three workers, each killed after its chunk
             worker = cluster.worker(f"w{n}", **settings)
             start_all(worker)

@@ -29,12 +29,12 @@ def find_uid(db: Database, workspace: Workspace, text: str, by: str = AUTO) -> i
     tries: list[dict[str, Any]] = []
     if by in (AUTO, CUSTOMER_ID):
         tries.append({"customer_id": text})
-    tries += [{"identifier": (n, text)} for n in names if by in (AUTO, n)]
+    tries += [{"customer_id": None, "identifier": (n, text)} for n in names if by in (AUTO, n)]
     if by in (AUTO, UID) and text.isascii() and text.isdigit() and len(text) <= 18:
-        tries.append({"uid": int(text)})
-    for lookup in tries:
+        tries.append({"customer_id": None, "uid": int(text)})
+    for lookup in tries:  # the customer's row alone: its page reads the rest
         try:
-            found = profiles.profile(db, workspace, **lookup)
+            found = profiles.find_customer(db, workspace, **lookup)
         except RosterError:  # not found, or a value the identifier cannot hold
             continue
         return int(found["uid"])

@@ -6,10 +6,11 @@ from typing import Any
 
 from roster.domain.batches import Status
 from roster.domain.element_rules import excerpt
-from roster.domain.errors import InvalidParameter, NotFound
+from roster.domain.errors import NotFound
 from roster.domain.outcomes import Issue
 from roster.domain.timestamps import format_optional_ms as _iso
 from roster.domain.workspaces import Workspace
+from roster.services.reads import cursors
 from roster.store import batch_reads
 from roster.store.database import Database
 
@@ -61,12 +62,7 @@ def batch_page(
 ) -> dict[str, Any]:
     """A page of the workspace's batches, newest first, and the cursor of the next page
     (``next``, to pass as ``after``; ``None`` after the last)."""
-    before = None
-    if after is not None:
-        if not (after.isascii() and after.isdigit() and len(after) <= 18):
-            msg = f"'after' must be a cursor from an earlier page's 'next', got {after[:40]!r}"
-            raise InvalidParameter(msg, field="after")
-        before = int(after)
+    before = cursors.number(after)
     with db.read() as conn:
         rows = batch_reads.list_recent(
             conn,

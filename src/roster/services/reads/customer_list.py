@@ -23,6 +23,7 @@ from roster.domain.errors import InvalidParameter
 from roster.domain.identity import normalise_identifier
 from roster.domain.timestamps import format_optional_ms as _iso
 from roster.domain.workspaces import Workspace
+from roster.services.reads import cursors
 from roster.store import customer_list
 from roster.store.customer_list import CustomerFilter
 from roster.store.database import Database
@@ -79,7 +80,7 @@ def listing(
 ) -> dict[str, Any]:
     """A page of customers, the cursor of the next (``None`` after the last), and the count of
     all the filter takes if asked."""
-    start = _cursor(after)
+    start = cursors.number(after)
     with db.read() as conn:
         rows, following = customer_list.page(conn, workspace.id, found, after=start, limit=limit)
         total = customer_list.count(conn, workspace.id, found) if with_count else None
@@ -126,12 +127,3 @@ def summary(workspace: Workspace, row: dict[str, Any]) -> dict[str, Any]:
         "created_at": _iso(row["created_at"]),
         "updated_at": _iso(row["updated_at"]),
     }
-
-
-def _cursor(after: str | None) -> int | None:
-    if after is None:
-        return None
-    if not (after.isascii() and after.isdigit() and len(after) <= 18):
-        msg = f"'after' must be a cursor from an earlier page's 'next', got {after[:40]!r}"
-        raise InvalidParameter(msg, field="after")
-    return int(after)

@@ -24,12 +24,16 @@ from roster.store.database import Database
 
 
 def find_customer(
-    db: Database, workspace: Workspace, customer_id: str | None, uid: int | None = None
+    db: Database,
+    workspace: Workspace,
+    customer_id: str | None,
+    uid: int | None = None,
+    identifier: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The raw customer row of a ``customer_id`` or a ``uid`` (a tombstone too: it keeps its
-    uid), for its events, activity and timeline."""
+    """The raw customer row of a ``customer_id``, a ``uid`` or an identifier (a tombstone too:
+    it keeps its uid), for its events, activity and timeline."""
     with db.read() as conn:
-        return _customer_row(conn, workspace, customer_id, uid, None)
+        return _customer_row(conn, workspace, customer_id, uid, identifier)
 
 
 def timeline(

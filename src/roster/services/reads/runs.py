@@ -12,9 +12,10 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from roster.domain.errors import Conflict, InvalidParameter, NotFound
+from roster.domain.errors import Conflict, NotFound
 from roster.domain.timestamps import format_optional_ms as _iso
 from roster.domain.workspaces import Workspace
+from roster.services.reads import cursors
 from roster.store import batch_reads
 from roster.store.database import Database
 
@@ -44,10 +45,7 @@ def run_page(
 ) -> dict[str, Any]:
     """A page of the workspace's runs, the one with the newest batch first, and the cursor of
     the next page (``next``, to pass as ``after``; ``None`` after the last)."""
-    if after is not None and not _counter(after):
-        msg = f"'after' must be a cursor from an earlier page's 'next', got {after[:40]!r}"
-        raise InvalidParameter(msg, field="after")
-    before = None if after is None else int(after)
+    before = cursors.number(after)
     with db.read() as conn:
         rows = batch_reads.runs_of(conn, workspace.id, limit=limit, before=before)
     following = str(rows[-1]["last_seq"]) if len(rows) == limit else None
@@ -103,9 +101,7 @@ def run_effects(
 ) -> dict[str, Any]:
     """A page of what each element of the run's batches did (``created``, ``updated``,
     ``unchanged``; ``-`` for one not applied), one letter an element, and the next cursor."""
-    if after is not None and not _counter(after):
-        msg = f"'after' must be a cursor from an earlier page's 'next', got {after[:40]!r}"
-        raise InvalidParameter(msg, field="after")
+    cursors.number(after)
     with db.read() as conn:
         if after is None and batch_reads.run_summary(conn, workspace.id, name) is None:
             raise NotFound(f"run {name!r} not found", field="run")
@@ -158,19 +154,12 @@ def run_issues_csv(db: Database, workspace: Workspace, name: str) -> Iterator[st
         after = (rows[-1]["seq"], rows[-1]["ordinal"])
 
 
-def _counter(text: str) -> bool:
-    """A cursor's number: ASCII digits, within a 64-bit integer (a longer one names no row and
-    is refused as the database would refuse it)."""
-    return text.isascii() and text.isdigit() and len(text) <= 18
-
-
 def _cursor(after: str | None) -> tuple[int, int] | None:
     if after is None:
         return None
     seq, dot, ordinal = after.partition(".")
-    if not (dot and _counter(seq) and _counter(ordinal)):
-        msg = f"'after' must be a cursor from an earlier page's 'next', got {after[:40]!r}"
-        raise InvalidParameter(msg, field="after")
+    if not (dot and cursors.is_number(seq) and cursors.is_number(ordinal)):
+        cursors.refuse(after)
     return int(seq), int(ordinal)
 
 
