@@ -42,10 +42,10 @@ class Settings(BaseSettings):
         1, ge=1, le=64, description="Worker loops one `roster worker` process runs."
     )
     lease_seconds: float = Field(
-        30.0, gt=0, description="How long a claimed batch stays reserved without a heartbeat."
+        8.0, gt=0, description="How long a claimed batch stays reserved without a heartbeat."
     )
     heartbeat_seconds: float = Field(
-        5.0, gt=0, description="How often a worker renews the lease of the batch in hand."
+        2.0, gt=0, description="How often a worker renews the lease of the batch in hand."
     )
     poll_seconds: float = Field(
         0.2, gt=0, description="How long an idle worker sleeps before looking for work again."

@@ -29,7 +29,7 @@ def test_upgrade_is_idempotent(container: Container) -> None:
     """Upgrading an up-to-date database changes nothing and stays at the newest revision."""
     before = migrations.current_revision(container.db)
     migrations.upgrade(container.db)
-    assert migrations.current_revision(container.db) == before == "0013"
+    assert migrations.current_revision(container.db) == before == "0014"
 
 
 @pytest.mark.parametrize(
@@ -321,6 +321,26 @@ def test_attribute_batches_upgrade_and_downgrade(blank_url: str) -> None:
         with db.read() as conn:
             columns = {c["name"] for c in sa.inspect(conn).get_columns("customers")}
             assert "attribute_batches" not in columns
+    finally:
+        db.dispose()
+
+
+def test_workspace_turns_upgrade_and_downgrade(blank_url: str) -> None:
+    """0014 adds the workspaces' turns, empty (every workspace at the front of the fair claim);
+    a downgrade drops them and keeps the workspaces."""
+    db = Database(blank_url)
+    try:
+        migrations.upgrade(db, "0013")
+        with db.write() as conn:
+            conn.execute(sa.insert(schema.workspaces), WORKSPACE)
+        migrations.upgrade(db)
+        with db.read() as conn:
+            assert "workspace_turns" in sa.inspect(conn).get_table_names()
+            assert conn.execute(sa.text("SELECT count(*) FROM workspace_turns")).scalar_one() == 0
+        _downgrade(db, "0013")
+        with db.read() as conn:
+            assert "workspace_turns" not in sa.inspect(conn).get_table_names()
+            assert conn.execute(sa.text("SELECT count(*) FROM workspaces")).scalar_one() == 1
     finally:
         db.dispose()
 

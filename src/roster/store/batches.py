@@ -21,6 +21,7 @@ from roster.store.schema import batch_effects as et
 from roster.store.schema import batch_issues as it
 from roster.store.schema import batch_payloads as pt
 from roster.store.schema import batches as t
+from roster.store.schema import workspace_turns as turns_t
 
 
 def is_unfinished(status: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
@@ -135,6 +136,7 @@ def claim_next(conn: Connection, owner: str, now: int, lease_ms: int) -> Claimed
         retry_alone=row.last_error is not None,
         prepared=prepared,
         taken_over=row.status == Status.PROCESSING,
+        elements=row.element_count,
     )
 
 
@@ -168,6 +170,7 @@ def claim_followers(
                 row.accepted_at,
                 row.attempts + 1,
                 prepared=None if row.prepared is None else bytes(row.prepared),
+                elements=row.element_count,
             )
         )
     if taken:
@@ -191,8 +194,8 @@ def _claim_query(now: int) -> sa.Select[Any]:
 
 
 def _build_claim() -> sa.Select[Any]:
-    """The oldest ready batch among the workspaces' heads (each one's oldest unfinished batch),
-    as of the parameter ``now``.
+    """The ready batch among the workspaces' heads (each one's oldest unfinished batch) whose
+    workspace's turn comes first (``domain.turns``), then the oldest, as of the parameter ``now``.
 
     Heads come from one grouped pass over the unfinished batches, so a workspace with a long
     backlog behind a batch in hand costs one index range, not one probe per waiting batch.
@@ -210,9 +213,10 @@ def _build_claim() -> sa.Select[Any]:
     )
     return (
         sa.select(t.c.seq, t.c.id, t.c.workspace_id, t.c.kind, t.c.accepted_at)
-        .add_columns(t.c.attempts, t.c.last_error, t.c.status)
+        .add_columns(t.c.attempts, t.c.last_error, t.c.status, t.c.element_count)
+        .select_from(t.outerjoin(turns_t, turns_t.c.workspace_id == t.c.workspace_id))
         .where(t.c.seq.in_(heads), ready)
-        .order_by(t.c.seq)
+        .order_by(sa.func.coalesce(turns_t.c.turn, 0), t.c.seq)
         .limit(1)
         .with_for_update(skip_locked=True, of=t)
     )

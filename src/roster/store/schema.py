@@ -79,6 +79,15 @@ batches = sa.Table(
     sa.Index("ix_batches_workspace_id_run_seq", "workspace_id", "run", "seq"),
 )
 
+#: Each workspace's turn in the fair claim (``domain.turns``): claims go to the ready workspace
+#: whose turn comes first. A workspace never claimed has no row (turn 0). Schema 0014.
+workspace_turns = sa.Table(
+    "workspace_turns",
+    metadata,
+    sa.Column("workspace_id", sa.ForeignKey("workspaces.id"), primary_key=True),
+    sa.Column("turn", sa.BigInteger, nullable=False),
+)
+
 #: A batch's request body as accepted (and as read at the door), apart from its row: SQLite
 #: rewrites a whole row (its overflow pages too) whenever a column of it changes, and a batch's
 #: status changes three times.

@@ -30,11 +30,11 @@ from roster.gc_pause import collector_paused
 from roster.services.apply.kinds import KINDS, Plan, Planner
 from roster.services.worker import retry
 from roster.services.worker.clock import now_ms
-from roster.services.worker.faults import crash_if
+from roster.services.worker.faults import crash_if, stall_if
 from roster.services.worker.heartbeat import Heartbeat
 from roster.services.worker.housekeeping import Housekeeping
 from roster.settings import Settings
-from roster.store import batch_chunks, batches, workspaces
+from roster.store import batch_chunks, batches, turns, workspaces
 from roster.store.database import Database
 
 log = structlog.get_logger("roster.worker")
@@ -107,17 +107,20 @@ class Worker:
             if head is None:
                 return []
             kind = KINDS.get(head.kind)  # an unknown kind fails when applied, alone
-            if head.attempts != 1 or head.retry_alone or kind is None or not kind.grouped:
-                return [head]  # a retry is applied alone, so a bad batch cannot sink others
-            followers = batches.claim_followers(
-                conn,
-                head,
-                self.owner,
-                now_ms() + lease_ms,
-                batches=settings.group_max_batches,
-                elements=settings.group_max_elements,
-            )
-        return [head, *followers]
+            followers: list[Claimed] = []
+            # A retry is applied alone, so a bad batch cannot sink others.
+            if head.attempts == 1 and not head.retry_alone and kind is not None and kind.grouped:
+                followers = batches.claim_followers(
+                    conn,
+                    head,
+                    self.owner,
+                    now_ms() + lease_ms,
+                    batches=settings.group_max_batches,
+                    elements=settings.group_max_elements,
+                )
+            group = [head, *followers]
+            turns.take(conn, head.workspace_id, now_ms(), sum(b.elements for b in group))
+        return group
 
     def _apply(self, group: list[Claimed]) -> None:
         started = time.perf_counter()
@@ -126,6 +129,9 @@ class Worker:
                 workspace = workspaces.get(conn, group[0].workspace_id)
                 assert workspace is not None
                 plan = _planner(group[0])(conn, workspace, group, self.settings)
+                stall_if(
+                    self.settings.fault_point, "worker_slow_decide", 3 * self.settings.lease_seconds
+                )
             decided = time.perf_counter()
             with self.db.write() as conn:
                 ledgers = self._write(conn, group, workspace, plan)
