@@ -84,7 +84,7 @@ def _measuring(dataset: Dataset, profile: Profile) -> Measure:
     )
 
 
-def _wait_worker_ready(proc: Proc) -> None:
+def wait_worker_ready(proc: Proc) -> None:
     """A ``roster worker`` is ready once it has logged ``worker.started``."""
     deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -109,7 +109,7 @@ def _start_all(
     for n in range(layout.workers):
         procs.append(server.start(f"worker-{n + 1}", ["worker"], env, workdir))
     for proc in procs if "--no-worker" not in layout.serve_args else procs[1:]:
-        _wait_worker_ready(proc)
+        wait_worker_ready(proc)
     return base_url, tenant
 
 
