@@ -34,7 +34,7 @@ class Settings(BaseSettings):
         description="Worker loops `roster serve` runs beside its API.",
     )
     worker_processes: bool = Field(
-        False,
+        True,
         description="Whether `roster serve` runs its worker loops as child processes "
         "(`roster worker`, a core each) instead of threads of its own process.",
     )

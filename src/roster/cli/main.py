@@ -67,7 +67,7 @@ def serve(
         bool | None,
         typer.Option(
             "--worker-processes/--worker-threads",
-            help="Run the worker loops as child processes (one core each) rather than as "
+            help="Run the worker loops as child processes, a core each (the default), or as "
             "threads of this process [ROSTER_WORKER_PROCESSES].",
             show_default=False,
         ),
@@ -85,9 +85,9 @@ def serve(
 ) -> None:
     """Run the HTTP API (and, unless --no-worker, the workers) after upgrading the schema.
 
-    The worker loops are threads of this process, or with --worker-processes `roster worker`
-    child processes: started again if one dies, stopped (after the batch in hand) when `serve`
-    stops."""
+    The worker loops are `roster worker` child processes, started again if one dies and
+    stopped (after the batch in hand) when `serve` stops; with --worker-threads, threads of
+    this process."""
     import uvicorn
 
     from roster import metrics
