@@ -47,9 +47,10 @@ check: dev  ## format, lint, types, import layers
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-bench: dev  ## the full benchmark; writes bench/results.json and bench/results-backfill.json
+bench: dev  ## the full benchmark; writes bench/results.json, results-backfill.json and results-fleet.json
 	$(PY) -m bench --full --stages transition,migration,load --out bench/results.json
 	$(PY) -m bench --full --stages backfill --reps 3 --out bench/results-backfill.json
+	$(PY) -m bench.fleet --full --reps 2 --out bench/results-fleet.json
 
 bench-quick: dev  ## a 1-2 minute run, for its correctness cross-check
 	$(PY) -m bench --quick --out bench/quick.json
