@@ -39,12 +39,29 @@ def load(conn: Connection, workspace_id: str, device_ids: Collection[str]) -> di
 
 def save(conn: Connection, workspace_id: str, devices: Collection[Device], now: int) -> None:
     """Insert new devices and update existing ones, in two statements."""
+    new, old = rows_to_save(workspace_id, devices, now)
+    save_rows(conn, new, old)
+
+
+def rows_to_save(
+    workspace_id: str, devices: Collection[Device], now: int
+) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+    """The rows ``save_rows`` writes for these devices (a snapshot of them as they are now):
+    the new ones' and the stored ones'."""
     new = [_row(workspace_id, d, now) | {"created_at": now} for d in devices if not d.exists]
     old = [_row(workspace_id, d, now) for d in devices if d.exists]
+    return [tuple(r[c] for c in _NEW_COLUMNS) for r in new], [
+        {"b_workspace_id": r["workspace_id"], "b_device_id": r["device_id"]}
+        | {k: r[k] for k in ("uid", "platform", "push_id", "push_opted_out", "attributes")}
+        | {"b_updated_at": now}
+        for r in old
+    ]
+
+
+def save_rows(conn: Connection, new: list[tuple[Any, ...]], old: list[dict[str, Any]]) -> None:
+    """Write rows made by ``rows_to_save``."""
     if new:
-        raw_sql.insert_rows(
-            conn, "devices", _NEW_COLUMNS, [tuple(r[c] for c in _NEW_COLUMNS) for r in new]
-        )
+        raw_sql.insert_rows(conn, "devices", _NEW_COLUMNS, new)
     if old:
         conn.execute(
             sa.update(t)
@@ -58,13 +75,9 @@ def save(conn: Connection, workspace_id: str, devices: Collection[Device], now: 
                 push_id=sa.bindparam("push_id"),
                 push_opted_out=sa.bindparam("push_opted_out"),
                 attributes=sa.bindparam("attributes"),
-                updated_at=now,
+                updated_at=sa.bindparam("b_updated_at"),
             ),
-            [
-                {"b_workspace_id": r["workspace_id"], "b_device_id": r["device_id"]}
-                | {k: r[k] for k in ("uid", "platform", "push_id", "push_opted_out", "attributes")}
-                for r in old
-            ],
+            old,
         )
 
 

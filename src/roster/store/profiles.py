@@ -79,10 +79,23 @@ def insert_new(conn: Connection, workspace_id: str, new: list[Profile], now: int
     slow to build and send, and SQLAlchemy would send one per row on SQLite)."""
     if not new:
         return
+    number(conn, new)
+    insert_rows(conn, new_rows(workspace_id, new, now))
+
+
+def number(conn: Connection, new: list[Profile]) -> None:
+    """Give each profile without a uid its own, drawn from the store."""
     unnumbered = [p for p in new if p.uid is None]
+    if not unnumbered:
+        return
     for profile, uid in zip(unnumbered, _next_uids(conn, len(unnumbered)), strict=True):
         profile.uid = uid
-    rows = [
+
+
+def new_rows(workspace_id: str, new: list[Profile], now: int) -> list[tuple[Any, ...]]:
+    """The ``customers`` rows of new profiles (numbered already), in ``NEW_COLUMNS`` order:
+    their values as they are now (a snapshot, encoded)."""
+    return [
         (
             p.uid,
             workspace_id,
@@ -99,6 +112,10 @@ def insert_new(conn: Connection, workspace_id: str, new: list[Profile], now: int
         )
         for p in new
     ]
+
+
+def insert_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert rows made by ``new_rows``."""
     raw_sql.insert_rows(conn, "customers", NEW_COLUMNS, rows)
 
 
@@ -165,19 +182,31 @@ _UPDATE_FROM_JSON = (
 def update_existing(conn: Connection, changed: list[Profile], now: int, *, live: bool) -> None:
     """Write changed attributes; ``live`` (any surface but the loyalty migration) also marks
     the customers as no longer migrated-only, from ``now`` on."""
-    if not changed:
+    update_rows(conn, changed_rows(changed), now, live=live)
+
+
+def changed_rows(changed: list[Profile]) -> list[tuple[int, str, str, str]]:
+    """``(uid, attributes, times, sources)`` of changed profiles, encoded as they are now."""
+    return [
+        (
+            p.uid,  # type: ignore[misc]
+            _encode(p.attributes).decode(),
+            _encode(p.times).decode(),
+            _encode(p.sources).decode(),
+        )
+        for p in changed
+    ]
+
+
+def update_rows(
+    conn: Connection, rows: list[tuple[int, str, str, str]], now: int, *, live: bool
+) -> None:
+    """Write rows made by ``changed_rows``."""
+    if not rows:
         return
     if conn.dialect.name == "postgresql":  # one statement, the rows as one JSON text
-        rows = [
-            {
-                "uid": p.uid,
-                "a": _encode(p.attributes).decode(),
-                "t": _encode(p.times).decode(),
-                "b": _encode(p.sources).decode(),
-            }
-            for p in changed
-        ]
-        raw_sql.execute(conn, _UPDATE_FROM_JSON, [now, live, now, _encode(rows).decode()])
+        listed = [{"uid": u, "a": a, "t": t, "b": b} for u, a, t, b in rows]
+        raw_sql.execute(conn, _UPDATE_FROM_JSON, [now, live, now, _encode(listed).decode()])
         return
     query = (
         sa.update(t)
@@ -193,13 +222,8 @@ def update_existing(conn: Connection, changed: list[Profile], now: int, *, live:
     conn.execute(
         query,
         [
-            {
-                "b_uid": p.uid,
-                "b_attributes": _encode(p.attributes).decode(),
-                "b_times": _encode(p.times).decode(),
-                "b_sources": _encode(p.sources).decode(),
-            }
-            for p in changed
+            {"b_uid": u, "b_attributes": a, "b_times": tm, "b_sources": b}
+            for u, a, tm, b in rows
         ],
     )
 

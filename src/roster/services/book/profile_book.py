@@ -9,6 +9,7 @@ set-based statements (in the write transaction).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -130,12 +131,18 @@ class ProfileBook:
 
     def flush(self, conn: Connection) -> None:
         """Write new and changed profiles, and the identifier index where it changed."""
+        self.freeze(conn).write(conn)
+
+    def freeze(self, conn: Connection) -> FrozenProfiles:
+        """Number the new profiles and take the rows ``flush`` writes, as the profiles are now
+        (encoded: later changes to them are not in the rows). The book then knows its profiles
+        as stored once the rows are written, and may go on deciding the next batches while
+        they are (``preload_more``)."""
         ws = self.workspace.id
-        profiles.insert_new(conn, ws, self.new, self.now)
+        profiles.number(conn, self.new)
         new = set(map(id, self.new))
         new_uids = {p.uid for p in self.new if p.uid is not None}
         changed = [p for p in self.dirty if id(p) not in new]
-        profiles.update_existing(conn, changed, self.now, live=self.live)
         index: dict[int, list[tuple[str, str]]] = {}
         for p in self.dirty:
             p.dirty = False
@@ -143,13 +150,63 @@ class ProfileBook:
             pairs = identifier_pairs(self.workspace, p.attributes)
             if pairs != self.stored_pairs.get(p.uid, []):  # new profiles hold none yet
                 index[p.uid] = self.stored_pairs[p.uid] = pairs
-        profiles.replace_identifiers(conn, ws, index, new=new_uids)
+        frozen = FrozenProfiles(
+            ws,
+            self.now,
+            self.live,
+            profiles.new_rows(ws, self.new, self.now),
+            profiles.changed_rows(changed),
+            index,
+            new_uids,
+        )
         self.new = []
         self.dirty = []
+        return frozen
+
+    def preload_more(
+        self, conn: Connection, now: int, changed_ids: Iterable[str], named_ids: Iterable[str]
+    ) -> None:
+        """Go on with the next batches after a ``freeze``: the profiles this book holds are
+        taken as stored (their rows may still be on their way: nothing else writes them while
+        the worker holds the batches), the others the next batches name are loaded as
+        ``preload`` does. Without identity resolution only (no lookups by identifier)."""
+        assert not self.workspace.identity_resolution and not self.new and not self.dirty
+        self.now = now
+        ws = self.workspace.id
+        known = self.by_id
+        # A customer only named before (partial) and changed now is loaded whole: its stored
+        # attributes are the ones the earlier batches left, since they could not change them.
+        changed = {c for c in changed_ids if c not in known or known[c].partial}
+        for p in profiles.load_by_customer_ids(conn, ws, changed):
+            self._remember(p)
+            assert p.uid is not None
+            self.index_identifiers(p)
+            self.stored_pairs[p.uid] = self.pairs_of[id(p)]
+        light = {c for c in named_ids if c not in known}
+        for p in profiles.load_by_customer_ids(conn, ws, light, with_attributes=False):
+            self._remember(p)
 
     def _remember(self, profile: Profile) -> None:
         if profile.customer_id is not None:
             self.by_id[profile.customer_id] = profile
+
+
+@dataclass(frozen=True, slots=True)
+class FrozenProfiles:
+    """The rows of a ``ProfileBook.flush``, taken by ``freeze``: written by ``write``."""
+
+    workspace_id: str
+    now: int
+    live: bool
+    new_rows: list[tuple[Any, ...]]
+    changed_rows: list[tuple[int, str, str, str]]
+    index: dict[int, list[tuple[str, str]]]
+    new_uids: set[int]
+
+    def write(self, conn: Connection) -> None:
+        profiles.insert_rows(conn, self.new_rows)
+        profiles.update_rows(conn, self.changed_rows, self.now, live=self.live)
+        profiles.replace_identifiers(conn, self.workspace_id, self.index, new=self.new_uids)
 
 
 def identifier_pairs(workspace: Workspace, values: dict[str, Any]) -> list[tuple[str, str]]:
