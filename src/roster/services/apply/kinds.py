@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
@@ -48,6 +48,25 @@ class Plan(Protocol):
 
 #: Decides consecutive batches of one workspace (one or more, in order), reading but not writing.
 Planner = Callable[[Connection, Workspace, list[Claimed], Settings], Plan]
+
+
+class ChainedPlan(Plan, Protocol):
+    """A plan the next group may be decided from while it is written (``Kind.plan_after``)."""
+
+    @property
+    def can_go_on(self) -> bool:
+        """Whether this plan may be frozen and the next group decided from it."""
+        ...
+
+    def freeze(self, conn: Connection) -> None:
+        """Take the rows ``write`` sends now; the plan's in-memory state is then what the
+        store holds once they are written."""
+        ...
+
+
+#: Decides the group right after the one ``after`` decided (frozen, maybe not yet written):
+#: what that one touched is taken from it, the rest read. ``after=None``: as ``Planner``.
+PlannerAfter = Callable[[Connection, Workspace, list[Claimed], Settings, Any], ChainedPlan]
 #: Decides one chunk of a chunked batch, reading but not writing.
 ChunkPlanner = Callable[[Connection, Workspace, Claimed, StoredChunk, Settings], Plan]
 #: The reading of a body the door makes once, stored beside it (``Claimed.prepared``).
@@ -65,6 +84,9 @@ class Kind:
     #: Consecutive batches of this kind may be applied together in one transaction.
     grouped: bool = False
     prepare: Prepare | None = None
+    #: A planner that decides a group while the group before it is written (PostgreSQL: the
+    #: worker's pipeline, ``services.worker.loop``).
+    plan_after: PlannerAfter | None = None
 
     def __post_init__(self) -> None:
         if (self.plan is None) == (self.plan_chunk is None):
@@ -89,6 +111,12 @@ def _alone(plan: Callable[[Connection, Workspace, Claimed], Plan]) -> Planner:
 
 def _transitions(conn: Connection, ws: Workspace, group: list[Claimed], settings: Settings) -> Plan:
     return plan_transitions(conn, ws, group, max_string=settings.max_string_length)
+
+
+def _transitions_after(
+    conn: Connection, ws: Workspace, group: list[Claimed], settings: Settings, after: Any
+) -> ChainedPlan:
+    return plan_transitions(conn, ws, group, max_string=settings.max_string_length, after=after)
 
 
 def _customerio(conn: Connection, ws: Workspace, group: list[Claimed], settings: Settings) -> Plan:
@@ -133,7 +161,7 @@ def _customerio_merge(conn: Connection, ws: Workspace, batch: Claimed) -> Plan:
 
 
 # MoEngage
-TRANSITION = Kind("transition", _transitions, grouped=True)
+TRANSITION = Kind("transition", _transitions, grouped=True, plan_after=_transitions_after)
 MOENGAGE_MERGE = Kind("moengage.merge", _alone(_moengage_merge))
 # Customer.io
 CUSTOMERIO = Kind("customerio", _customerio, grouped=True)

@@ -32,8 +32,9 @@ from roster.formats.moengage import (
 from roster.services.book.attribute_writes import set_attributes
 from roster.services.book.event_rows import ElementEvents, draft_actions, insert_events
 from roster.services.book.identity_merges import merge_shared
-from roster.services.book.profile_book import ProfileBook, identifier_pairs
+from roster.services.book.profile_book import FrozenProfiles, ProfileBook, identifier_pairs
 from roster.store import devices as device_store
+from roster.store import events as event_store
 
 
 @dataclass(slots=True)
@@ -68,6 +69,16 @@ class Parts:
 
 
 @dataclass(slots=True)
+class Frozen:
+    """A decided group's rows, taken as its profiles and devices were when it was decided."""
+
+    profiles: FrozenProfiles
+    new_devices: list[tuple[Any, ...]]
+    old_devices: list[dict[str, Any]]
+    events: list[tuple[Any, ...]]
+
+
+@dataclass(slots=True)
 class TransitionPlan:
     """A group of batches decided in memory: every outcome is known, nothing is written yet."""
 
@@ -75,9 +86,16 @@ class TransitionPlan:
     ledgers: list[Ledger]
     book: ProfileBook
     shared: Shared
+    frozen: Frozen | None = None
 
     def write(self, conn: Connection) -> list[Ledger]:
         """Write the group's effects in the caller's (write) transaction; return the ledgers."""
+        if self.frozen is not None:
+            frozen = self.frozen
+            frozen.profiles.write(conn)
+            device_store.save_rows(conn, frozen.new_devices, frozen.old_devices)
+            event_store.insert_many(conn, frozen.events)
+            return self.ledgers
         self.book.flush(conn)
         shared = self.shared
         for device, owner in shared.device_owners:
@@ -89,9 +107,44 @@ class TransitionPlan:
         merge_shared(conn, self.book)
         return self.ledgers
 
+    @property
+    def can_go_on(self) -> bool:
+        """Whether the next batches may be decided from this plan's book while it is written
+        (``freeze`` first): not with identity resolution (lookups by identifier, merges)."""
+        return not self.book.workspace.identity_resolution and not self.book.shared
+
+    def freeze(self, conn: Connection) -> None:
+        """Take every row ``write`` sends now (new customers numbered from the store's
+        sequence, in ``conn``), so that the next batches may be decided from the book and the
+        known devices, which then hold the state this plan leaves, while it is written."""
+        assert self.can_go_on and self.frozen is None
+        book, shared = self.book, self.shared
+        profiles = book.freeze(conn)
+        for device, owner in shared.device_owners:
+            assert owner.uid is not None
+            device.uid = owner.uid
+        touched = shared.touched_devices.values()
+        new_devices, old_devices = device_store.rows_to_save(self.workspace_id, touched, book.now)
+        for device in touched:  # stored once this plan is written
+            device.exists = True
+        ws = self.workspace_id
+        events = [
+            (ws, profile.uid, profile.uid, *draft)
+            for profile, drafts in shared.events
+            for draft in drafts
+        ]
+        self.frozen = Frozen(profiles, new_devices, old_devices, events)
+        # What the next plan carries: the book and the known devices, nothing of this group's
+        self.shared = Shared(known_devices=shared.known_devices)
+
 
 def plan_transitions(
-    conn: Connection, workspace: Workspace, batches: list[Claimed], *, max_string: int
+    conn: Connection,
+    workspace: Workspace,
+    batches: list[Claimed],
+    *,
+    max_string: int,
+    after: TransitionPlan | None = None,
 ) -> TransitionPlan:
     """Decide consecutive batches of one workspace, in order, reading what they touch in a few
     queries; ``TransitionPlan.write`` then stores it all with one set of bulk writes.
@@ -100,13 +153,28 @@ def plan_transitions(
     them one after the other (the profiles they touch are shared in memory between them). The
     reads may run outside the write transaction: while the worker holds the group's leases, no
     other writer changes the workspace's customers or devices.
+
+    ``after``: the plan of the batches right before these, frozen and not yet written (or
+    written but not read back): what it touched is taken from it, as it left them, the rest
+    read from the store (which that plan does not change).
     """
     decoded = [decode_elements(b.payload) for b in batches]
     ledgers = [Ledger(total=len(elements)) for elements in decoded]
     parts = [_parts(elements, ledger) for elements, ledger in zip(decoded, ledgers, strict=True)]
-    book = ProfileBook(workspace, max(b.accepted_at for b in batches))
-    book.preload(conn, *_named_customers(workspace, parts))
-    shared = Shared(known_devices=device_store.load(conn, workspace.id, _device_ids(parts)))
+    now = max(b.accepted_at for b in batches)
+    if after is None:
+        book = ProfileBook(workspace, now)
+        book.preload(conn, *_named_customers(workspace, parts))
+        shared = Shared(known_devices=device_store.load(conn, workspace.id, _device_ids(parts)))
+    else:
+        assert after.frozen is not None and workspace == after.book.workspace
+        book = after.book
+        changed, named, _ = _named_customers(workspace, parts)
+        book.preload_more(conn, now, changed, named)
+        known = after.shared.known_devices
+        wanted = {d for d in _device_ids(parts) if d not in known}
+        known.update(device_store.load(conn, workspace.id, wanted))
+        shared = Shared(known_devices=known)
     for batch, ledger, part in zip(batches, ledgers, parts, strict=True):
         ctx = Context(workspace, batch, ledger, book, max_string, shared)
         book.batch_id = batch.id
