@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     group_max_elements: int = Field(
         20_000, ge=1, description="Most elements in one group of batches applied together."
     )
+    pipeline_groups: int = Field(
+        8,
+        ge=1,
+        le=1000,
+        description=(
+            "PostgreSQL: most groups of one workspace a worker applies in a row, deciding each"
+            " while the one before it is written (1: one group at a time)."
+        ),
+    )
     max_attempts: int = Field(
         5, ge=1, description="Attempts at applying a batch before it is marked `failed`."
     )

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from typing import cast
 
 import structlog
 from sqlalchemy.engine import Connection
@@ -27,7 +28,7 @@ from roster.domain.batches import Claimed
 from roster.domain.outcomes import Ledger
 from roster.domain.workspaces import Workspace
 from roster.gc_pause import collector_paused
-from roster.services.apply.kinds import KINDS, Plan, Planner
+from roster.services.apply.kinds import KINDS, ChainedPlan, Plan, Planner
 from roster.services.worker import retry
 from roster.services.worker.clock import now_ms
 from roster.services.worker.faults import crash_if, stall_if
@@ -49,6 +50,11 @@ class Worker:
         host = socket.gethostname()[:48]
         self.owner = name or f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.housekeeping = Housekeeping(db, self.owner)
+        #: Threads whose last ``_write_held`` decided its plan again (the pipeline's writer
+        #: reads it: a group decided from the first plan is then given back).
+        self._decided_again: set[int] = set()
+        self._writer: _Write | None = None
+        self._beat: Heartbeat | None = None
 
     def run(self, stop: threading.Event) -> None:
         """Apply batches until ``stop`` is set; the batch in hand is finished first."""
@@ -85,6 +91,9 @@ class Worker:
             return True
         beat = Heartbeat(self.db, self.owner, [b.id for b in group], self.settings)
         beat.start()
+        if self._chains(group):
+            self._apply_chain(group, beat)
+            return True
         try:
             if KINDS[head.kind].chunked:
                 self._apply_chunked(head)
@@ -152,6 +161,149 @@ class Worker:
         decide_ms = round((decided - started) * 1000, 1)
         for batch, ledger in zip(group, ledgers, strict=True):
             _log_applied(batch, ledger, group=len(group), ms=ms, decide_ms=decide_ms)
+
+    def _chains(self, group: list[Claimed]) -> bool:
+        """Whether this group goes through the pipeline (``_apply_chain``)."""
+        head = group[0]
+        kind = KINDS.get(head.kind)  # an unknown kind fails when applied, alone
+        return (
+            kind is not None
+            and self.settings.pipeline_groups > 1
+            and not self.db.is_sqlite
+            and kind.plan_after is not None
+            and kind.grouped
+            and head.attempts == 1
+            and not head.retry_alone
+        )
+
+    def _apply_chain(self, group: list[Claimed], beat: Heartbeat) -> None:
+        """Apply ``group`` and up to ``pipeline_groups - 1`` groups queued right behind it,
+        each decided while the one before it is written (PostgreSQL).
+
+        The next group is claimed (its batches are no head: no other worker could take them)
+        and decided from the previous plan, frozen: what that plan touched is taken from its
+        book as it leaves them, everything else read from the store, which that plan does not
+        change. Each group is written in its own transaction with its ``done`` marks, only
+        after the one before it committed: the result is the same as applying the groups one
+        after the other, in acceptance order. If a write fails (or loses its leases, or has
+        to decide again because the workspace's settings changed), the group decided from it
+        is given back untouched, its attempt not counted."""
+        self._writer = None
+        self._beat = beat
+        try:
+            self._chain(group, beat)
+        except BaseException:
+            self._beat.stop()  # the heartbeat of the group being decided
+            raise
+        finally:  # never leave a write running (nor its heartbeat)
+            if self._writer is not None:
+                self._finish_write(self._writer)
+                self._writer = None
+
+    def _chain(self, group: list[Claimed], beat: Heartbeat) -> None:
+        prior: ChainedPlan | None = None
+        prior_workspace: Workspace | None = None
+        for link in range(self.settings.pipeline_groups):
+            started = time.perf_counter()
+            plan: Plan | None = None
+            chained: ChainedPlan | None = None
+            error: Exception | None = None
+            try:
+                with collector_paused(), self.db.read() as conn:
+                    workspace = workspaces.get(conn, group[0].workspace_id)
+                    assert workspace is not None
+                    if prior is not None and workspace != prior_workspace:
+                        # settings changed: decide from the store once the prior group is in
+                        ok = self._writer is not None and self._finish_write(self._writer)
+                        self._writer, prior = None, None
+                        if not ok:
+                            self._give_back(group, beat)
+                            return
+                    kind = KINDS[group[0].kind]
+                    if prior is None:  # the kind's own planner: as ``_apply`` decides
+                        plan = _planner(group[0])(conn, workspace, group, self.settings)
+                    else:
+                        assert kind.plan_after is not None
+                        plan = kind.plan_after(conn, workspace, group, self.settings, prior)
+                    if getattr(plan, "can_go_on", False):
+                        chained = cast(ChainedPlan, plan)
+                    if chained is not None:
+                        chained.freeze(conn)
+            except Exception as exc:
+                error = exc
+            decided = time.perf_counter()
+            writer, self._writer = self._writer, None
+            if writer is not None and not self._finish_write(writer):
+                self._give_back(group, beat)
+                return
+            if error is not None:
+                beat.stop()
+                metrics.APPLY_ERRORS.labels(group[0].kind).inc()
+                retry.after_error(self.db, self.owner, group, error, self.settings)
+                return
+            assert plan is not None
+            self._writer = _Write(self, group, workspace, plan, beat, started, decided)
+            self._writer.start()
+            if chained is None or link == self.settings.pipeline_groups - 1:
+                break
+            try:
+                following = self._claim_after(group[-1])
+            except Exception:
+                log.exception("worker.error", worker=self.owner)
+                following = []
+            if not following:
+                break
+            prior, prior_workspace, group = chained, workspace, following
+            beat = self._beat = Heartbeat(self.db, self.owner, [b.id for b in group], self.settings)
+            beat.start()
+
+    def _claim_after(self, last: Claimed) -> list[Claimed]:
+        """The batches queued right behind ``last`` (a batch this worker holds) of its kind,
+        as a group: no other worker can claim them, they have an unfinished batch ahead."""
+        settings = self.settings
+        lease_ms = int(settings.lease_seconds * 1000)
+        with self.db.write() as conn:
+            return batches.claim_followers(
+                conn,
+                last,
+                self.owner,
+                now_ms() + lease_ms,
+                batches=settings.group_max_batches + 1,  # ``last`` counts in the limit
+                elements=settings.group_max_elements,
+            )
+
+    def _give_back(self, group: list[Claimed], beat: Heartbeat) -> None:
+        """A group decided from a plan that was not written: queued again as it was."""
+        beat.stop()
+        with self.db.write() as conn:
+            batches.release(conn, [b.id for b in group], self.owner)
+        log.info("batch.given_back", batch_ids=[b.id for b in group], worker=self.owner)
+
+    def _finish_write(self, writer: _Write) -> bool:
+        """Wait for a group's write and account for it; ``True`` if it committed as decided
+        (the next group may then be written after it)."""
+        writer.join()
+        group = writer.group
+        writer.beat.stop()
+        if writer.error is not None:
+            metrics.APPLY_ERRORS.labels(group[0].kind).inc()
+            retry.after_error(self.db, self.owner, group, writer.error, self.settings)
+            return False
+        ids = [b.id for b in group]
+        if writer.ledgers is None:
+            metrics.LEASES_LOST.inc()
+            log.warning("batch.lease_lost", batch_ids=ids, worker=self.owner)
+            with self.db.write() as conn:
+                batches.release(conn, ids, self.owner)
+            return False
+        crash_if(self.settings.fault_point, "worker_after_commit")
+        seconds = writer.finished - writer.started
+        metrics.APPLY_SECONDS.labels(group[0].kind).observe(seconds)
+        ms = round(seconds * 1000, 1)
+        decide_ms = round((writer.decided - writer.started) * 1000, 1)
+        for batch, ledger in zip(group, writer.ledgers, strict=True):
+            _log_applied(batch, ledger, group=len(group), ms=ms, decide_ms=decide_ms)
+        return not writer.decided_again
 
     def _apply_chunked(self, batch: Claimed) -> None:
         """A chunked batch: each chunk decided, then written in its own transaction together
@@ -242,9 +394,48 @@ class Worker:
         if workspace != decided_with:
             log.info("batch.decided_again", batch_ids=batch_ids, worker=self.owner)
             plan = decide_again(workspace)
+            self._decided_again.add(threading.get_ident())
         ledgers = plan.write(conn)
         crash_if(self.settings.fault_point, "worker_mid_apply")
         return ledgers
+
+
+class _Write(threading.Thread):
+    """One group's write transaction, in a thread of its own while the worker decides the
+    next group (psycopg waits for the server without holding the interpreter lock)."""
+
+    def __init__(
+        self,
+        worker: Worker,
+        group: list[Claimed],
+        workspace: Workspace,
+        plan: Plan,
+        beat: Heartbeat,
+        started: float,
+        decided: float,
+    ) -> None:
+        super().__init__(name="roster-write", daemon=True)
+        self.worker, self.group, self.workspace, self.plan = worker, group, workspace, plan
+        self.beat, self.started, self.decided = beat, started, decided
+        self.ledgers: list[Ledger] | None = None
+        self.error: Exception | None = None
+        self.decided_again = False
+        self.finished = 0.0
+
+    def run(self) -> None:
+        worker = self.worker
+        me = threading.get_ident()
+        worker._decided_again.discard(me)
+        try:
+            with collector_paused():
+                with worker.db.write() as conn:
+                    self.ledgers = worker._write(conn, self.group, self.workspace, self.plan)
+                self.plan = None  # type: ignore[assignment]  # freed with the collector off
+        except Exception as exc:
+            self.error = exc
+        self.decided_again = me in worker._decided_again
+        worker._decided_again.discard(me)
+        self.finished = time.perf_counter()
 
 
 def _log_applied(batch: Claimed, ledger: Ledger, **extra: object) -> None:
