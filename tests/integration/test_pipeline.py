@@ -33,10 +33,19 @@ def _elements(rng: random.Random, n: int) -> list[dict[str, Any]]:
         elif roll < 0.45:
             did = f"d{rng.randrange(6)}"
             platform = rng.choice(["ANDROID", "iOS", "{{bad}}"])
-            attributes = {"platform": platform, "push_id": f"t{rng.randrange(3)}", "x": rng.randrange(3)}
-            out.append({"type": "device", "customer_id": cid, "device_id": did, "attributes": attributes})
+            attributes = {
+                "platform": platform,
+                "push_id": f"t{rng.randrange(3)}",
+                "x": rng.randrange(3),
+            }
+            out.append(
+                {"type": "device", "customer_id": cid, "device_id": did, "attributes": attributes}
+            )
         else:
-            action = {"action": f"e{rng.randrange(3)}", "current_time": str((BASE_S + rng.randrange(99)) * 1000)}
+            action = {
+                "action": f"e{rng.randrange(3)}",
+                "current_time": str((BASE_S + rng.randrange(99)) * 1000),
+            }
             out.append({"type": "event", "customer_id": cid, "actions": [action]})
     return out
 
@@ -70,7 +79,9 @@ def _state(roster: Harness, tenant: Tenant, ids: list[str]) -> dict[str, Any]:
     for n in range(12):
         c = roster.customer(tenant, f"c{n}")
         if c is not None:
-            c = same({k: c[k] for k in ("attributes", "attribute_times", "devices", "created_batch")})
+            c = same(
+                {k: c[k] for k in ("attributes", "attribute_times", "devices", "created_batch")}
+            )
             c["created_batch"] = position.get(c["created_batch"])
             c["devices"] = sorted(
                 (d["device_id"], d["platform"], d["push_id"], d["attributes"].get("x"))

@@ -221,10 +221,7 @@ def update_rows(
     )
     conn.execute(
         query,
-        [
-            {"b_uid": u, "b_attributes": a, "b_times": tm, "b_sources": b}
-            for u, a, tm, b in rows
-        ],
+        [{"b_uid": u, "b_attributes": a, "b_times": tm, "b_sources": b} for u, a, tm, b in rows],
     )
 
 

@@ -117,7 +117,8 @@ class TransitionPlan:
         """Take every row ``write`` sends now (new customers numbered from the store's
         sequence, in ``conn``), so that the next batches may be decided from the book and the
         known devices, which then hold the state this plan leaves, while it is written."""
-        assert self.can_go_on and self.frozen is None
+        assert self.can_go_on
+        assert self.frozen is None
         book, shared = self.book, self.shared
         profiles = book.freeze(conn)
         for device, owner in shared.device_owners:
@@ -167,7 +168,8 @@ def plan_transitions(
         book.preload(conn, *_named_customers(workspace, parts))
         shared = Shared(known_devices=device_store.load(conn, workspace.id, _device_ids(parts)))
     else:
-        assert after.frozen is not None and workspace == after.book.workspace
+        assert after.frozen is not None
+        assert workspace == after.book.workspace
         book = after.book
         changed, named, _ = _named_customers(workspace, parts)
         book.preload_more(conn, now, changed, named)

@@ -170,7 +170,9 @@ class ProfileBook:
         taken as stored (their rows may still be on their way: nothing else writes them while
         the worker holds the batches), the others the next batches name are loaded as
         ``preload`` does. Without identity resolution only (no lookups by identifier)."""
-        assert not self.workspace.identity_resolution and not self.new and not self.dirty
+        assert not self.workspace.identity_resolution
+        assert not self.new
+        assert not self.dirty
         self.now = now
         ws = self.workspace.id
         known = self.by_id

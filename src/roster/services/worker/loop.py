@@ -242,6 +242,7 @@ class Worker:
                 retry.after_error(self.db, self.owner, group, error, self.settings)
                 return
             assert plan is not None
+            assert workspace is not None
             self._writer = _Write(self, group, workspace, plan, beat, started, decided)
             self._writer.start()
             if chained is None or link == self.settings.pipeline_groups - 1:
