@@ -1,6 +1,7 @@
 """A property of the fair claim (issue 18): however the workers' claims and applies interleave
 and whatever the workspaces' turns, each workspace ends as if its batches had been applied one
-by one in acceptance order, and every batch's ledger is that of such an apply (its counts, and the customers it created)."""
+by one in acceptance order, and every batch's ledger is that of such an apply (its counts, and
+the customers it created)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The fair claim across workspaces (``domain.turns``), on both stores: a workspace sending a
+"""The fair claim across workspaces (``domain.fairness``), on both stores: a workspace sending a
 little is served by the next free worker however much another has queued, heavy workspaces
 take turns, and one coming back from idle earns no credit. The order within each workspace
 stays the acceptance order."""
@@ -9,7 +9,7 @@ import time
 
 import sqlalchemy as sa
 
-from roster.domain.turns import HORIZON_MS
+from roster.domain.fairness import HORIZON_MS
 from roster.services.worker.loop import Worker
 from roster.store.schema import workspace_turns
 from roster_testkit import Harness, Tenant
@@ -100,3 +100,39 @@ def test_a_claim_moves_the_workspace_turn_at_most_the_horizon_ahead(roster: Harn
             sa.select(workspace_turns.c.turn).where(workspace_turns.c.workspace_id == tenant.id)
         ).scalar_one()
     assert before < turn <= int(time.time() * 1000) + HORIZON_MS
+
+
+def test_a_worker_applying_one_workspace_s_groups_in_a_row_lets_an_earlier_turn_go_first(
+    roster: Harness,
+) -> None:
+    """On PostgreSQL a worker goes on with the groups queued behind the one it holds (the
+    pipeline, ``ROSTER_PIPELINE_GROUPS``); it stops as soon as another workspace whose turn
+    comes first has a batch ready. On both stores: one turn of the worker applies one group
+    of the flood, and the next turn the light workspace's batch."""
+    flood, light = roster.tenant("flood"), roster.tenant("light")
+    flooded = _post(roster, flood, 6, 20)
+    waiting = _post(roster, light, 1, 2)
+    settings = roster.container.settings.model_copy(
+        update={"group_max_batches": 1, "pipeline_groups": 8}
+    )
+    worker = Worker(roster.db, settings, name="piping-worker")
+    assert worker.run_once()
+    assert [roster.batch(flood, b)["status"] for b in flooded[:2]] == ["done", "queued"]
+    assert roster.batch(light, waiting[0])["status"] == "queued"
+    assert worker.run_once()
+    assert roster.batch(light, waiting[0])["status"] == "done"
+    assert roster.batch(flood, flooded[1])["status"] == "queued"
+
+
+def test_a_worker_alone_with_one_workspace_applies_its_groups_in_a_row(roster: Harness) -> None:
+    """Nobody else waiting: on PostgreSQL one turn of the worker applies up to
+    ``pipeline_groups`` groups (one at a time on SQLite), every batch done in order."""
+    tenant = roster.tenant()
+    posted = _post(roster, tenant, 6, 20)
+    settings = roster.container.settings.model_copy(
+        update={"group_max_batches": 1, "pipeline_groups": 4}
+    )
+    assert Worker(roster.db, settings, name="piping-worker").run_once()
+    done = [roster.batch(tenant, b)["status"] == "done" for b in posted]
+    expected = 4 if roster.db.dialect == "postgresql" else 1
+    assert done == [True] * expected + [False] * (6 - expected)

@@ -69,5 +69,5 @@ class Claimed:
     prepared: bytes | None = None
     #: Claimed from another worker whose lease on it expired (that worker died, or hung).
     taken_over: bool = False
-    #: Its element count (what the claim charges its workspace's turn, ``domain.turns``).
+    #: Its element count (what the claim charges its workspace's turn, ``domain.fairness``).
     elements: int = 0

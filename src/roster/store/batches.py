@@ -193,9 +193,9 @@ def _claim_query(now: int) -> sa.Select[Any]:
     return _CLAIM.params(now=now)
 
 
-def _build_claim() -> sa.Select[Any]:
-    """The ready batch among the workspaces' heads (each one's oldest unfinished batch) whose
-    workspace's turn comes first (``domain.turns``), then the oldest, as of the parameter ``now``.
+def _ready_heads() -> sa.Select[Any]:
+    """The ready batches among the workspaces' heads (each one's oldest unfinished batch), as of
+    the parameter ``now``, joined to their workspace's turn.
 
     Heads come from one grouped pass over the unfinished batches, so a workspace with a long
     backlog behind a batch in hand costs one index range, not one probe per waiting batch.
@@ -212,17 +212,43 @@ def _build_claim() -> sa.Select[Any]:
         sa.and_(t.c.status == Status.PROCESSING, t.c.lease_expires_at < now),
     )
     return (
-        sa.select(t.c.seq, t.c.id, t.c.workspace_id, t.c.kind, t.c.accepted_at)
-        .add_columns(t.c.attempts, t.c.last_error, t.c.status, t.c.element_count)
+        sa.select(t.c.seq)
         .select_from(t.outerjoin(turns_t, turns_t.c.workspace_id == t.c.workspace_id))
         .where(t.c.seq.in_(heads), ready)
-        .order_by(sa.func.coalesce(turns_t.c.turn, 0), t.c.seq)
+    )
+
+
+def _build_claim() -> sa.Select[Any]:
+    """The ready head whose workspace's turn comes first (``domain.fairness``), then the oldest."""
+    return (
+        _ready_heads()
+        .add_columns(t.c.id, t.c.workspace_id, t.c.kind, t.c.accepted_at, t.c.attempts)
+        .add_columns(t.c.last_error, t.c.status, t.c.element_count)
+        .order_by(_TURN, t.c.seq)
         .limit(1)
         .with_for_update(skip_locked=True, of=t)
     )
 
 
+def _build_earlier() -> sa.Select[Any]:
+    """A ready head of another workspace whose turn comes before this one's (``ws``)."""
+    own = (
+        sa.select(sa.func.coalesce(sa.func.max(turns_t.c.turn), 0))
+        .where(turns_t.c.workspace_id == sa.bindparam("ws"))
+        .scalar_subquery()
+    )
+    return _ready_heads().where(t.c.workspace_id != sa.bindparam("ws"), own > _TURN).limit(1)
+
+
+def earlier_turn_ready(conn: Connection, workspace_id: str, now: int) -> bool:
+    """Whether another workspace whose turn comes before this one's has a batch ready: a
+    worker applying this workspace's groups one after another lets it go first."""
+    return conn.execute(_EARLIER, {"ws": workspace_id, "now": now}).first() is not None
+
+
+_TURN = sa.func.coalesce(turns_t.c.turn, 0)
 _CLAIM = _build_claim()
+_EARLIER = _build_earlier()
 
 
 def _held(conn: Connection, batch_ids: list[str], owner: str) -> sa.ColumnElement[bool]:

@@ -79,7 +79,7 @@ batches = sa.Table(
     sa.Index("ix_batches_workspace_id_run_seq", "workspace_id", "run", "seq"),
 )
 
-#: Each workspace's turn in the fair claim (``domain.turns``): claims go to the ready workspace
+#: Each workspace's turn in the fair claim (``domain.fairness``): claims go to the ready workspace
 #: whose turn comes first. A workspace never claimed has no row (turn 0). Schema 0014.
 workspace_turns = sa.Table(
     "workspace_turns",

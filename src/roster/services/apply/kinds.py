@@ -217,3 +217,10 @@ KINDS: dict[str, Kind] = {
         DRY_RUN,
     )
 }
+
+
+def planner_of(kind: str) -> Planner:
+    """The planner of a kind applied a group at a time."""
+    plan = KINDS[kind].plan
+    assert plan is not None, f"{kind} is applied a chunk at a time"
+    return plan

@@ -4,7 +4,7 @@ Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-05 20:20:00
 
-``workspace_turns`` keeps each workspace's turn (``domain.turns``): the claim takes the ready
+``workspace_turns`` keeps each workspace's turn (``domain.fairness``): the claim takes the ready
 workspace whose turn comes first. Workspaces start without a row (turn 0, the front).
 """
 

@@ -1,4 +1,4 @@
-"""The fair claim's turns (``domain.turns``): light senders stay at the front, heavy ones take
+"""The fair claim's turns (``domain.fairness``): light senders stay at the front, heavy ones take
 turns behind them, and an idle workspace earns no credit."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from roster.domain.turns import COST_MS, HORIZON_MS, next_turn
+from roster.domain.fairness import COST_MS, HORIZON_MS, next_turn
 
 NOW = 1_700_000_000_000
 

@@ -1,4 +1,4 @@
-"""The workspaces' turns in the fair claim (``domain.turns``), kept in ``workspace_turns``."""
+"""The workspaces' turns in the fair claim (``domain.fairness``), kept in ``workspace_turns``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from roster.domain.turns import next_turn
+from roster.domain.fairness import next_turn
 from roster.store.schema import workspace_turns as t
 
 _TURN = sa.select(t.c.turn).where(t.c.workspace_id == sa.bindparam("workspace_id"))
