@@ -11,29 +11,41 @@ from sqlalchemy.engine import Connection
 
 from roster.domain.profiles import Device
 from roster.store import raw_sql
-from roster.store.id_lists import among
 from roster.store.schema import devices as t
 
 _encode = msgspec.json.Encoder().encode
 
 
+_COLUMNS = "device_id, uid, platform, push_id, push_opted_out, attributes"
+#: One probe of the primary key per id: a semi-join of a long id list is planned as a scan of
+#: the workspace's devices.
+_LOAD_PG = (
+    "SELECT d.* FROM json_array_elements_text(%s::json) AS v(id) JOIN LATERAL"
+    f" (SELECT {_COLUMNS} FROM devices WHERE workspace_id = %s AND device_id = v.id) AS d ON true"
+)
+
+
 def load(conn: Connection, workspace_id: str, device_ids: Collection[str]) -> dict[str, Device]:
     if not device_ids:
         return {}
-    query = sa.select(t).where(
-        t.c.workspace_id == workspace_id, among(t.c.device_id, device_ids, conn.dialect.name)
-    )
+    if conn.dialect.name == "postgresql":
+        params = [_encode(list(device_ids)).decode(), workspace_id]
+        rows = raw_sql.fetch_all(conn, _LOAD_PG, params)
+    else:
+        listed, listed_params = raw_sql.among(conn, "device_id", device_ids)
+        sql = f"SELECT {_COLUMNS} FROM devices WHERE workspace_id = ? AND {listed}"
+        rows = raw_sql.fetch_all(conn, sql, [workspace_id, *listed_params])
     return {
-        r.device_id: Device(
-            r.device_id,
-            int(r.uid),
-            r.platform,
-            r.push_id,
-            bool(r.push_opted_out),
-            msgspec.json.decode(r.attributes),
+        device_id: Device(
+            device_id,
+            int(uid),
+            platform,
+            push_id,
+            bool(opted_out),
+            msgspec.json.decode(attributes),
             exists=True,
         )
-        for r in conn.execute(query).all()
+        for device_id, uid, platform, push_id, opted_out, attributes in rows
     }
 
 

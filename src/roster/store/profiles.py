@@ -25,19 +25,26 @@ def load_by_customer_ids(
     """The live customers among ``ids``; without attributes, ``partial`` profiles."""
     if not ids:
         return []
-    listed, params = raw_sql.among(conn, "customer_id", ids)
     # Without attributes, only the uid and the columns of the (workspace_id, customer_id)
     # index: on SQLite the uid is the rowid, which the index holds, so the lookup never visits
     # the table.
     columns = "uid, customer_id"
     if with_attributes:
         columns += ", attributes, attribute_times, created_at, attribute_batches"
-    rows = raw_sql.fetch_all(
-        conn,
-        f"SELECT {columns} FROM customers WHERE workspace_id = {raw_sql.placeholder(conn)}"
-        f" AND {listed}",
-        [workspace_id, *params],
-    )
+    if conn.dialect.name == "postgresql":  # one index probe per id (as _MIGRATION_STATES_PG)
+        sql = (
+            f"SELECT c.* FROM json_array_elements_text(%s::json) AS v(id) JOIN LATERAL"
+            f" (SELECT {columns} FROM customers WHERE workspace_id = %s"
+            " AND customer_id = v.id) AS c ON true"
+        )
+        rows = raw_sql.fetch_all(conn, sql, [_encode(list(ids)).decode(), workspace_id])
+    else:
+        listed, params = raw_sql.among(conn, "customer_id", ids)
+        rows = raw_sql.fetch_all(
+            conn,
+            f"SELECT {columns} FROM customers WHERE workspace_id = ? AND {listed}",
+            [workspace_id, *params],
+        )
     if with_attributes:
         return [
             Profile(int(uid), cid, _decode(a), _decode(times), created_at, _sources(sources))
