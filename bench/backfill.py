@@ -531,9 +531,11 @@ def people_tables(file: PeopleFile, now: int) -> list[anchors.Table]:
         assert header[0] == "id", header
         names = header[1:]
         times = _encode(dict.fromkeys(names, now)).decode()  # every cell written at accept
+        sources = _encode(dict.fromkeys(names, batch)).decode()  # and by this batch
         for uid, record in enumerate(records, start=1):
             attributes = dict(zip(names, record[1:], strict=True))
-            row = (uid, ANCHOR_WORKSPACE, record[0], _encode(attributes).decode(), times, now, now)
+            text = _encode(attributes).decode()
+            row = (uid, ANCHOR_WORKSPACE, record[0], text, times, sources, now, now)
             customers.append((*row, batch, False, None, None))
             email = normalise_identifier("email", attributes["email"])
             identifiers.append((ANCHOR_WORKSPACE, "email", email, uid))

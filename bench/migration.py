@@ -183,7 +183,8 @@ def build(profile: Profile, base_ms: int | None = None) -> MigrationData:
         customers.append({"id": cid, **attributes, "balance": opening})
         batch = _batch_id(1, n // PER_BODY)
         times = _compact(dict.fromkeys(attributes, now))
-        profile_row = (uid, ANCHOR_WORKSPACE, cid, _compact(attributes), times, now, now)
+        sources = _compact(dict.fromkeys(attributes, batch))
+        profile_row = (uid, ANCHOR_WORKSPACE, cid, _compact(attributes), times, sources, now, now)
         rows["c"].append((*profile_row, batch, True, batch, None, True))  # no metrics sent
         rows["i"].append((ANCHOR_WORKSPACE, "email", attributes["email"], uid))
         for entry in opening:
