@@ -9,14 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 
 from roster import logs
 from roster.bootstrap import Container
 from roster.store import migrations
 from roster.store.database import Database
-from roster.store.schema import metadata
-from roster_testkit import Harness, pg_database, settings_for
+from roster_testkit import Harness, empty, pg_database, settings_for
 
 logs.configure("warning")
 
@@ -51,13 +49,6 @@ def store_url(request: pytest.FixtureRequest) -> str:
     empty(db)
     db.dispose()
     return url
-
-
-def empty(db: Database) -> None:
-    """Delete every row, children first, so each test starts from an empty store."""
-    with db.write() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(sa.delete(table))
 
 
 @pytest.fixture

@@ -11,14 +11,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from process_kit import Cluster, opened
 
 from roster.services.admin import workspace_admin
 from roster.store import migrations
-from roster.store.database import Database
-from roster.store.schema import metadata
-from roster_testkit import Tenant
+from roster_testkit import Tenant, empty
 
 CLUSTER_KEY = pytest.StashKey[Cluster]()
 
@@ -30,13 +27,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if cluster is not None and report.failed and report.when in ("call", "setup"):
         report.sections.append(("roster process logs", cluster.tails()))
     return report  # type: ignore[return-value]
-
-
-def empty(db: Database) -> None:
-    """Delete every row, children first (as ``tests/conftest.py``'s ``empty`` does)."""
-    with db.write() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(sa.delete(table))
 
 
 def _cluster(request: pytest.FixtureRequest, directory: Path, url: str) -> Cluster:

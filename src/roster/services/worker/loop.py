@@ -6,7 +6,9 @@ the write transaction, after checking that the worker still holds every lease.
 
 The planner of each batch is found in the table of kinds (``services.apply.kinds``). While a
 batch is in hand its lease is renewed (``heartbeat``); a batch that raises is retried or failed
-by the retry policy (``retry``); an idle worker does its ``housekeeping``.
+by the retry policy (``retry``); an idle worker does its ``housekeeping``. The claim is fair
+across workspaces (``domain.fairness``); on PostgreSQL a group of transitions goes through the
+``pipeline``, which decides the next group while this one is written.
 """
 
 from __future__ import annotations
