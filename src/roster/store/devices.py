@@ -17,12 +17,7 @@ _encode = msgspec.json.Encoder().encode
 
 
 _COLUMNS = "device_id, uid, platform, push_id, push_opted_out, attributes"
-#: One probe of the primary key per id: a semi-join of a long id list is planned as a scan of
-#: the workspace's devices.
-_LOAD_PG = (
-    "SELECT d.* FROM json_array_elements_text(%s::json) AS v(id) JOIN LATERAL"
-    f" (SELECT {_COLUMNS} FROM devices WHERE workspace_id = %s AND device_id = v.id) AS d ON true"
-)
+_LOAD_PG = raw_sql.probe_each("devices", _COLUMNS, "device_id")
 
 
 def load(conn: Connection, workspace_id: str, device_ids: Collection[str]) -> dict[str, Device]:

@@ -31,12 +31,8 @@ def load_by_customer_ids(
     columns = "uid, customer_id"
     if with_attributes:
         columns += ", attributes, attribute_times, created_at, attribute_batches"
-    if conn.dialect.name == "postgresql":  # one index probe per id (as _MIGRATION_STATES_PG)
-        sql = (
-            f"SELECT c.* FROM json_array_elements_text(%s::json) AS v(id) JOIN LATERAL"
-            f" (SELECT {columns} FROM customers WHERE workspace_id = %s"
-            " AND customer_id = v.id) AS c ON true"
-        )
+    if conn.dialect.name == "postgresql":
+        sql = raw_sql.probe_each("customers", columns, "customer_id")
         rows = raw_sql.fetch_all(conn, sql, [_encode(list(ids)).decode(), workspace_id])
     else:
         listed, params = raw_sql.among(conn, "customer_id", ids)
@@ -319,13 +315,7 @@ class MigrationState(NamedTuple):
 
 
 _STATE_COLUMNS = "uid, customer_id, migrated, live_since, events_migrated, metrics"
-#: One probe of the ``(workspace_id, customer_id)`` index per id, whatever the planner believes
-#: of the table (a semi-join of a long id list is planned as a scan of the workspace's rows).
-_MIGRATION_STATES_PG = (
-    f"SELECT c.* FROM json_array_elements_text(%s::json) AS v(id) JOIN LATERAL"
-    f" (SELECT {_STATE_COLUMNS} FROM customers WHERE workspace_id = %s AND customer_id = v.id)"
-    " AS c ON true"
-)
+_MIGRATION_STATES_PG = raw_sql.probe_each("customers", _STATE_COLUMNS, "customer_id")
 
 
 def migration_states(

@@ -28,6 +28,17 @@ SQLITE_ROWS_PER_INSERT = 64
 SQLITE_MAX_LISTED = 30_000
 
 
+def probe_each(table: str, columns: str, key: str) -> str:
+    """PostgreSQL: the rows of a workspace's ``table`` whose ``key`` is one of a JSON list of
+    values, with one index probe per value (a semi-join of a long list is planned as a scan of
+    the workspace's rows, whatever the statistics say). Parameters: the JSON text, then the
+    workspace id."""
+    return (
+        "SELECT r.* FROM json_array_elements_text(%s::json) AS v(id) JOIN LATERAL"
+        f" (SELECT {columns} FROM {table} WHERE workspace_id = %s AND {key} = v.id) AS r ON true"
+    )
+
+
 def placeholder(conn: Connection) -> str:
     return "%s" if conn.dialect.name == "postgresql" else "?"
 

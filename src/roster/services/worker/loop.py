@@ -108,27 +108,31 @@ class Worker:
 
     def _claim(self) -> list[Claimed]:
         """The next batch, plus up to ``group_max_batches - 1`` followers on a first attempt."""
-        settings = self.settings
-        lease_ms = int(settings.lease_seconds * 1000)
+        lease_ms = int(self.settings.lease_seconds * 1000)
         with self.db.write() as conn:
             head = batches.claim_next(conn, self.owner, now_ms(), lease_ms)
             if head is None:
                 return []
             kind = KINDS.get(head.kind)  # an unknown kind fails when applied, alone
-            followers: list[Claimed] = []
+            group = [head]
             # A retry is applied alone, so a bad batch cannot sink others.
             if head.attempts == 1 and not head.retry_alone and kind is not None and kind.grouped:
-                followers = batches.claim_followers(
-                    conn,
-                    head,
-                    self.owner,
-                    now_ms() + lease_ms,
-                    batches=settings.group_max_batches,
-                    elements=settings.group_max_elements,
-                )
-            group = [head, *followers]
-            workspace_turns.take(conn, head.workspace_id, now_ms(), sum(b.elements for b in group))
+                group += self.take_followers(conn, head, self.settings.group_max_batches)
+            workspace_turns.take(conn, group, now_ms())
         return group
+
+    def take_followers(self, conn: Connection, after: Claimed, most: int) -> list[Claimed]:
+        """Claim the batches queued right behind ``after`` in its workspace, of its kind: a group
+        of at most ``most`` batches counting ``after`` (in the caller's transaction)."""
+        settings = self.settings
+        return batches.claim_followers(
+            conn,
+            after,
+            self.owner,
+            now_ms() + int(settings.lease_seconds * 1000),
+            batches=most,
+            elements=settings.group_max_elements,
+        )
 
     def _apply(self, group: list[Claimed]) -> None:
         started = time.perf_counter()

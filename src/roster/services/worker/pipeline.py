@@ -143,22 +143,13 @@ class Pipeline:
         """The batches queued right behind ``last`` (a batch this worker holds) of its kind, as
         a group, its workspace's turn charged for it; none if another workspace whose turn
         comes earlier has a batch ready (it goes first: back to the claim)."""
-        worker, settings = self.worker, self.worker.settings
-        lease_ms = int(settings.lease_seconds * 1000)
+        worker = self.worker
         with worker.db.write() as conn:
-            now = now_ms()
-            if batches.earlier_turn_ready(conn, last.workspace_id, now):
+            if batches.earlier_turn_ready(conn, last.workspace_id, now_ms()):
                 return []
-            group = batches.claim_followers(
-                conn,
-                last,
-                worker.owner,
-                now + lease_ms,
-                batches=settings.group_max_batches + 1,  # ``last`` counts in the limit
-                elements=settings.group_max_elements,
-            )
-            if group:
-                workspace_turns.take(conn, last.workspace_id, now, sum(b.elements for b in group))
+            # ``last`` counts in the limit
+            group = worker.take_followers(conn, last, worker.settings.group_max_batches + 1)
+            workspace_turns.take(conn, group, now_ms())
             return group
 
     def _give_back(self, group: list[Claimed], beat: Heartbeat) -> None:
