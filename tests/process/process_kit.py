@@ -366,6 +366,10 @@ def rows(db: Database, sql: str, **params: Any) -> list[sa.Row[Any]]:
         return list(conn.execute(sa.text(sql), params))
 
 
+def is_done(db: Database, batch_id: str) -> bool:
+    return bool(scalar(db, "SELECT status FROM batches WHERE id = :id", id=batch_id) == "done")
+
+
 def unfinished(db: Database) -> int:
     return int(scalar(db, "SELECT count(*) FROM batches WHERE status IN ('queued', 'processing')"))
 

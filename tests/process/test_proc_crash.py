@@ -19,6 +19,7 @@ from process_kit import (
     check_exactly_once,
     client,
     drain,
+    is_done,
     lease_owner_pid,
     opened,
     post_transition,
@@ -35,10 +36,6 @@ from roster_testkit import Tenant
 pytestmark = pytest.mark.process
 
 STREAM = {"postgres": 60, "sqlite": 36}  # batches per test
-
-
-def is_done(db: Database, batch_id: str) -> bool:
-    return bool(scalar(db, "SELECT status FROM batches WHERE id = :id", id=batch_id) == "done")
 
 
 def applied_by(worker: Proc, batch_id: str) -> int:

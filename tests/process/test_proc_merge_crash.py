@@ -9,7 +9,17 @@ import time
 from collections.abc import Callable
 
 import pytest
-from process_kit import Cluster, client, drain, opened, post_transition, scalar, start_all, wait_for
+from process_kit import (
+    Cluster,
+    client,
+    drain,
+    is_done,
+    opened,
+    post_transition,
+    scalar,
+    start_all,
+    wait_for,
+)
 
 from roster_testkit import Tenant
 
@@ -60,7 +70,7 @@ def test_a_merge_killed_mid_apply_is_applied_exactly_once(
         w1.start()
         wait_for(
             "the merge to be applied",
-            lambda: scalar(db, "SELECT status FROM batches WHERE id = :id", id=batch_id) == "done",
+            lambda: is_done(db, batch_id),
             30,
         )
         assert scalar(db, "SELECT attempts FROM batches WHERE id = :id", id=batch_id) == 2

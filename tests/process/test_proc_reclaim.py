@@ -11,6 +11,7 @@ import pytest
 from process_kit import (
     Cluster,
     client,
+    is_done,
     lease_owner_pid,
     opened,
     post_transition,
@@ -60,7 +61,7 @@ def test_a_killed_workers_batch_is_taken_over_with_the_default_lease(
     with opened(cluster.url) as db:
         wait_for(
             "the batch to be taken over and applied",
-            lambda: scalar(db, "SELECT status FROM batches WHERE id = :id", id=batch_id) == "done",
+            lambda: is_done(db, batch_id),
             timeout=60,
         )
         (batch,) = rows(db, "SELECT attempts, started_at FROM batches WHERE id = :id", id=batch_id)
@@ -98,7 +99,7 @@ def test_a_busy_worker_keeps_its_batch_past_its_lease(
         start_all(other)
         wait_for(
             "the slow worker to finish",
-            lambda: scalar(db, "SELECT status FROM batches WHERE id = :id", id=batch_id) == "done",
+            lambda: is_done(db, batch_id),
             timeout=60,
         )
         attempts = scalar(db, "SELECT attempts FROM batches WHERE id = :id", id=batch_id)
