@@ -8,12 +8,9 @@ from typing import Annotated
 
 import typer
 
-from roster.cli.common import or_exit, out
+from roster.cli.common import Workspace, or_exit, out
 
 app = typer.Typer(help="Batches: retry a failed one.", no_args_is_help=True)
-Workspace = Annotated[
-    str, typer.Option("--workspace", envvar="ROSTER_WORKSPACE", help="The workspace id.")
-]
 
 
 @app.command("retry")
@@ -28,11 +25,8 @@ def retry(
     from roster.services.admin import batch_retry, workspace_admin
 
     db = open_store("refuse").container.db
-    try:
-        ws = or_exit(lambda: workspace_admin.show(db, workspace))
-        view = or_exit(lambda: batch_retry.retry(db, ws, batch_id))
-    finally:
-        db.dispose()
+    ws = or_exit(lambda: workspace_admin.show(db, workspace))
+    view = or_exit(lambda: batch_retry.retry(db, ws, batch_id))
     if as_json:
         typer.echo(json.dumps(view))
         return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -12,6 +12,11 @@ from roster.domain.errors import RosterError
 
 out = Console()
 T = TypeVar("T")
+
+#: ``--workspace``, the option of every command about one workspace's batches or runs.
+Workspace = Annotated[
+    str, typer.Option("--workspace", envvar="ROSTER_WORKSPACE", help="The workspace id.")
+]
 
 
 def or_exit(action: Callable[[], T]) -> T:

@@ -181,7 +181,6 @@ def purge(
         typer.echo(json.dumps({"purged": count}))
     else:
         out.print(f"purged {count} tombstone{'s' if count != 1 else ''}")
-    container.db.dispose()
 
 
 @db_app.command("upgrade")
@@ -190,7 +189,6 @@ def db_upgrade(
 ) -> None:
     """Apply every schema migration not yet applied (creating a SQLite file if none exists)."""
     opened = open_store("create")
-    opened.container.db.dispose()
     if as_json:
         typer.echo(json.dumps({"revision": opened.revision, "previous": opened.previous}))
     else:

@@ -8,13 +8,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Column, Table
 
-from roster.cli.common import or_exit, out
+from roster.cli.common import Workspace, or_exit, out
 from roster.domain.batches import run_name
 
 app = typer.Typer(help="Runs: the batches sent under one run name, added up.", no_args_is_help=True)
-Workspace = Annotated[
-    str, typer.Option("--workspace", envvar="ROSTER_WORKSPACE", help="The workspace id.")
-]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON, as the API gives it.")]
 
 
@@ -30,11 +27,8 @@ def list_runs(
     from roster.services.reads import runs
 
     db = open_store("refuse").container.db
-    try:
-        ws = or_exit(lambda: workspace_admin.show(db, workspace))
-        rows = runs.run_list(db, ws, limit=limit)
-    finally:
-        db.dispose()
+    ws = or_exit(lambda: workspace_admin.show(db, workspace))
+    rows = runs.run_list(db, ws, limit=limit)
     if as_json:
         typer.echo(json.dumps({"runs": rows}))
         return
@@ -57,11 +51,8 @@ def show_run(run: str, workspace: Workspace, as_json: AsJson = False) -> None:
     from roster.services.reads import runs
 
     db = open_store("refuse").container.db
-    try:
-        ws = or_exit(lambda: workspace_admin.show(db, workspace))
-        view = or_exit(lambda: runs.run_view(db, ws, run_name(run, "RUN")))
-    finally:
-        db.dispose()
+    ws = or_exit(lambda: workspace_admin.show(db, workspace))
+    view = or_exit(lambda: runs.run_view(db, ws, run_name(run, "RUN")))
     if as_json:
         typer.echo(json.dumps(view))
         return

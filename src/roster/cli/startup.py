@@ -121,11 +121,10 @@ class Opened:
 def open_store(
     missing: Missing,
     *,
-    upgrade: bool = True,
     settings: Settings | None = None,
     announce: bool = True,
 ) -> Opened:
-    """Read the settings (unless given), open the store and, with ``upgrade``, migrate it.
+    """Read the settings (unless given), open the store and migrate it.
 
     Where the SQLite file does not exist, ``missing`` says whether to create it (said on
     stderr when ``announce``) or to refuse, naming it."""
@@ -142,7 +141,7 @@ def open_store(
         _check_can_create(path)
         if announce:
             typer.echo(f"note: no database at {path}: creating it", err=True)
-    return _opened(settings, upgrade=upgrade, created=created)
+    return _opened(settings, created=created)
 
 
 def _check_can_create(path: Path) -> None:
@@ -154,7 +153,7 @@ def _check_can_create(path: Path) -> None:
         fail(f"{where} ({path.parent} is not writable)")
 
 
-def _opened(settings: Settings, *, upgrade: bool, created: bool) -> Opened:
+def _opened(settings: Settings, *, created: bool) -> Opened:
     import sqlalchemy as sa
     from alembic.util import CommandError
 
@@ -165,9 +164,8 @@ def _opened(settings: Settings, *, upgrade: bool, created: bool) -> Opened:
     try:
         container = bootstrap(settings)
         previous = migrations.current_revision(container.db)
-        if upgrade:
-            migrations.upgrade(container.db)
-        revision = migrations.current_revision(container.db) if upgrade else previous
+        migrations.upgrade(container.db)
+        revision = migrations.current_revision(container.db)
     except (sa.exc.SQLAlchemyError, CommandError, OSError, ValueError) as exc:
         if container is not None:
             container.db.dispose()

@@ -38,10 +38,7 @@ def create(
 
     password = _password()
     db = open_store("create").container.db
-    try:
-        found = or_exit(lambda: accounts.create(db, email, password, role))
-    finally:
-        db.dispose()
+    found = or_exit(lambda: accounts.create(db, email, password, role))
     out.print(f"operator {found.email} created ({found.role.value})")
 
 
@@ -54,10 +51,7 @@ def list_users(
     from roster.services.operators import accounts
 
     db = open_store("refuse").container.db
-    try:
-        rows = accounts.list_all(db)
-    finally:
-        db.dispose()
+    rows = accounts.list_all(db)
     if as_json:
         typer.echo(json.dumps(rows))
         return
@@ -75,10 +69,7 @@ def delete(email: Email) -> None:
     from roster.services.operators import accounts
 
     db = open_store("refuse").container.db
-    try:
-        or_exit(lambda: accounts.delete(db, email))
-    finally:
-        db.dispose()
+    or_exit(lambda: accounts.delete(db, email))
     out.print(f"operator {email.strip().lower()} deleted")
 
 
@@ -90,8 +81,5 @@ def set_password(email: Email) -> None:
 
     password = _password()
     db = open_store("refuse").container.db
-    try:
-        or_exit(lambda: accounts.set_password(db, email, password))
-    finally:
-        db.dispose()
+    or_exit(lambda: accounts.set_password(db, email, password))
     out.print(f"password of {email.strip().lower()} set; its sessions are signed out")

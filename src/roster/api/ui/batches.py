@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
-from roster.api.ui.pages import database, found, workspace
+from roster.api.ui.pages import ISSUES_PAGE, csv_download, database, found, workspace
 from roster.api.ui.sessions import SignedIn
-from roster.api.ui.templating import HEADERS, render
+from roster.api.ui.templating import render
 from roster.domain.batches import UNFINISHED, Status, run_name
 from roster.domain.errors import InvalidParameter
 from roster.domain.workspaces import Workspace
@@ -20,7 +20,6 @@ from roster.services.reads import batches
 
 router = APIRouter(prefix="/ui/w/{workspace_id}")
 PAGE = 50
-ISSUES_PAGE = 50
 
 
 @router.get("/batches")
@@ -55,14 +54,16 @@ def batch_list_page(
     return render(request, "batches.html", context)
 
 
-def _batch(request: Request, ws: Workspace, batch_id: str, offset: int) -> dict[str, Any]:
+def _batch(
+    request: Request, ws: Workspace, batch_id: str, offset: int, limit: int = ISSUES_PAGE
+) -> dict[str, Any]:
+    """The batch's view (``NotFound`` unless it is this workspace's) with a page of ``limit``
+    issues from ``offset``, and its issues counted by code."""
     db = database(request)
     view = found(
-        lambda: batches.batch_view(
-            db, ws, batch_id[:40], issues_offset=offset, issues_limit=ISSUES_PAGE
-        )
+        lambda: batches.batch_view(db, ws, batch_id[:40], issues_offset=offset, issues_limit=limit)
     )
-    view["codes"] = batch_issues.issue_codes(db, ws, batch_id[:40])
+    view["codes"] = batch_issues.issue_codes(db, view["batch_id"])
     view["live"] = view["status"] in UNFINISHED
     return view
 
@@ -95,7 +96,7 @@ def batch_progress(
 ) -> Response:
     """The fragment the batch page polls: it stops polling once the batch is finished."""
     ws = workspace(request, workspace_id)
-    batch = _batch(request, ws, batch_id, 0)
+    batch = _batch(request, ws, batch_id, 0, limit=0)  # the fragment shows no issue itself
     return render(request, "partials/batch_progress.html", {"ws": ws, "batch": batch})
 
 
@@ -106,9 +107,4 @@ def batch_issues_csv(
     ws = workspace(request, workspace_id)
     lines = found(lambda: batch_issues.issues_csv(database(request), ws, batch_id[:40]))
     # the id is a stored batch's (found above): safe in a header
-    disposition = f'attachment; filename="batch-{batch_id}-issues.csv"'
-    return StreamingResponse(
-        lines,
-        media_type="text/csv; charset=utf-8",
-        headers={**HEADERS, "Content-Disposition": disposition},
-    )
+    return csv_download(lines, f"batch-{batch_id[:40]}-issues.csv")

@@ -6,18 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
-from roster.api.ui.pages import database, found, workspace
+from roster.api.ui.pages import ISSUES_PAGE, csv_download, database, found, workspace
 from roster.api.ui.sessions import PageNotFound, SignedIn
-from roster.api.ui.templating import HEADERS, render
+from roster.api.ui.templating import render
 from roster.domain.batches import run_name
 from roster.domain.errors import InvalidParameter
 from roster.domain.workspaces import Workspace
 from roster.services.reads import batches, runs
 
 router = APIRouter(prefix="/ui/w/{workspace_id}")
-ISSUES_PAGE = 50
 BATCHES_SHOWN = 20
 
 
@@ -80,9 +79,4 @@ def run_issues_csv(request: Request, workspace_id: str, run: str, session: Signe
     ws = workspace(request, workspace_id)
     view = _run(request, ws, run)
     lines = runs.run_issues_csv(database(request), ws, view["run"])
-    disposition = f'attachment; filename="run-{view["run"]}-issues.csv"'  # a checked run name
-    return StreamingResponse(
-        lines,
-        media_type="text/csv; charset=utf-8",
-        headers={**HEADERS, "Content-Disposition": disposition},
-    )
+    return csv_download(lines, f"run-{view['run']}-issues.csv")  # a checked run name

@@ -69,12 +69,14 @@ def sign_in(db: Database, email: str, password: str, address: str) -> Operator:
     finally:
         _CHECKING.release()
     operator, stored = found
+    # The hash's cost was raised since: store it at today's cost (hashed before the write
+    # transaction, which must not wait for it).
+    rehashed = hash_password(password) if needs_rehash(stored) else None
     with db.write() as conn:
         operators.signed_in(conn, operator.id, now)
         sign_in_throttle.clear(conn, email_key(email))
-    if needs_rehash(stored):  # the hash's cost was raised since: store it at today's cost
-        with db.write() as conn:
-            operators.set_password_hash(conn, operator.id, hash_password(password))
+        if rehashed is not None:
+            operators.set_password_hash(conn, operator.id, rehashed)
     return operator
 
 
