@@ -37,7 +37,7 @@ def list_recent(
 ) -> list[dict[str, Any]]:
     """The newest batches first (each with its ``seq``), those accepted before ``seq`` if
     ``before`` is given; ``has_errors``: the batch failed, or some of its elements did."""
-    query = sa.select(t.c.seq, *_summary_columns()).where(t.c.workspace_id == workspace_id)
+    query = sa.select(*_summary_columns()).where(t.c.workspace_id == workspace_id)
     if status:
         query = query.where(t.c.status == status)
     if kind:
@@ -45,7 +45,7 @@ def list_recent(
     if run:
         query = query.where(t.c.run == run)
     if has_errors is not None:
-        errors = sa.or_(t.c.status == "failed", t.c.failed > 0)
+        errors = sa.or_(t.c.status == Status.FAILED, t.c.failed > 0)
         query = query.where(errors if has_errors else sa.not_(errors))
     if before is not None:
         query = query.where(t.c.seq < before)
@@ -182,11 +182,23 @@ def run_summary(conn: Connection, workspace_id: str, name: str) -> dict[str, Any
 
 def run_issue_codes(conn: Connection, workspace_id: str, name: str) -> list[tuple[str, str, int]]:
     """``(severity, code, count)`` of every issue of a run's batches, most frequent first."""
+    run = it.join(t, t.c.id == it.c.batch_id)
+    return _issue_codes(conn, run, t.c.workspace_id == workspace_id, t.c.run == name)
+
+
+def batch_issue_codes(conn: Connection, batch_id: str) -> list[tuple[str, str, int]]:
+    """``(severity, code, count)`` of a batch's issues, most frequent first."""
+    return _issue_codes(conn, it, it.c.batch_id == batch_id)
+
+
+def _issue_codes(
+    conn: Connection, issues: sa.FromClause, *where: sa.ColumnElement[bool]
+) -> list[tuple[str, str, int]]:
     n = sa.func.count().label("n")
     query = (
         sa.select(it.c.severity, it.c.code, n)
-        .join(t, t.c.id == it.c.batch_id)
-        .where(t.c.workspace_id == workspace_id, t.c.run == name)
+        .select_from(issues)
+        .where(*where)
         .group_by(it.c.severity, it.c.code)
         .order_by(n.desc(), it.c.code)
     )

@@ -1,5 +1,5 @@
-"""What the dashboard reads that the read API has no call for: a workspace's queue at a glance,
-and a batch's issues counted by code."""
+"""What the dashboard reads that the read API has no call for: a workspace's queue at a glance
+and its recent apply rate."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from roster.domain.batches import Status
-from roster.store.schema import batch_issues as it
+from roster.store.batches import is_unfinished
 from roster.store.schema import batches as t
 
 
@@ -20,7 +20,7 @@ def queue_of(conn: Connection, workspace_id: str) -> dict[str, Any]:
         sa.select(t.c.status, sa.func.count(), sa.func.min(t.c.accepted_at))
         .where(
             t.c.workspace_id == workspace_id,
-            t.c.status.in_([str(Status.QUEUED), str(Status.PROCESSING)]),
+            is_unfinished(t.c.status),
         )
         .group_by(t.c.status)
     )
@@ -42,15 +42,3 @@ def recently_finished(conn: Connection, workspace_id: str, *, newest: int) -> li
         .limit(newest)
     )
     return [(int(at), int(n)) for at, n in conn.execute(query) if at is not None]
-
-
-def issue_codes_of(conn: Connection, batch_id: str) -> list[tuple[str, str, int]]:
-    """``(severity, code, count)`` of a batch's issues, most frequent first."""
-    n = sa.func.count().label("n")
-    query = (
-        sa.select(it.c.severity, it.c.code, n)
-        .where(it.c.batch_id == batch_id)
-        .group_by(it.c.severity, it.c.code)
-        .order_by(n.desc(), it.c.code)
-    )
-    return [(severity, code, int(count)) for severity, code, count in conn.execute(query)]

@@ -76,18 +76,10 @@ def uids_by_identifiers(
     return {(n, v): int(u) for n, v, u in conn.execute(query) if (n, v) in wanted}
 
 
-def insert_new(conn: Connection, workspace_id: str, new: list[Profile], now: int) -> None:
-    """Insert profiles that have no uid yet, and give them theirs (drawn first, so the rows
-    go in one bulk insert: a multi-row ``INSERT … RETURNING`` of thousands of parameters is
-    slow to build and send, and SQLAlchemy would send one per row on SQLite)."""
-    if not new:
-        return
-    number(conn, new)
-    insert_rows(conn, new_rows(workspace_id, new, now))
-
-
 def number(conn: Connection, new: list[Profile]) -> None:
-    """Give each profile without a uid its own, drawn from the store."""
+    """Give each profile without a uid its own, drawn from the store (first, so their rows go
+    in one bulk insert, ``insert_rows``: a multi-row ``INSERT … RETURNING`` of thousands of
+    parameters is slow to build and send, and SQLAlchemy would send one per row on SQLite)."""
     unnumbered = [p for p in new if p.uid is None]
     if not unnumbered:
         return
@@ -122,7 +114,7 @@ def insert_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     raw_sql.insert_rows(conn, "customers", NEW_COLUMNS, rows)
 
 
-#: The columns ``insert_new`` writes, in its rows' order.
+#: The columns of ``new_rows``, in their order.
 NEW_COLUMNS = (
     "uid",
     "workspace_id",

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from roster.api.params import MAX_UID
 from roster.api.ui.pages import database, found, workspace
 from roster.api.ui.sessions import SignedIn
 from roster.api.ui.templating import HEADERS, render
@@ -20,7 +21,6 @@ from roster.services.reads import profiles
 
 router = APIRouter(prefix="/ui/w/{workspace_id}")
 EVENTS_PAGE = 25
-MAX_UID = 2**63 - 1
 
 
 @router.get("/customers")
@@ -74,8 +74,7 @@ def profile_page(
 ) -> Response:
     ws = workspace(request, workspace_id)
     db = database(request)
-    profile = found(lambda: profiles.profile(db, ws, uid=uid))
-    row = profiles.find_customer(db, ws, None, uid)
+    profile, row = found(lambda: profiles.profile_and_row(db, ws, uid=uid))
     until = None if events_until is None else events_until + 1
     listed = profiles.event_list(db, row, since=None, until=until, limit=EVENTS_PAGE + events_skip)
     events = listed[events_skip:]

@@ -12,7 +12,7 @@ from roster.domain.element_rules import excerpt
 from roster.domain.errors import NotFound
 from roster.domain.workspaces import Workspace
 from roster.services.reads.runs import CSV_PAGE, ISSUE_COLUMNS, safe_cell
-from roster.store import batch_reads, dashboard_reads
+from roster.store import batch_reads
 from roster.store.database import Database
 
 
@@ -20,7 +20,7 @@ def issue_codes(db: Database, batch_id: str) -> list[dict[str, Any]]:
     """``{severity, code, count}`` of the issues of a batch the caller has found in its
     workspace, most frequent first."""
     with db.read() as conn:
-        rows = dashboard_reads.issue_codes_of(conn, batch_id)
+        rows = batch_reads.batch_issue_codes(conn, batch_id)
     return [{"severity": s, "code": c, "count": n} for s, c, n in rows]
 
 

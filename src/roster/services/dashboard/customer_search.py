@@ -9,7 +9,7 @@ from typing import Any
 from roster.domain.errors import RosterError
 from roster.domain.identity import ANONYMOUS_ID
 from roster.domain.workspaces import Workspace
-from roster.services.reads import customer_list, profiles
+from roster.services.reads import cursors, customer_list, profiles
 from roster.store.database import Database
 
 #: What the search box may look by, besides an identifier's name.
@@ -30,7 +30,7 @@ def find_uid(db: Database, workspace: Workspace, text: str, by: str = AUTO) -> i
     if by in (AUTO, CUSTOMER_ID):
         tries.append({"customer_id": text})
     tries += [{"customer_id": None, "identifier": (n, text)} for n in names if by in (AUTO, n)]
-    if by in (AUTO, UID) and text.isascii() and text.isdigit() and len(text) <= 18:
+    if by in (AUTO, UID) and cursors.is_number(text):
         tries.append({"customer_id": None, "uid": int(text)})
     for lookup in tries:  # the customer's row alone: its page reads the rest
         try:

@@ -52,6 +52,22 @@ def profile(
     identifier: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """A customer's profile with its devices, read in one snapshot."""
+    view, _ = profile_and_row(
+        db, workspace, customer_id=customer_id, uid=uid, identifier=identifier
+    )
+    return view
+
+
+def profile_and_row(
+    db: Database,
+    workspace: Workspace,
+    *,
+    customer_id: str | None = None,
+    uid: int | None = None,
+    identifier: tuple[str, str] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``profile``, and the raw customer row it was read from (``find_customer``'s, for the
+    customer's events, activity and timeline)."""
     with db.read() as conn:
         row = _customer_row(conn, workspace, customer_id, uid, identifier)
         device_views = [_device(d) for d in devices.of_customer(conn, row["uid"])]
@@ -60,7 +76,7 @@ def profile(
         group_ids = groups_store.of_customer(conn, workspace.id, row["uid"])
     attributes = msgspec.json.decode(row["attributes"])
     times = msgspec.json.decode(row["attribute_times"])
-    return {
+    view = {
         "uid": row["uid"],
         "customer_id": row["customer_id"],
         "attributes": attributes,
@@ -82,6 +98,7 @@ def profile(
         "updated_at": _iso(row["updated_at"]),
         "created_batch": row["created_batch"],
     }
+    return view, row
 
 
 def group(db: Database, workspace: Workspace, group_id: str) -> dict[str, Any]:

@@ -101,13 +101,11 @@ def run_effects(
 ) -> dict[str, Any]:
     """A page of what each element of the run's batches did (``created``, ``updated``,
     ``unchanged``; ``-`` for one not applied), one letter an element, and the next cursor."""
-    cursors.number(after)
+    start = cursors.number(after)
     with db.read() as conn:
-        if after is None and batch_reads.run_summary(conn, workspace.id, name) is None:
+        if start is None and batch_reads.run_summary(conn, workspace.id, name) is None:
             raise NotFound(f"run {name!r} not found", field="run")
-        rows = batch_reads.run_effects(
-            conn, workspace.id, name, after=None if after is None else int(after), limit=limit
-        )
+        rows = batch_reads.run_effects(conn, workspace.id, name, after=start, limit=limit)
     following = str(rows[-1][0]) if len(rows) == limit else None
     return {
         "batches": [{"batch_id": batch_id, "effects": effects} for _, batch_id, effects in rows],
