@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from test_masivo_migration import customer as masivo_customer
 
+from roster.services.reads import customer_list as reads_customer_list
 from roster.store import customer_list as store_customer_list
 from roster_testkit import Harness, Tenant
 
@@ -148,3 +149,20 @@ def test_a_filter_without_an_index_reads_a_window_a_page(
     assert _ids(_list(roster, tenant, limit=10)) == ["c0", "c1", "c2", "c3", "c4"]  # no filter
     pro = roster.get("/v1/export/customers", tenant, params={"attribute": "plan", "value": "pro"})
     assert [json.loads(x)["customer_id"] for x in pro.text.splitlines()] == ["c0", "c2", "c3"]
+
+
+def test_an_export_pages_through_each_window_it_found(
+    roster: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With windows larger than the export's pages, each window is read page by page, and the
+    export still holds each matching customer once, in uid order."""
+    monkeypatch.setattr(store_customer_list, "SCAN_WINDOW", 3)
+    monkeypatch.setattr(reads_customer_list, "EXPORT_PAGE", 1)
+    tenant = roster.tenant(identifiers=["email"])
+    _seed(roster, tenant)  # plan: pro, free, pro, pro, team
+    pro = roster.get("/v1/export/customers", tenant, params={"attribute": "plan", "value": "pro"})
+    assert [json.loads(x)["customer_id"] for x in pro.text.splitlines()] == ["c0", "c2", "c3"]
+    every = roster.get("/v1/export/customers", tenant, params={"migrated": "false"})
+    assert [json.loads(x)["customer_id"] for x in every.text.splitlines()] == [
+        f"c{n}" for n in range(5)
+    ]

@@ -13,7 +13,7 @@ is one of the workspace's identifiers it is answered from the identifier index i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -56,11 +56,22 @@ COLUMNS = (
 
 
 def page(
-    conn: Connection, workspace_id: str, found: CustomerFilter, *, after: int | None, limit: int
+    conn: Connection,
+    workspace_id: str,
+    found: CustomerFilter,
+    *,
+    after: int | None,
+    limit: int,
+    end: int | Literal["find"] | None = "find",
 ) -> tuple[list[dict[str, Any]], int | None]:
     """At most ``limit`` customers past uid ``after``, in uid order, and the cursor of the
-    next page (``None`` after the last)."""
-    end = window_end(conn, workspace_id, after) if _scans(found) else None
+    next page (``None`` after the last). A filter checked row by row reads up to the uid
+    ``end`` of the window the cursor is in: ``"find"`` it (``window_end``), or give the one a
+    caller paging through a window already found (``None``: the last window)."""
+    if not scans(found):
+        end = None
+    elif end == "find":
+        end = window_end(conn, workspace_id, after)
     query = page_query(conn, workspace_id, found, after=after, limit=limit)
     if end is not None:
         query = query.where(t.c.uid <= end)
@@ -80,7 +91,7 @@ def window_end(conn: Connection, workspace_id: str, after: int | None) -> int | 
     return None if found is None else int(found)
 
 
-def _scans(found: CustomerFilter) -> bool:
+def scans(found: CustomerFilter) -> bool:
     """Whether the filter is checked row by row (no index of its own takes it)."""
     return (
         found.attribute is not None

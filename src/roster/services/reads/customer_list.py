@@ -15,7 +15,7 @@ snapshot of the whole workspace).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -100,13 +100,19 @@ def count(db: Database, workspace: Workspace, found: CustomerFilter) -> int:
 
 def export_lines(db: Database, workspace: Workspace, found: CustomerFilter) -> Iterator[bytes]:
     """Every customer the filter takes, one JSON line each (as a listing shows it), read a
-    page per transaction."""
+    page per transaction. A filter checked row by row is read a window at a time: the window's
+    end is found once, not once per page."""
     after: int | None = None
+    end: int | Literal["find"] | None = "find"
     while True:
         with db.read() as conn:
+            if customer_list.scans(found) and end == "find":
+                end = customer_list.window_end(conn, workspace.id, after)
             rows, after = customer_list.page(
-                conn, workspace.id, found, after=after, limit=EXPORT_PAGE
+                conn, workspace.id, found, after=after, limit=EXPORT_PAGE, end=end
             )
+        if isinstance(end, int) and (after is None or after >= end):
+            end = "find"  # the window is read: the next page finds the next one
         if rows:
             yield b"".join(_encode(summary(workspace, r)) + b"\n" for r in rows)
         if after is None:
