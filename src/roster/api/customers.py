@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from roster.api.deps import caller, container
 from roster.api.params import MAX_UID, TIME_SCHEMA, text_param
-from roster.api.query_check import OPEN_QUERY, refuse_unknown
+from roster.api.query_check import OPEN_QUERY, refuse_unknown, taken_by
 from roster.domain.errors import InvalidParameter
 from roster.domain.identity import ANONYMOUS_ID
 from roster.domain.timestamps import InvalidTimestamp, parse_timestamp
@@ -83,7 +83,8 @@ async def customers(
     identifier such as `email`), that customer's profile, as `GET /v1/customers/{id}`."""
     db = container(request).db
     names = {*workspace.identifiers, ANONYMOUS_ID}  # every workspace indexes anonymous ids
-    refuse_unknown(list(request.query_params), {*LOOKUP, *LISTING, *names})
+    declared = taken_by(request.scope["route"])  # the lookup and the listing's parameters
+    refuse_unknown(list(request.query_params), declared | names)
     identifier = next(
         (
             (n, text_param(v, n, max_length=512))
@@ -96,7 +97,7 @@ async def customers(
         return await run_in_threadpool(
             customer_list.listing, db, workspace, found, after=after, limit=limit, with_count=count
         )
-    if mixed := [n for n in request.query_params if n in LISTING]:
+    if mixed := [n for n in request.query_params if n in declared - LOOKUP]:
         msg = f"'{mixed[0]}' lists customers: a lookup takes one of customer_id, uid, an identifier"
         raise InvalidParameter(msg, field=mixed[0])
     cid = None if customer_id is None else text_param(customer_id, "customer_id")
@@ -107,20 +108,8 @@ async def customers(
     return await run_in_threadpool(load)
 
 
+#: The parameters that look one customer up; every other one the route declares lists them.
 LOOKUP = frozenset({"uid", "customer_id"})
-LISTING = frozenset(
-    {
-        "attribute",
-        "value",
-        "migrated",
-        "migrated_only",
-        "created_since",
-        "updated_since",
-        "after",
-        "limit",
-        "count",
-    }
-)
 
 
 @router.get(
