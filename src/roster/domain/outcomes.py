@@ -201,3 +201,9 @@ def _issue(
     if key is not None and len(key) > MAX_KEY:
         key = key[:MAX_KEY]  # as ``element_rules.ledger_key`` cuts an id
     return Issue(severity, index, key, fld, code, msg, outcome)
+
+
+def issue_outcome(outcome: str | None, severity: str) -> str | None:
+    """What became of an issue's element, as a report shows it: the outcome the issue recorded,
+    else ``failed`` for an error (issues recorded before schema 0007 hold none)."""
+    return outcome or ("failed" if severity == "error" else None)

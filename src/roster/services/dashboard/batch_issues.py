@@ -3,15 +3,14 @@ columns of a run's issues CSV, ``services.reads.runs.ISSUE_COLUMNS``)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from typing import Any
 
 from roster.domain.element_rules import excerpt
 from roster.domain.errors import NotFound
+from roster.domain.outcomes import issue_outcome
 from roster.domain.workspaces import Workspace
-from roster.services.reads.runs import CSV_PAGE, ISSUE_COLUMNS, safe_cell
+from roster.services.reads.runs import CSV_PAGE, issues_csv_lines
 from roster.store import batch_reads
 from roster.store.database import Database
 
@@ -29,26 +28,28 @@ def issues_csv(db: Database, workspace: Workspace, batch_id: str) -> Iterator[st
     before the first line, so a caller can answer 404)."""
     with db.read() as conn:
         row = _check(conn, workspace, batch_id)
-    return _lines(db, batch_id, row["kind"])
+    return issues_csv_lines(_pages(db, batch_id, row["kind"]))
 
 
-def _lines(db: Database, batch_id: str, kind: str) -> Iterator[str]:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(ISSUE_COLUMNS)
+def _pages(db: Database, batch_id: str, kind: str) -> Iterator[list[dict[str, Any]]]:
     offset = 0
     while True:
         with db.read() as conn:
             page = batch_reads.issues_of(conn, batch_id, offset=offset, limit=CSV_PAGE)
-        for i in page:
-            outcome = i.outcome or ("failed" if i.severity == "error" else None)
-            values = {"batch_id": batch_id, "kind": kind, "index": i.index, "outcome": outcome}
-            values |= {"severity": i.severity, "key": i.key, "field": i.field}
-            values |= {"code": i.code, "message": i.message}
-            writer.writerow([safe_cell(values[c]) for c in ISSUE_COLUMNS])
-        yield out.getvalue()
-        out.seek(0)
-        out.truncate()
+        yield [
+            {
+                "batch_id": batch_id,
+                "kind": kind,
+                "index": i.index,
+                "severity": i.severity,
+                "outcome": issue_outcome(i.outcome, i.severity),
+                "key": i.key,
+                "field": i.field,
+                "code": i.code,
+                "message": i.message,
+            }
+            for i in page
+        ]
         if len(page) < CSV_PAGE:
             return
         offset += len(page)  # ordinals run 0, 1, 2, ... per batch

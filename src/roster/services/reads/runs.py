@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from roster.domain.errors import Conflict, NotFound
+from roster.domain.outcomes import issue_outcome
 from roster.domain.timestamps import format_optional_ms as _iso
 from roster.domain.workspaces import Workspace
 from roster.services.reads import cursors
@@ -134,22 +135,32 @@ def run_issues_csv(db: Database, workspace: Workspace, name: str) -> Iterator[st
     """Every issue of the run as CSV text (a header line, then one line per issue), read a
     page at a time, so a run of millions of elements is never held in memory. An unknown run
     gives the header alone: callers check the run first (``run_view``)."""
+
+    def pages() -> Iterator[list[dict[str, Any]]]:
+        after: tuple[int, int] | None = None
+        while True:
+            with db.read() as conn:
+                rows = batch_reads.run_issues(conn, workspace.id, name, after=after, limit=CSV_PAGE)
+            yield [_issue(r) for r in rows]
+            if len(rows) < CSV_PAGE:
+                return
+            after = (rows[-1]["seq"], rows[-1]["ordinal"])
+
+    return issues_csv_lines(pages())
+
+
+def issues_csv_lines(pages: Iterator[list[dict[str, Any]]]) -> Iterator[str]:
+    """The issues CSV (``ISSUE_COLUMNS``): the header, then each page of issues (dicts with
+    those keys) as one piece of text."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(ISSUE_COLUMNS)
-    after: tuple[int, int] | None = None
-    while True:
-        with db.read() as conn:
-            rows = batch_reads.run_issues(conn, workspace.id, name, after=after, limit=CSV_PAGE)
-        for r in rows:
-            issue = _issue(r)
+    for page in pages:
+        for issue in page:
             writer.writerow([safe_cell(issue[c]) for c in ISSUE_COLUMNS])
         yield out.getvalue()
         out.seek(0)
         out.truncate()
-        if len(rows) < CSV_PAGE:
-            return
-        after = (rows[-1]["seq"], rows[-1]["ordinal"])
 
 
 def _cursor(after: str | None) -> tuple[int, int] | None:
@@ -201,7 +212,7 @@ def _issue(row: dict[str, Any]) -> dict[str, Any]:
         "kind": row["kind"],
         "index": row["element_index"],
         "severity": row["severity"],
-        "outcome": row["outcome"] or ("failed" if row["severity"] == "error" else None),
+        "outcome": issue_outcome(row["outcome"], row["severity"]),
         "key": row["key"],
         "field": row["field"],
         "code": row["code"],
