@@ -69,8 +69,8 @@ def delete(email: Email) -> None:
     from roster.services.operators import accounts
 
     db = open_store("refuse").container.db
-    or_exit(lambda: accounts.delete(db, email))
-    out.print(f"operator {email.strip().lower()} deleted")
+    address = or_exit(lambda: accounts.delete(db, email))
+    out.print(f"operator {address} deleted")
 
 
 @app.command("set-password")
@@ -81,5 +81,5 @@ def set_password(email: Email) -> None:
 
     password = _password()
     db = open_store("refuse").container.db
-    or_exit(lambda: accounts.set_password(db, email, password))
-    out.print(f"password of {email.strip().lower()} set; its sessions are signed out")
+    address = or_exit(lambda: accounts.set_password(db, email, password))
+    out.print(f"password of {address} set; its sessions are signed out")

@@ -41,15 +41,10 @@ def search_page(
     context: dict[str, Any] = {"ws": ws, "q": q, "by": by, "attribute": attribute}
     context |= {"lookups": customer_search.lookups(ws), "matches": None, "problem": None}
     context["from_batch"] = from_batch
-    if not q:
+    if not q or by == customer_search.ATTRIBUTE:  # a list: every customer, or the matches
+        chosen = (attribute, q) if q else (None, None)
         try:
-            context["matches"] = customer_search.everyone(db, ws, after=after)
-        except InvalidParameter as exc:
-            context["problem"] = exc.message
-        return render(request, "customers.html", context)
-    if by == customer_search.ATTRIBUTE:
-        try:
-            context["matches"] = customer_search.with_attribute(db, ws, attribute, q, after=after)
+            context["matches"] = customer_search.matches(db, ws, *chosen, after=after)
         except InvalidParameter as exc:
             context["problem"] = exc.message
         return render(request, "customers.html", context)

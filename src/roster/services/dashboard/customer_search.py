@@ -41,19 +41,17 @@ def find_uid(db: Database, workspace: Workspace, text: str, by: str = AUTO) -> i
     return None
 
 
-def with_attribute(
-    db: Database, workspace: Workspace, attribute: str, value: str, *, after: str | None
+def matches(
+    db: Database,
+    workspace: Workspace,
+    attribute: str | None = None,
+    value: str | None = None,
+    *,
+    after: str | None,
 ) -> dict[str, Any]:
-    """A page of the customers whose ``attribute`` is ``value`` (``customers`` and ``next``)."""
+    """A page of the customers whose ``attribute`` is ``value``, or of every customer without
+    them, in uid order (``customers`` and ``next``)."""
     chosen = customer_list.customer_filter(workspace, attribute=attribute, value=value)
-    return customer_list.listing(
-        db, workspace, chosen, after=after, limit=MATCHES_SHOWN, with_count=False
-    )
-
-
-def everyone(db: Database, workspace: Workspace, *, after: str | None) -> dict[str, Any]:
-    """A page of all the workspace's customers, in uid order (``customers`` and ``next``)."""
-    chosen = customer_list.customer_filter(workspace)
     return customer_list.listing(
         db, workspace, chosen, after=after, limit=MATCHES_SHOWN, with_count=False
     )

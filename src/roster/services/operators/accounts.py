@@ -42,21 +42,25 @@ def list_all(db: Database) -> list[dict[str, Any]]:
     ]
 
 
-def delete(db: Database, email: str) -> None:
-    """Remove an operator; its sessions stop working at their next request."""
+def delete(db: Database, email: str) -> str:
+    """Remove an operator; its sessions stop working at their next request. Returns its email
+    as stored."""
     address = operator_email(email)
     with db.write() as conn:
         if not operators.delete(conn, address):
             raise NotFound(f"no operator {excerpt(address)}", field="email")
+    return address
 
 
-def set_password(db: Database, email: str, password: str) -> None:
-    """A new password; every session signed before it stops working."""
+def set_password(db: Database, email: str, password: str) -> str:
+    """A new password; every session signed before it stops working. Returns the operator's
+    email as stored."""
     address = operator_email(email)
     hashed = hash_password(check_password(password))
     with db.write() as conn:
         if not operators.set_password(conn, address, hashed, _now()):
             raise NotFound(f"no operator {excerpt(address)}", field="email")
+    return address
 
 
 def _now() -> int:
